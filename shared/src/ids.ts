@@ -1,0 +1,60 @@
+/** Crypto-random identifiers, keys and hashing helpers. */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/** Unbiased base62 string of `length` characters from the OS CSPRNG. */
+export function randomBase62(length: number): string {
+  let out = "";
+  while (out.length < length) {
+    const buf = randomBytes(length * 2);
+    for (const byte of buf) {
+      // 248 = 62*4: reject the tail so every character is equally likely.
+      if (byte < 248) out += ALPHABET[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+/** Public ids: short, URL-safe, lower-case friendly prefix. */
+export function newId(prefix: string, length = 16): string {
+  return `${prefix}_${randomBase62(length)}`;
+}
+
+/** Playback ids are used in URLs and file paths: base62 only, no prefix separator issues. */
+export function newStreamId(): string {
+  return randomBase62(20);
+}
+
+export function newStreamKey(): string {
+  return `sk_${randomBase62(40)}`;
+}
+
+export function newApiKey(): string {
+  return `dk_${randomBase62(40)}`;
+}
+
+/** SRT passphrases must be 10..79 characters. */
+export function newSrtPassphrase(): string {
+  return randomBase62(32);
+}
+
+export function sha256Hex(value: string): string {
+  return createHash("sha256").update(value).digest("hex");
+}
+
+/** Constant-time comparison of two hex digests (or any equal-length strings). */
+export function safeEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  if (ab.length !== bb.length) {
+    // Still spend the comparison so timing does not reveal the length mismatch.
+    timingSafeEqual(ab, ab);
+    return false;
+  }
+  return timingSafeEqual(ab, bb);
+}
+
+/** Stream ids and rendition names end up in file paths: keep them to a safe alphabet. */
+export const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;

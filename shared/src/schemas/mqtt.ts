@@ -1,0 +1,126 @@
+/**
+ * MQTT payloads (DESIGN.md "MQTT contract"). Every message is JSON and validated on receipt
+ * with `decodeMessage` (codec.ts); MQTT 3.1.1 only, so nothing here relies on v5 properties.
+ */
+import { type Static, Type as T } from "@sinclair/typebox";
+import { ProfileSpec } from "./profile.ts";
+import { SourceUrl, StreamStatusValue } from "./stream.ts";
+
+const Id = T.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" });
+const Lat = T.Number({ minimum: -90, maximum: 90 });
+const Lon = T.Number({ minimum: -180, maximum: 180 });
+
+export const NodeIngestEndpoints = T.Object({
+  rtmp: T.Optional(T.String({ description: "e.g. rtmp://host:1935/live" })),
+  srt: T.Optional(T.String({ description: "host:port or port range of SRT listeners" })),
+  rtsp: T.Optional(T.String()),
+  whip: T.Optional(T.String()),
+  /** Where a peer node pulls this node's ingested streams from (overflow transcoding). */
+  relay: T.Optional(T.String({ description: "e.g. rtmp://host:1935/live" })),
+});
+
+export const NodeCapacity = T.Object({
+  loadUnits: T.Number({ minimum: 0, description: "Transcode budget in pixel-rate units (see profile cost)" }),
+  maxStreams: T.Optional(T.Integer({ minimum: 0 })),
+  measured: T.Optional(T.Boolean({ description: "true when found by a calibration encode" })),
+});
+
+export const NodeAnnounce = T.Object({
+  id: Id,
+  region: T.String({ maxLength: 64 }),
+  lat: Lat,
+  lon: Lon,
+  publicUrl: T.String({ description: "Base URL serving /live/{id}/..." }),
+  ingest: NodeIngestEndpoints,
+  capacity: NodeCapacity,
+  encoders: T.Array(T.String(), { maxItems: 32 }),
+  mediaServer: T.Union([T.Literal("embedded"), T.Literal("mediamtx")]),
+  version: T.String({ maxLength: 64 }),
+  ts: T.Number(),
+});
+export type NodeAnnounce = Static<typeof NodeAnnounce>;
+
+export const NodeStateValue = T.Union([T.Literal("online"), T.Literal("offline")]);
+export const NodeState = T.Object({ state: NodeStateValue, ts: T.Optional(T.Number()) });
+export type NodeState = Static<typeof NodeState>;
+
+export const StreamStats = T.Object({
+  id: Id,
+  status: StreamStatusValue,
+  role: T.Optional(T.String()),
+  bitrateKbps: T.Optional(T.Number({ minimum: 0 })),
+  fps: T.Optional(T.Number({ minimum: 0 })),
+  speed: T.Optional(T.Number({ minimum: 0 })),
+  segments: T.Optional(T.Integer({ minimum: 0 })),
+  load: T.Optional(T.Number({ minimum: 0 })),
+});
+export type StreamStats = Static<typeof StreamStats>;
+
+export const NodeTelemetry = T.Object({
+  ts: T.Number(),
+  cpu: T.Number({ minimum: 0, description: "Busy fraction of all cores, 0..1" }),
+  memory: T.Object({ usedBytes: T.Number({ minimum: 0 }), totalBytes: T.Number({ minimum: 0 }) }),
+  loadUsed: T.Number({ minimum: 0 }),
+  loadCapacity: T.Number({ minimum: 0 }),
+  ingressBps: T.Number({ minimum: 0 }),
+  egressBps: T.Number({ minimum: 0 }),
+  streams: T.Array(StreamStats, { maxItems: 10000 }),
+});
+export type NodeTelemetry = Static<typeof NodeTelemetry>;
+
+/**
+ * origin: ingests (push or pull) and transcodes on this node.
+ * ingest: takes the push only; a `transcode` peer pulls from this node's media server.
+ * transcode: pulls `pullFrom` (a peer's relay URL) and transcodes.
+ */
+export const StreamRole = T.Union([T.Literal("origin"), T.Literal("ingest"), T.Literal("transcode")]);
+export type StreamRole = Static<typeof StreamRole>;
+
+export const DesiredStream = T.Object({
+  id: Id,
+  role: StreamRole,
+  profile: ProfileSpec,
+  keyHash: T.String({ pattern: "^[0-9a-f]{64}$" }),
+  srtPassphrase: T.Optional(T.String({ minLength: 10, maxLength: 79 })),
+  source: T.Optional(T.Union([SourceUrl, T.Null()])),
+  pullFrom: T.Optional(T.String()),
+});
+export type DesiredStream = Static<typeof DesiredStream>;
+
+export const NodeDesired = T.Object({
+  version: T.Integer({ minimum: 0 }),
+  nodeId: Id,
+  streams: T.Array(DesiredStream, { maxItems: 10000 }),
+});
+export type NodeDesired = Static<typeof NodeDesired>;
+
+export const StreamStatusMessage = T.Object({
+  id: Id,
+  nodeId: Id,
+  status: StreamStatusValue,
+  ts: T.Number(),
+  bitrateKbps: T.Optional(T.Number({ minimum: 0 })),
+  fps: T.Optional(T.Number({ minimum: 0 })),
+  speed: T.Optional(T.Number({ minimum: 0 })),
+  lastError: T.Optional(T.String({ maxLength: 2000 })),
+  srtPort: T.Optional(T.Integer({ minimum: 1, maximum: 65535 })),
+});
+export type StreamStatusMessage = Static<typeof StreamStatusMessage>;
+
+export const RouteOrigin = T.Object({
+  nodeId: Id,
+  url: T.String({ description: "Origin base URL" }),
+  region: T.String(),
+  lat: Lat,
+  lon: Lon,
+  role: StreamRole,
+});
+export type RouteOrigin = Static<typeof RouteOrigin>;
+
+export const Route = T.Object({
+  id: Id,
+  policy: T.Union([T.Literal("public"), T.Literal("signed")]),
+  origins: T.Array(RouteOrigin, { maxItems: 64 }),
+  ts: T.Optional(T.Number()),
+});
+export type Route = Static<typeof Route>;

@@ -1,0 +1,91 @@
+import { type Static, Type as T } from "@sinclair/typebox";
+
+export const StreamStatusValue = T.Union([
+  T.Literal("idle"),
+  T.Literal("starting"),
+  T.Literal("live"),
+  T.Literal("error"),
+]);
+export type StreamStatusValue = Static<typeof StreamStatusValue>;
+
+export const PlaybackPolicy = T.Union([T.Literal("public"), T.Literal("signed")]);
+
+/** A pull input: the origin fetches this URL instead of waiting for a push. */
+export const SourceUrl = T.String({
+  pattern: "^(rtsp|rtsps|rtmp|rtmps|srt|http|https)://",
+  maxLength: 2048,
+  description: "rtsp://, rtmp://, srt:// or http(s) HLS URL to pull",
+});
+
+export const Location = T.Object(
+  {
+    lat: T.Number({ minimum: -90, maximum: 90 }),
+    lon: T.Number({ minimum: -180, maximum: 180 }),
+  },
+  { additionalProperties: false },
+);
+
+export const IngestUrls = T.Object({
+  rtmp: T.Optional(T.String()),
+  srt: T.Optional(T.String()),
+  rtsp: T.Optional(T.String()),
+  whip: T.Optional(T.String()),
+});
+
+export const PlaybackUrls = T.Object({
+  hls: T.String(),
+  dash: T.Optional(T.String()),
+});
+
+export const Stream = T.Object({
+  id: T.String({ description: "Public playback id" }),
+  name: T.String(),
+  profileId: T.String(),
+  playbackPolicy: PlaybackPolicy,
+  status: StreamStatusValue,
+  region: T.Union([T.String(), T.Null()]),
+  location: T.Union([Location, T.Null()]),
+  source: T.Union([SourceUrl, T.Null()]),
+  nodeId: T.Union([T.String(), T.Null()], { description: "Node currently carrying the stream" }),
+  ingest: IngestUrls,
+  playback: PlaybackUrls,
+  createdAt: T.String({ format: "date-time" }),
+  updatedAt: T.String({ format: "date-time" }),
+});
+export type Stream = Static<typeof Stream>;
+
+/** Creation reply: the only place (with rotation) where the stream key is shown. */
+export const StreamWithKey = T.Composite([
+  Stream,
+  T.Object({
+    streamKey: T.String({ description: "Secret; shown once" }),
+    srtPassphrase: T.String({ description: "Secret SRT passphrase for the embedded SRT listener" }),
+  }),
+]);
+export type StreamWithKey = Static<typeof StreamWithKey>;
+
+export const CreateStream = T.Object(
+  {
+    name: T.String({ minLength: 1, maxLength: 200 }),
+    profileId: T.Optional(T.String({ description: "Default: builtin-720p" })),
+    playbackPolicy: T.Optional(PlaybackPolicy),
+    region: T.Optional(T.String({ maxLength: 64 })),
+    location: T.Optional(Location),
+    source: T.Optional(SourceUrl),
+  },
+  { additionalProperties: false },
+);
+export type CreateStream = Static<typeof CreateStream>;
+
+export const UpdateStream = T.Object(
+  {
+    name: T.Optional(T.String({ minLength: 1, maxLength: 200 })),
+    profileId: T.Optional(T.String()),
+    playbackPolicy: T.Optional(PlaybackPolicy),
+    region: T.Optional(T.Union([T.String({ maxLength: 64 }), T.Null()])),
+    location: T.Optional(T.Union([Location, T.Null()])),
+    source: T.Optional(T.Union([SourceUrl, T.Null()])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateStream = Static<typeof UpdateStream>;

@@ -1,0 +1,49 @@
+/** MQTT topic names (DESIGN.md). The only place topic strings are spelled. */
+
+export const TOPIC_ROOT = "dionysia/v1";
+
+export const topics = {
+  nodeAnnounce: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/announce`,
+  nodeState: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/state`,
+  nodeTelemetry: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/telemetry`,
+  nodeDesired: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/desired`,
+  streamStatus: (streamId: string) => `${TOPIC_ROOT}/streams/${streamId}/status`,
+  route: (streamId: string) => `${TOPIC_ROOT}/routes/${streamId}`,
+} as const;
+
+/** Subscription filters. */
+export const filters = {
+  allNodeAnnounce: `${TOPIC_ROOT}/nodes/+/announce`,
+  allNodeState: `${TOPIC_ROOT}/nodes/+/state`,
+  allNodeTelemetry: `${TOPIC_ROOT}/nodes/+/telemetry`,
+  allStreamStatus: `${TOPIC_ROOT}/streams/+/status`,
+  allRoutes: `${TOPIC_ROOT}/routes/+`,
+} as const;
+
+export type ParsedTopic =
+  | { kind: "nodeAnnounce" | "nodeState" | "nodeTelemetry" | "nodeDesired"; nodeId: string }
+  | { kind: "streamStatus"; streamId: string }
+  | { kind: "route"; streamId: string };
+
+const ID = "([A-Za-z0-9_-]{1,64})";
+const NODE_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/(announce|state|telemetry|desired)$`);
+const STATUS_RE = new RegExp(`^${TOPIC_ROOT}/streams/${ID}/status$`);
+const ROUTE_RE = new RegExp(`^${TOPIC_ROOT}/routes/${ID}$`);
+
+const NODE_KINDS = {
+  announce: "nodeAnnounce",
+  state: "nodeState",
+  telemetry: "nodeTelemetry",
+  desired: "nodeDesired",
+} as const;
+
+/** Parses a topic into its kind and id; undefined for anything not in the contract. */
+export function parseTopic(topic: string): ParsedTopic | undefined {
+  let m = NODE_RE.exec(topic);
+  if (m) return { kind: NODE_KINDS[m[2] as keyof typeof NODE_KINDS], nodeId: m[1] as string };
+  m = STATUS_RE.exec(topic);
+  if (m) return { kind: "streamStatus", streamId: m[1] as string };
+  m = ROUTE_RE.exec(topic);
+  if (m) return { kind: "route", streamId: m[1] as string };
+  return undefined;
+}
