@@ -1,0 +1,195 @@
+/**
+ * Starts the whole platform as real processes: control (with its embedded MQTT broker unless an
+ * external one is given), N origins and the router. Used by `./dionysia up` and by the e2e tests,
+ * so what a newcomer runs is exactly what the tests exercise.
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ProcessGroup, type RunningService } from "./lib/processes.ts";
+import { httpOk, waitFor } from "./lib/wait.ts";
+
+export const ROOT = resolve(import.meta.dir, "..");
+
+export interface OriginSpec {
+  id: string;
+  region: string;
+  lat: number;
+  lon: number;
+  httpPort: number;
+  rtmpPort: number;
+  srtPortRange: string;
+}
+
+export interface PlatformOptions {
+  dataDir: string;
+  controlPort: number;
+  routerPort: number;
+  /** Port of control's embedded broker; ignored when `mqttUrl` is set. */
+  mqttPort: number;
+  mqttUrl?: string;
+  origins: OriginSpec[];
+  adminKey: string;
+  nodeKey: string;
+  routerKey: string;
+  /** Router runtime: deno when available (the edge target), else bun. */
+  routerRuntime?: "deno" | "bun";
+  host?: string;
+  echo?: boolean;
+  logLevel?: string;
+  /** Extra env for every service (e.g. short telemetry intervals in tests). */
+  env?: Record<string, string>;
+  onProgress?: (msg: string) => void;
+}
+
+export interface Platform {
+  controlUrl: string;
+  routerUrl: string;
+  mqttUrl: string;
+  origins: Map<string, { spec: OriginSpec; url: string; svc: RunningService }>;
+  group: ProcessGroup;
+  control: RunningService;
+  router: RunningService;
+  /** Authorized fetch against control's API. */
+  api(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+function which(bin: string): boolean {
+  return Bun.which(bin) !== null;
+}
+
+export function originEnv(o: PlatformOptions, spec: OriginSpec, mqttUrl: string, controlUrl: string) {
+  const host = o.host ?? "127.0.0.1";
+  return {
+    ORIGIN_HOST: host,
+    ORIGIN_PORT: String(spec.httpPort),
+    DATA_DIR: join(o.dataDir, "origins", spec.id),
+    NODE_ID: spec.id,
+    NODE_REGION: spec.region,
+    NODE_LAT: String(spec.lat),
+    NODE_LON: String(spec.lon),
+    PUBLIC_URL: `http://${host}:${spec.httpPort}`,
+    PUBLIC_HOST: host,
+    CONTROL_URL: controlUrl,
+    DIONYSIA_NODE_KEY: o.nodeKey,
+    RTMP_PORT: String(spec.rtmpPort),
+    SRT_PORT_RANGE: spec.srtPortRange,
+    MQTT_URL: mqttUrl,
+    MEDIA_SERVER: "embedded",
+  };
+}
+
+export async function startPlatform(o: PlatformOptions): Promise<Platform> {
+  const progress = o.onProgress ?? (() => {});
+  const host = o.host ?? "127.0.0.1";
+  const group = new ProcessGroup({ echo: o.echo ?? false });
+  const controlUrl = `http://${host}:${o.controlPort}`;
+  const routerUrl = `http://${host}:${o.routerPort}`;
+  const mqttUrl = o.mqttUrl ?? `mqtt://${host}:${o.mqttPort}`;
+  const common = { LOG_LEVEL: o.logLevel ?? "info", ...(o.env ?? {}) };
+  const fail = async (what: string, svc: RunningService, err: unknown) => {
+    const tail = svc.tail().join("\n");
+    await group.stopAll(3000);
+    throw new Error(
+      `${what} did not become ready: ${(err as Error).message}\n--- ${svc.spec.name} output ---\n${tail}`,
+    );
+  };
+
+  progress("starting control (libSQL file, MQTT broker)");
+  const control = group.start({
+    name: "control",
+    cmd: ["bun", join(ROOT, "control/src/main.ts")],
+    env: {
+      ...common,
+      CONTROL_HOST: host,
+      CONTROL_PORT: String(o.controlPort),
+      DATABASE_URL: `file:${join(o.dataDir, "control.db")}`,
+      DIONYSIA_ADMIN_KEY: o.adminKey,
+      DIONYSIA_NODE_KEY: o.nodeKey,
+      DIONYSIA_ROUTER_KEY: o.routerKey,
+      PLAYBACK_BASE_URL: routerUrl,
+      DEFAULT_INGEST_HOST: host,
+      ...(o.mqttUrl
+        ? { MQTT_URL: o.mqttUrl }
+        : { EMBEDDED_MQTT_HOST: host, EMBEDDED_MQTT_PORT: String(o.mqttPort) }),
+    },
+  });
+  try {
+    await waitFor("control /health", () => httpOk(`${controlUrl}/health`), 30_000);
+  } catch (err) {
+    await fail("control", control, err);
+  }
+
+  const origins = new Map<string, { spec: OriginSpec; url: string; svc: RunningService }>();
+  for (const spec of o.origins) {
+    progress(`starting origin ${spec.id} (${spec.region})`);
+    const svc = group.start({
+      name: spec.id,
+      cmd: ["bun", join(ROOT, "origin/src/main.ts")],
+      env: { ...common, ...originEnv(o, spec, mqttUrl, controlUrl) },
+    });
+    origins.set(spec.id, { spec, url: `http://${host}:${spec.httpPort}`, svc });
+  }
+  for (const { spec, url, svc } of origins.values()) {
+    try {
+      await waitFor(`origin ${spec.id} /health`, () => httpOk(`${url}/health`), 60_000);
+    } catch (err) {
+      await fail(`origin ${spec.id}`, svc, err);
+    }
+  }
+
+  const runtime = o.routerRuntime ?? (which("deno") ? "deno" : "bun");
+  progress(`starting router on ${runtime}`);
+  const routerEnv = {
+    ...common,
+    ROUTER_HOST: host,
+    ROUTER_PORT: String(o.routerPort),
+    CONTROL_URL: controlUrl,
+    DIONYSIA_ROUTER_KEY: o.routerKey,
+    MQTT_URL: mqttUrl,
+  };
+  const routerCmd =
+    runtime === "deno"
+      ? [
+          "deno",
+          "run",
+          "--allow-all",
+          "--config",
+          join(ROOT, "router/deno.json"),
+          join(ROOT, "router/src/main.deno.ts"),
+        ]
+      : ["bun", join(ROOT, "router/src/main.bun.ts")];
+  const router = group.start({ name: "router", cmd: routerCmd, env: routerEnv, cwd: join(ROOT, "router") });
+  try {
+    await waitFor("router /health", () => httpOk(`${routerUrl}/health`), 30_000);
+  } catch (err) {
+    await fail("router", router, err);
+  }
+
+  const api = (path: string, init: RequestInit & { json?: unknown } = {}) => {
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${o.adminKey}`);
+    let body = init.body;
+    if (init.json !== undefined) {
+      headers.set("content-type", "application/json");
+      body = JSON.stringify(init.json);
+    }
+    return fetch(`${controlUrl}${path}`, { ...init, headers, body });
+  };
+
+  return {
+    controlUrl,
+    routerUrl,
+    mqttUrl,
+    origins,
+    group,
+    control,
+    router,
+    api,
+    stop: () => group.stopAll(),
+  };
+}
+
+export function hasDeno(): boolean {
+  return which("deno") || existsSync(join(ROOT, ".tools/node_modules/.bin/deno"));
+}
