@@ -1,0 +1,3 @@
+export * from "./lease.ts";
+export * from "./placement.ts";
+export * from "./plans.ts";
