@@ -1,0 +1,39 @@
+/**
+ * Request-target parsing without `new URL` (it allocates a whole URL object per request).
+ * Ids and file paths use a strict alphabet, so traversal (`..`, `%2e`, `\`) cannot even be spelled.
+ */
+
+const STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** 1..8 segments; a segment never starts with a dot, so `.` and `..` are impossible. */
+const FILE_PATH = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\/){0,7}[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** Splits an absolute request URL into path and query (with its `?`, or ""). */
+export function splitTarget(url: string): { path: string; search: string } {
+  const scheme = url.indexOf("://");
+  let start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  if (start < 0) start = url.length;
+  let end = url.indexOf("?", start);
+  const hash = url.indexOf("#", start);
+  if (hash >= 0 && (end < 0 || hash < end)) return { path: url.slice(start, hash), search: "" };
+  if (end < 0) end = hash < 0 ? url.length : hash;
+  const search = end < url.length ? url.slice(end, hash > end ? hash : undefined) : "";
+  return { path: url.slice(start, end) || "/", search };
+}
+
+export type LivePath = { ok: true; id: string; file: string } | { ok: false; message: string };
+
+/** `rest` is what follows `/live/`. */
+export function parseLivePath(rest: string): LivePath {
+  const slash = rest.indexOf("/");
+  const id = slash < 0 ? rest : rest.slice(0, slash);
+  if (!STREAM_ID.test(id))
+    return { ok: false, message: "stream id must be 1-64 characters of [A-Za-z0-9_-]" };
+  const file = slash < 0 ? "" : rest.slice(slash + 1);
+  if (file === "") return { ok: false, message: "a file path is required after the stream id" };
+  if (!FILE_PATH.test(file))
+    return {
+      ok: false,
+      message: "file path must be up to 8 segments of [A-Za-z0-9_.-], not starting with '.'",
+    };
+  return { ok: true, id, file };
+}

@@ -1,0 +1,56 @@
+/**
+ * Proxy mode: fetch from the origin and stream its body back (ADR 0055). Only headers that matter
+ * for HLS/DASH playback and caching cross in either direction; no body is buffered.
+ */
+import type { Origin } from "../table/store.ts";
+import { CORS_HEADERS } from "./responses.ts";
+
+const FORWARD_REQUEST = ["range", "if-none-match", "if-modified-since", "accept"] as const;
+const FORWARD_RESPONSE = [
+  "content-type",
+  "content-length",
+  "content-range",
+  "accept-ranges",
+  "cache-control",
+  "etag",
+  "last-modified",
+  "expires",
+] as const;
+
+export class OriginUnreachable extends Error {}
+
+export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
+
+export async function proxyTo(
+  req: Request,
+  origin: Origin,
+  target: string,
+  timeoutMs: number,
+  doFetch: FetchFn,
+): Promise<Response> {
+  const headers: Record<string, string> = { "accept-encoding": "identity" };
+  for (const h of FORWARD_REQUEST) {
+    const val = req.headers.get(h);
+    if (val !== null) headers[h] = val;
+  }
+  // The timeout covers the response head only; the body may stream for as long as it takes.
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error("origin timeout")), timeoutMs);
+  const onClientGone = () => ac.abort(new Error("client went away"));
+  req.signal?.addEventListener("abort", onClientGone, { once: true });
+  let res: Response;
+  try {
+    res = await doFetch(target, { method: req.method, headers, redirect: "manual", signal: ac.signal });
+  } catch (err) {
+    req.signal?.removeEventListener("abort", onClientGone);
+    throw new OriginUnreachable(`${origin.nodeId}: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  const out: Record<string, string> = { ...CORS_HEADERS, "x-dionysia-node": origin.nodeId };
+  for (const h of FORWARD_RESPONSE) {
+    const val = res.headers.get(h);
+    if (val !== null) out[h] = val;
+  }
+  return new Response(req.method === "HEAD" ? null : res.body, { status: res.status, headers: out });
+}
