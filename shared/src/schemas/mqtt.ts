@@ -18,6 +18,7 @@ export const NodeIngestEndpoints = T.Object({
   /** Where a peer node pulls this node's ingested streams from (overflow transcoding). */
   relay: T.Optional(T.String({ description: "e.g. rtmp://host:1935/live" })),
 });
+export type NodeIngestEndpoints = Static<typeof NodeIngestEndpoints>;
 
 export const NodeCapacity = T.Object({
   loadUnits: T.Number({ minimum: 0, description: "Transcode budget in pixel-rate units (see profile cost)" }),
