@@ -1,0 +1,160 @@
+/**
+ * The control service: HTTP API (Elysia) over libSQL. `createControl` opens and migrates the
+ * database, seeds built-in profiles and the bootstrap admin key; `start` listens.
+ */
+import { dirname, resolve } from "node:path";
+import { createLogger, ErrorBody, type Logger } from "@dionysia/shared";
+import { swagger } from "@elysiajs/swagger";
+import type { Client } from "@libsql/client";
+import { Elysia } from "elysia";
+import { apiKeyRoutes } from "./api-keys/index.ts";
+import { ensureAdminKey } from "./auth/service.ts";
+import type { ControlConfig } from "./config.ts";
+import { type Db, localDbPath, openDb } from "./db/client.ts";
+import { applyMigrations } from "./db/migrate.ts";
+import type { Deps } from "./deps.ts";
+import { errorBody, errorsPlugin } from "./errors/index.ts";
+import { ControlEvents } from "./events.ts";
+import { healthRoutes } from "./health/index.ts";
+import { ingestRoutes } from "./ingest/index.ts";
+import { metricsRoutes, requestMetricsPlugin } from "./metrics/index.ts";
+import { createMetrics } from "./metrics/service.ts";
+import { nodeRoutes } from "./nodes/index.ts";
+import { profileRoutes } from "./profiles/index.ts";
+import { seedBuiltinProfiles } from "./profiles/service.ts";
+import { routeRoutes } from "./routes/index.ts";
+import { streamRoutes } from "./streams/index.ts";
+
+export interface Control {
+  app: ReturnType<typeof buildApp>;
+  db: Db;
+  client: Client;
+  deps: Deps;
+  events: ControlEvents;
+  start(): Promise<{ port: number; url: string }>;
+  stop(): Promise<void>;
+}
+
+export const API_VERSION = "0.1.0";
+
+let instances = 0;
+
+/** A body over the limit is refused from its Content-Length, before it is read. */
+function bodyLimitPlugin(limit: number, instanceId: string) {
+  return new Elysia({ name: "body-limit", seed: instanceId }).onRequest(({ request, set }) => {
+    const len = Number(request.headers.get("content-length") ?? 0);
+    if (len > limit) {
+      set.status = 413;
+      set.headers["content-type"] = "application/json";
+      return errorBody("body_too_large", `request body exceeds ${limit} bytes`);
+    }
+  });
+}
+
+export function buildApp(deps: Deps) {
+  return new Elysia({ normalize: false })
+    .use(errorsPlugin(deps.log, deps.instanceId))
+    .use(requestMetricsPlugin(deps))
+    .use(bodyLimitPlugin(deps.config.bodyLimitBytes, deps.instanceId))
+    .use(
+      swagger({
+        path: "/swagger",
+        documentation: {
+          info: {
+            title: "Dionysia control API",
+            version: API_VERSION,
+            description:
+              "Streams, ABR profiles, origin nodes and API keys. Errors are `{error: {code, message, details?}}`.",
+          },
+          tags: [
+            { name: "streams", description: "Live streams: keys, ingest and playback URLs" },
+            { name: "profiles", description: "ABR ladders" },
+            { name: "nodes", description: "Origin nodes" },
+            { name: "ingest", description: "Origin callbacks" },
+            { name: "routes", description: "Router bootstrap" },
+            { name: "api-keys", description: "API keys (admin)" },
+            { name: "ops", description: "Health and metrics" },
+          ],
+          components: {
+            securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key (dk_...)" } },
+            schemas: { ErrorBody: ErrorBody as never },
+          },
+          security: [{ bearer: [] }],
+        },
+      }),
+    )
+    .use(healthRoutes(deps))
+    .use(metricsRoutes(deps))
+    .use(streamRoutes(deps))
+    .use(profileRoutes(deps))
+    .use(nodeRoutes(deps))
+    .use(ingestRoutes(deps))
+    .use(routeRoutes(deps))
+    .use(apiKeyRoutes(deps));
+}
+
+export async function createControl(config: ControlConfig, opts: { logger?: Logger } = {}): Promise<Control> {
+  const log = opts.logger ?? createLogger({ service: "control", level: config.logLevel });
+  const { db, client } = await openDb({
+    url: config.databaseUrl,
+    syncUrl: config.databaseSyncUrl,
+    authToken: config.databaseAuthToken,
+  });
+  try {
+    await applyMigrations(db);
+    await seedBuiltinProfiles(db);
+    const dbPath = localDbPath(config.databaseUrl);
+    const keyFileDir = dbPath && dbPath !== ":memory:" ? dirname(resolve(dbPath)) : resolve("data");
+    const boot = await ensureAdminKey(db, { adminKey: config.adminKey, keyFileDir, log });
+    if (boot.generatedKey) {
+      // Printed once, outside the logger, so it never lands in a shipped log stream.
+      process.stderr.write(
+        `\nDionysia admin API key (shown once): ${boot.generatedKey}\n` +
+          (boot.writtenTo ? `It was also written to ${boot.writtenTo} (mode 0600).\n\n` : "\n"),
+      );
+    }
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  const events = new ControlEvents();
+  events.onListenerError((err, name) => log.error({ err, event: name }, "event listener failed"));
+  const deps: Deps = {
+    instanceId: `control-${++instances}`,
+    config,
+    db,
+    log,
+    events,
+    metrics: createMetrics(),
+  };
+  const app = buildApp(deps);
+  let running = false;
+  return {
+    app,
+    db,
+    client,
+    deps,
+    events,
+    async start() {
+      app.listen({
+        hostname: config.host,
+        port: config.port,
+        // Bun refuses bigger bodies itself (chunked uploads have no Content-Length to check).
+        maxRequestBodySize: config.bodyLimitBytes,
+      });
+      running = true;
+      const port = app.server?.port ?? config.port;
+      const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+      const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+      log.info({ port, host: config.host }, "control listening");
+      return { port, url };
+    },
+    async stop() {
+      if (running) {
+        await app.stop(true);
+        running = false;
+      }
+      client.close();
+    },
+  };
+}

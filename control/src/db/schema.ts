@@ -1,0 +1,95 @@
+/**
+ * The control database (libSQL through drizzle). Timestamps are integer milliseconds; JSON
+ * columns hold the shared TypeBox shapes. Changing this file means `bunx drizzle-kit generate`
+ * from control/ and committing the new migration in control/drizzle/.
+ */
+import type { NodeCapacity, NodeIngestEndpoints, ProfileSpec } from "@dionysia/shared";
+import type { Static } from "@sinclair/typebox";
+import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+export const apiKeys = sqliteTable("api_keys", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  role: text("role", { enum: ["admin", "user"] }).notNull(),
+  keyHash: text("key_hash").notNull().unique(),
+  createdAt: integer("created_at").notNull(),
+  revokedAt: integer("revoked_at"),
+});
+
+export const profiles = sqliteTable("profiles", {
+  id: text("id").primaryKey(),
+  builtIn: integer("built_in", { mode: "boolean" }).notNull().default(false),
+  spec: text("spec", { mode: "json" }).$type<ProfileSpec>().notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export interface NodeLoad {
+  used: number;
+  cpu: number;
+  ingressBps: number;
+  egressBps: number;
+  streams: number;
+}
+
+export const nodes = sqliteTable("nodes", {
+  id: text("id").primaryKey(),
+  region: text("region").notNull(),
+  lat: real("lat").notNull(),
+  lon: real("lon").notNull(),
+  publicUrl: text("public_url").notNull(),
+  ingest: text("ingest", { mode: "json" }).$type<Static<typeof NodeIngestEndpoints>>().notNull(),
+  capacity: text("capacity", { mode: "json" }).$type<Static<typeof NodeCapacity>>().notNull(),
+  encoders: text("encoders", { mode: "json" }).$type<string[]>().notNull(),
+  mediaServer: text("media_server").notNull(),
+  version: text("version").notNull(),
+  state: text("state", { enum: ["online", "offline"] }).notNull(),
+  cordoned: integer("cordoned", { mode: "boolean" }).notNull().default(false),
+  draining: integer("draining", { mode: "boolean" }).notNull().default(false),
+  load: text("load", { mode: "json" }).$type<NodeLoad>().notNull(),
+  /** Version counter of the desired state published to this node (MQTT layer). */
+  desiredVersion: integer("desired_version").notNull().default(0),
+  firstSeen: integer("first_seen").notNull(),
+  lastSeen: integer("last_seen").notNull(),
+});
+
+export const streams = sqliteTable(
+  "streams",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    profileId: text("profile_id")
+      .notNull()
+      .references(() => profiles.id, { onDelete: "restrict" }),
+    playbackPolicy: text("playback_policy", { enum: ["public", "signed"] }).notNull(),
+    status: text("status", { enum: ["idle", "starting", "live", "error"] }).notNull(),
+    region: text("region"),
+    lat: real("lat"),
+    lon: real("lon"),
+    source: text("source"),
+    nodeId: text("node_id").references(() => nodes.id, { onDelete: "set null" }),
+    keyHash: text("key_hash").notNull().unique(),
+    /** Stored in clear: origins need it to run the embedded SRT listener (sent in desired state). */
+    srtPassphrase: text("srt_passphrase").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("streams_created_idx").on(t.createdAt, t.id),
+    index("streams_status_idx").on(t.status),
+    index("streams_node_idx").on(t.nodeId),
+    index("streams_profile_idx").on(t.profileId),
+  ],
+);
+
+/** Leases (e.g. the scheduler's): one row per name, held by one instance until it expires. */
+export const leases = sqliteTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type ProfileRow = typeof profiles.$inferSelect;
+export type NodeRow = typeof nodes.$inferSelect;
+export type StreamRow = typeof streams.$inferSelect;

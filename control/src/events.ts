@@ -1,0 +1,44 @@
+/**
+ * In-process events that the MQTT layer turns into desired state and routes. Emitted after the
+ * database write has committed, so a listener always reads what the event describes.
+ */
+import { EventEmitter } from "node:events";
+
+export interface ControlEventMap {
+  "stream.created": { streamId: string };
+  "stream.updated": { streamId: string; nodeId: string | null };
+  "stream.deleted": { streamId: string; nodeId: string | null };
+  "stream.assigned": { streamId: string; nodeId: string | null; previousNodeId: string | null };
+  "stream.keyRotated": { streamId: string; nodeId: string | null };
+  "node.updated": { nodeId: string };
+}
+
+export type ControlEventName = keyof ControlEventMap;
+
+export class ControlEvents {
+  readonly #ee = new EventEmitter();
+
+  constructor() {
+    this.#ee.setMaxListeners(100);
+  }
+
+  on<K extends ControlEventName>(name: K, fn: (e: ControlEventMap[K]) => void): () => void {
+    this.#ee.on(name, fn);
+    return () => this.#ee.off(name, fn);
+  }
+
+  /** A throwing listener must not undo or fail the API call that already committed. */
+  emit<K extends ControlEventName>(name: K, e: ControlEventMap[K]): void {
+    for (const fn of this.#ee.listeners(name)) {
+      try {
+        (fn as (e: ControlEventMap[K]) => void)(e);
+      } catch (err) {
+        this.#ee.emit("listenerError", err, name);
+      }
+    }
+  }
+
+  onListenerError(fn: (err: unknown, name: string) => void): void {
+    this.#ee.on("listenerError", fn);
+  }
+}

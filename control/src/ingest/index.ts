@@ -1,0 +1,28 @@
+import { ErrorBody } from "@dionysia/shared";
+import { Elysia } from "elysia";
+import { authPlugin } from "../auth/index.ts";
+import type { Deps } from "../deps.ts";
+import { IngestAuthorizeRequest, IngestAuthorizeResponse } from "./model.ts";
+import { authorizeIngest } from "./service.ts";
+
+export function ingestRoutes(deps: Deps) {
+  return new Elysia({ prefix: "/v1/ingest", tags: ["ingest"] })
+    .use(authPlugin(deps))
+    .post("/authorize", ({ body }) => authorizeIngest(deps, body), {
+      auth: "node",
+      body: IngestAuthorizeRequest,
+      response: {
+        200: IngestAuthorizeResponse,
+        400: ErrorBody,
+        401: ErrorBody,
+        403: ErrorBody,
+        409: ErrorBody,
+        413: ErrorBody,
+        422: ErrorBody,
+      },
+      detail: {
+        summary: "Origins: authorize a publish by stream key (node credential); claims the stream",
+        description: "403 for an unknown key (no detail); 409 `already_live` or `no_capacity`.",
+      },
+    });
+}

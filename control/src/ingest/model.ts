@@ -1,0 +1,1 @@
+export { IngestAuthorizeRequest, IngestAuthorizeResponse } from "@dionysia/shared";

@@ -1,0 +1,93 @@
+/**
+ * An origin asks about a key it does not know. The stream is found by the key's hash; the first
+ * publish claims the stream for the asking node (sticky while the stream is live on a healthy node).
+ */
+import {
+  type IngestAuthorizeRequest,
+  type IngestAuthorizeResponse,
+  type Logger,
+  profileCost,
+  sha256Hex,
+} from "@dionysia/shared";
+import { and, eq, ne, or, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { nodes, profiles, streams } from "../db/schema.ts";
+import { ApiError } from "../errors/index.ts";
+import type { ControlEvents } from "../events.ts";
+import type { ControlMetrics } from "../metrics/service.ts";
+import { assignedLoads, getNodeRow, toNodeView } from "../nodes/service.ts";
+
+export interface AuthorizeDeps {
+  db: Db;
+  log: Logger;
+  metrics: ControlMetrics;
+  events?: ControlEvents;
+}
+
+export async function authorizeIngest(
+  d: AuthorizeDeps,
+  req: IngestAuthorizeRequest,
+): Promise<IngestAuthorizeResponse> {
+  const keyHash = sha256Hex(req.streamKey);
+  const [row] = await d.db
+    .select({ stream: streams, spec: profiles.spec })
+    .from(streams)
+    .innerJoin(profiles, eq(streams.profileId, profiles.id))
+    .where(eq(streams.keyHash, keyHash))
+    .limit(1);
+  if (!row) {
+    // The key itself is never logged: a typo'd key is one character away from a valid one.
+    d.metrics.ingestAuthFailures.inc({ reason: "unknown_key" });
+    d.log.warn(
+      { nodeId: req.nodeId, protocol: req.protocol, remoteAddr: req.remoteAddr },
+      "ingest rejected: unknown key",
+    );
+    throw new ApiError(403, "forbidden", "not authorized");
+  }
+  const s = row.stream;
+  const response = { streamId: s.id, profileId: s.profileId, profile: row.spec, keyHash };
+  const node = await getNodeRow(d.db, req.nodeId);
+  if (!node) {
+    // Not announced yet (no row to reference): authorize, leave placement to the announce.
+    d.log.warn({ streamId: s.id, nodeId: req.nodeId }, "ingest authorized for an unknown node; not assigned");
+    return response;
+  }
+  if (s.nodeId !== node.id) {
+    const loads = await assignedLoads(d.db, s.id);
+    const view = toNodeView(node, loads.get(node.id) ?? 0);
+    const cost = profileCost(row.spec);
+    if (view.capacity - view.used < cost) {
+      d.metrics.ingestAuthFailures.inc({ reason: "no_capacity" });
+      d.log.warn(
+        { streamId: s.id, nodeId: node.id, cost, used: view.used, capacity: view.capacity },
+        "ingest rejected: no capacity",
+      );
+      throw new ApiError(409, "no_capacity", `node ${node.id} has no room for this stream's profile`);
+    }
+  }
+  // One conditional UPDATE: two nodes racing for the same stream cannot both win.
+  const claimed = await d.db
+    .update(streams)
+    .set({ nodeId: node.id, status: "starting", updatedAt: Date.now() })
+    .where(
+      and(
+        eq(streams.id, s.id),
+        or(
+          sql`${streams.nodeId} is null`,
+          eq(streams.nodeId, node.id),
+          ne(streams.status, "live"),
+          sql`not exists (select 1 from ${nodes} where ${nodes.id} = ${streams.nodeId} and ${nodes.state} = 'online')`,
+        ),
+      ),
+    )
+    .returning({ id: streams.id });
+  if (claimed.length === 0) {
+    d.metrics.ingestAuthFailures.inc({ reason: "already_live" });
+    d.log.warn({ streamId: s.id, nodeId: node.id }, "ingest rejected: stream is live on another node");
+    throw new ApiError(409, "already_live", "the stream is live on another healthy node");
+  }
+  if (s.nodeId !== node.id)
+    d.events?.emit("stream.assigned", { streamId: s.id, nodeId: node.id, previousNodeId: s.nodeId });
+  d.log.info({ streamId: s.id, nodeId: node.id, protocol: req.protocol }, "ingest authorized");
+  return response;
+}

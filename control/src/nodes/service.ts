@@ -1,0 +1,183 @@
+/**
+ * Nodes: the HTTP read/cordon API and the plain functions the MQTT layer calls when an origin
+ * announces itself, changes state or reports telemetry.
+ */
+import {
+  type Node,
+  type NodeAnnounce,
+  type NodeTelemetry,
+  profileCost,
+  type UpdateNode,
+} from "@dionysia/shared";
+import { asc, eq, isNotNull } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { type NodeRow, nodes, profiles, streams } from "../db/schema.ts";
+import { notFound } from "../errors/index.ts";
+import type { ControlEvents } from "../events.ts";
+import type { NodeView } from "../scheduler/placement.ts";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function toNode(r: NodeRow): Node {
+  return {
+    id: r.id,
+    region: r.region,
+    lat: r.lat,
+    lon: r.lon,
+    publicUrl: r.publicUrl,
+    ingest: r.ingest,
+    capacity: r.capacity,
+    encoders: r.encoders,
+    mediaServer: r.mediaServer,
+    version: r.version,
+    state: r.state,
+    cordoned: r.cordoned,
+    draining: r.draining,
+    load: r.load,
+    firstSeen: iso(r.firstSeen),
+    lastSeen: iso(r.lastSeen),
+  };
+}
+
+export async function getNodeRow(db: Db, id: string): Promise<NodeRow | undefined> {
+  const [row] = await db.select().from(nodes).where(eq(nodes.id, id)).limit(1);
+  return row;
+}
+
+export async function listNodes(db: Db): Promise<Node[]> {
+  return (await db.select().from(nodes).orderBy(asc(nodes.id))).map(toNode);
+}
+
+export async function getNode(db: Db, id: string): Promise<Node> {
+  const row = await getNodeRow(db, id);
+  if (!row) throw notFound("node", id);
+  return toNode(row);
+}
+
+export async function updateNode(
+  db: Db,
+  id: string,
+  patch: UpdateNode,
+  events?: ControlEvents,
+): Promise<Node> {
+  const set: Partial<NodeRow> = {};
+  if (patch.cordoned !== undefined) set.cordoned = patch.cordoned;
+  if (patch.draining !== undefined) set.draining = patch.draining;
+  const [row] = await db.update(nodes).set(set).where(eq(nodes.id, id)).returning();
+  if (!row) throw notFound("node", id);
+  events?.emit("node.updated", { nodeId: id });
+  return toNode(row);
+}
+
+/** Forgets a node; its streams are unassigned in the same transaction (placed again on next publish). */
+export async function deleteNode(db: Db, id: string, events?: ControlEvents): Promise<void> {
+  const carried = await db.select({ id: streams.id }).from(streams).where(eq(streams.nodeId, id));
+  const [, deleted] = await db.batch([
+    db.update(streams).set({ nodeId: null, updatedAt: Date.now() }).where(eq(streams.nodeId, id)),
+    db.delete(nodes).where(eq(nodes.id, id)).returning({ id: nodes.id }),
+  ]);
+  if (deleted.length === 0) throw notFound("node", id);
+  for (const s of carried)
+    events?.emit("stream.assigned", { streamId: s.id, nodeId: null, previousNodeId: id });
+  events?.emit("node.updated", { nodeId: id });
+}
+
+const EMPTY_LOAD = { used: 0, cpu: 0, ingressBps: 0, egressBps: 0, streams: 0 };
+
+/** An announce (re)registers a node as online; operator flags (cordon/drain) survive re-announces. */
+export async function upsertNodeFromAnnounce(db: Db, a: NodeAnnounce, events?: ControlEvents): Promise<Node> {
+  const now = Date.now();
+  const fields = {
+    region: a.region,
+    lat: a.lat,
+    lon: a.lon,
+    publicUrl: a.publicUrl,
+    ingest: a.ingest,
+    capacity: a.capacity,
+    encoders: a.encoders,
+    mediaServer: a.mediaServer,
+    version: a.version,
+    state: "online" as const,
+    lastSeen: now,
+  };
+  const [row] = await db
+    .insert(nodes)
+    .values({ id: a.id, ...fields, load: EMPTY_LOAD, firstSeen: now })
+    .onConflictDoUpdate({ target: nodes.id, set: fields })
+    .returning();
+  events?.emit("node.updated", { nodeId: a.id });
+  return toNode(row!);
+}
+
+/** Returns false for an unknown node (a state message before its announce). */
+export async function setNodeState(
+  db: Db,
+  id: string,
+  state: "online" | "offline",
+  events?: ControlEvents,
+): Promise<boolean> {
+  const done = await db
+    .update(nodes)
+    .set({ state, lastSeen: Date.now() })
+    .where(eq(nodes.id, id))
+    .returning({ id: nodes.id });
+  if (done.length === 0) return false;
+  events?.emit("node.updated", { nodeId: id });
+  return true;
+}
+
+/** Telemetry refreshes load and lastSeen; it does not emit (every ~2 s per node would be noise). */
+export async function recordNodeTelemetry(db: Db, id: string, t: NodeTelemetry): Promise<boolean> {
+  const load = {
+    used: t.loadUsed,
+    cpu: t.cpu,
+    ingressBps: t.ingressBps,
+    egressBps: t.egressBps,
+    streams: t.streams.length,
+  };
+  const done = await db
+    .update(nodes)
+    .set({ load, lastSeen: Date.now() })
+    .where(eq(nodes.id, id))
+    .returning({ id: nodes.id });
+  return done.length > 0;
+}
+
+/** Load units of the streams assigned to each node, from their profiles' cost. */
+export async function assignedLoads(db: Db, exceptStreamId?: string): Promise<Map<string, number>> {
+  const rows = await db
+    .select({ id: streams.id, nodeId: streams.nodeId, spec: profiles.spec })
+    .from(streams)
+    .innerJoin(profiles, eq(streams.profileId, profiles.id))
+    .where(isNotNull(streams.nodeId));
+  const loads = new Map<string, number>();
+  for (const r of rows) {
+    if (!r.nodeId || r.id === exceptStreamId) continue;
+    loads.set(r.nodeId, (loads.get(r.nodeId) ?? 0) + profileCost(r.spec));
+  }
+  return loads;
+}
+
+/** The placement view of a node: used = the larger of assigned cost and reported load. */
+export function toNodeView(r: NodeRow, assigned: number): NodeView {
+  return {
+    id: r.id,
+    lat: r.lat,
+    lon: r.lon,
+    region: r.region,
+    online: r.state === "online",
+    cordoned: r.cordoned,
+    draining: r.draining,
+    capacity: r.capacity.loadUnits,
+    used: Math.max(assigned, r.load.used),
+    relayUrl: r.ingest.relay ?? null,
+  };
+}
+
+export async function nodeViews(
+  db: Db,
+  exceptStreamId?: string,
+): Promise<{ rows: NodeRow[]; views: NodeView[] }> {
+  const [rows, loads] = await Promise.all([db.select().from(nodes), assignedLoads(db, exceptStreamId)]);
+  return { rows, views: rows.map((r) => toNodeView(r, loads.get(r.id) ?? 0)) };
+}

@@ -1,0 +1,285 @@
+/**
+ * Streams: creation with a one-time key, cursor-paginated listing, updates, key rotation, and the
+ * assignment/status functions the ingest and MQTT layers call. Events are emitted after commit.
+ */
+import {
+  type CreateStream,
+  DEFAULT_PROFILE_ID,
+  newSrtPassphrase,
+  newStreamId,
+  newStreamKey,
+  profileCost,
+  type Stream,
+  type StreamStatusValue,
+  type StreamWithKey,
+  sha256Hex,
+  type UpdateStream,
+} from "@dionysia/shared";
+import { and, asc, eq, gt, or, type SQL } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { type NodeRow, nodes, type ProfileRow, profiles, type StreamRow, streams } from "../db/schema.ts";
+import { ApiError, notFound } from "../errors/index.ts";
+import type { ControlEvents } from "../events.ts";
+import { nodeViews } from "../nodes/service.ts";
+import { isEligible, placeStream } from "../scheduler/placement.ts";
+import { ingestUrls, nodeIngestHost, playbackUrls } from "./urls.ts";
+
+export interface UrlSettings {
+  playbackBaseUrl: string;
+  defaultIngestHost: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function toStream(
+  r: StreamRow,
+  profile: Pick<ProfileRow, "spec"> | null | undefined,
+  node: NodeRow | null | undefined,
+  urls: UrlSettings,
+): Stream {
+  return {
+    id: r.id,
+    name: r.name,
+    profileId: r.profileId,
+    playbackPolicy: r.playbackPolicy,
+    status: r.status,
+    region: r.region,
+    location: r.lat !== null && r.lon !== null ? { lat: r.lat, lon: r.lon } : null,
+    source: r.source,
+    nodeId: r.nodeId,
+    ingest: ingestUrls(node ?? undefined, urls.defaultIngestHost),
+    playback: playbackUrls(urls.playbackBaseUrl, r.id, profile?.spec),
+    createdAt: iso(r.createdAt),
+    updatedAt: iso(r.updatedAt),
+  };
+}
+
+function selectStreams(db: Db) {
+  return db
+    .select({ stream: streams, profile: { spec: profiles.spec }, node: nodes })
+    .from(streams)
+    .leftJoin(profiles, eq(streams.profileId, profiles.id))
+    .leftJoin(nodes, eq(streams.nodeId, nodes.id));
+}
+
+export async function getStreamRow(db: Db, id: string): Promise<StreamRow | undefined> {
+  const [row] = await db.select().from(streams).where(eq(streams.id, id)).limit(1);
+  return row;
+}
+
+export async function getStream(db: Db, id: string, urls: UrlSettings): Promise<Stream> {
+  const [row] = await selectStreams(db).where(eq(streams.id, id)).limit(1);
+  if (!row) throw notFound("stream", id);
+  return toStream(row.stream, row.profile, row.node, urls);
+}
+
+async function requireProfile(db: Db, id: string): Promise<void> {
+  const [p] = await db.select({ id: profiles.id }).from(profiles).where(eq(profiles.id, id)).limit(1);
+  if (!p)
+    throw new ApiError(422, "unknown_profile", `profile ${id} does not exist`, {
+      problems: [{ path: "/profileId", message: "no such profile" }],
+    });
+}
+
+export async function createStream(
+  db: Db,
+  input: CreateStream,
+  urls: UrlSettings,
+  events?: ControlEvents,
+): Promise<StreamWithKey> {
+  const profileId = input.profileId ?? DEFAULT_PROFILE_ID;
+  await requireProfile(db, profileId);
+  const streamKey = newStreamKey();
+  const srtPassphrase = newSrtPassphrase();
+  const now = Date.now();
+  const [row] = await db
+    .insert(streams)
+    .values({
+      id: newStreamId(),
+      name: input.name,
+      profileId,
+      playbackPolicy: input.playbackPolicy ?? "public",
+      status: "idle",
+      region: input.region ?? null,
+      lat: input.location?.lat ?? null,
+      lon: input.location?.lon ?? null,
+      source: input.source ?? null,
+      nodeId: null,
+      keyHash: sha256Hex(streamKey),
+      srtPassphrase,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+  events?.emit("stream.created", { streamId: row!.id });
+  const stream = await getStream(db, row!.id, urls);
+  return { ...stream, streamKey, srtPassphrase };
+}
+
+/** Opaque cursor: the (createdAt, id) of the last item, so pages are stable under inserts. */
+export function encodeCursor(r: Pick<StreamRow, "createdAt" | "id">): string {
+  return Buffer.from(`${r.createdAt}:${r.id}`).toString("base64url");
+}
+
+export function decodeCursor(c: string): { createdAt: number; id: string } {
+  const m = /^(\d{1,16}):([A-Za-z0-9_-]{1,64})$/.exec(Buffer.from(c, "base64url").toString());
+  if (!m)
+    throw new ApiError(422, "invalid_cursor", "cursor is not one this API returned", {
+      problems: [{ path: "/cursor", message: "invalid cursor" }],
+    });
+  return { createdAt: Number(m[1]), id: m[2] as string };
+}
+
+export async function listStreams(
+  db: Db,
+  q: { limit?: number; cursor?: string; status?: StreamStatusValue },
+  urls: UrlSettings,
+): Promise<{ items: Stream[]; nextCursor: string | null }> {
+  const limit = q.limit ?? 20;
+  const conds: SQL[] = [];
+  if (q.status) conds.push(eq(streams.status, q.status));
+  if (q.cursor) {
+    const c = decodeCursor(q.cursor);
+    conds.push(
+      or(
+        gt(streams.createdAt, c.createdAt),
+        and(eq(streams.createdAt, c.createdAt), gt(streams.id, c.id)),
+      ) as SQL,
+    );
+  }
+  const rows = await selectStreams(db)
+    .where(conds.length ? and(...conds) : undefined)
+    .orderBy(asc(streams.createdAt), asc(streams.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    items: page.map((r) => toStream(r.stream, r.profile, r.node, urls)),
+    nextCursor: rows.length > limit && last ? encodeCursor(last.stream) : null,
+  };
+}
+
+export async function updateStream(
+  db: Db,
+  id: string,
+  patch: UpdateStream,
+  urls: UrlSettings,
+  events?: ControlEvents,
+): Promise<Stream> {
+  if (patch.profileId !== undefined) await requireProfile(db, patch.profileId);
+  const set: Partial<StreamRow> = { updatedAt: Date.now() };
+  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.profileId !== undefined) set.profileId = patch.profileId;
+  if (patch.playbackPolicy !== undefined) set.playbackPolicy = patch.playbackPolicy;
+  if (patch.region !== undefined) set.region = patch.region;
+  if (patch.location !== undefined) {
+    set.lat = patch.location?.lat ?? null;
+    set.lon = patch.location?.lon ?? null;
+  }
+  if (patch.source !== undefined) set.source = patch.source;
+  const [row] = await db.update(streams).set(set).where(eq(streams.id, id)).returning();
+  if (!row) throw notFound("stream", id);
+  events?.emit("stream.updated", { streamId: id, nodeId: row.nodeId });
+  return getStream(db, id, urls);
+}
+
+export async function deleteStream(db: Db, id: string, events?: ControlEvents): Promise<void> {
+  const [row] = await db.delete(streams).where(eq(streams.id, id)).returning({ nodeId: streams.nodeId });
+  if (!row) throw notFound("stream", id);
+  events?.emit("stream.deleted", { streamId: id, nodeId: row.nodeId });
+}
+
+/** New key (shown once); the old one stops working at once. The SRT passphrase rotates with it. */
+export async function rotateStreamKey(
+  db: Db,
+  id: string,
+  urls: UrlSettings,
+  events?: ControlEvents,
+): Promise<StreamWithKey> {
+  const streamKey = newStreamKey();
+  const srtPassphrase = newSrtPassphrase();
+  const [row] = await db
+    .update(streams)
+    .set({ keyHash: sha256Hex(streamKey), srtPassphrase, updatedAt: Date.now() })
+    .where(eq(streams.id, id))
+    .returning({ nodeId: streams.nodeId });
+  if (!row) throw notFound("stream", id);
+  events?.emit("stream.keyRotated", { streamId: id, nodeId: row.nodeId });
+  return { ...(await getStream(db, id, urls)), streamKey, srtPassphrase };
+}
+
+/** Assigns (or with null, unassigns) a stream; returns false for an unknown stream. */
+export async function assignStream(
+  db: Db,
+  streamId: string,
+  nodeId: string | null,
+  events?: ControlEvents,
+): Promise<boolean> {
+  const before = await getStreamRow(db, streamId);
+  if (!before) return false;
+  const done = await db
+    .update(streams)
+    .set({ nodeId, updatedAt: Date.now() })
+    .where(eq(streams.id, streamId))
+    .returning({ id: streams.id });
+  if (done.length === 0) return false;
+  if (before.nodeId !== nodeId)
+    events?.emit("stream.assigned", { streamId, nodeId, previousNodeId: before.nodeId });
+  return true;
+}
+
+/**
+ * Records the status an origin reports; returns false for an unknown stream. No event: status
+ * comes from the MQTT layer itself and changes neither desired state nor routes.
+ */
+export async function setStreamStatus(db: Db, streamId: string, status: StreamStatusValue): Promise<boolean> {
+  const done = await db
+    .update(streams)
+    .set({ status, updatedAt: Date.now() })
+    .where(eq(streams.id, streamId))
+    .returning({ id: streams.id });
+  return done.length > 0;
+}
+
+/**
+ * Where a streamer should push: the assigned node while it is healthy (sticky), else the nearest
+ * eligible node with headroom (scheduler/placement.ts). No nodes known yet: the default host.
+ */
+export async function chooseIngest(
+  db: Db,
+  id: string,
+  at: { lat?: number; lon?: number },
+  urls: UrlSettings,
+): Promise<{ nodeId: string | null; host: string; ingest: ReturnType<typeof ingestUrls> }> {
+  const [row] = await db
+    .select({ stream: streams, spec: profiles.spec })
+    .from(streams)
+    .innerJoin(profiles, eq(streams.profileId, profiles.id))
+    .where(eq(streams.id, id))
+    .limit(1);
+  if (!row) throw notFound("stream", id);
+  const { rows, views } = await nodeViews(db, id);
+  if (rows.length === 0)
+    return {
+      nodeId: null,
+      host: urls.defaultIngestHost,
+      ingest: ingestUrls(undefined, urls.defaultIngestHost),
+    };
+  const pick = (nodeId: string) => {
+    const node = rows.find((n) => n.id === nodeId) as NodeRow;
+    return { nodeId, host: nodeIngestHost(node), ingest: ingestUrls(node, urls.defaultIngestHost) };
+  };
+  const current = views.find((v) => v.id === row.stream.nodeId);
+  if (current && isEligible(current)) return pick(current.id);
+  const s = row.stream;
+  const location =
+    at.lat !== undefined && at.lon !== undefined
+      ? { lat: at.lat, lon: at.lon }
+      : s.lat !== null && s.lon !== null
+        ? { lat: s.lat, lon: s.lon }
+        : null;
+  const placed = placeStream({ cost: profileCost(row.spec), location, region: s.region }, views);
+  if ("error" in placed)
+    throw new ApiError(503, "no_capacity", "no online node has room for this stream now");
+  return pick(placed.nodeId);
+}
