@@ -403,7 +403,8 @@ export class EmbeddedMediaServer implements MediaServer {
     const { name, query } = splitName(streamName);
     const remoteAddr = socket.remoteAddress;
     let ok = false;
-    if (SAFE_ID.test(name)) {
+    // Only streams this node carries can be read: no waiting readers on arbitrary names.
+    if (SAFE_ID.test(name) && (this.live.has(name) || this.specs.has(name))) {
       if (app === LIVE_APP) ok = isLoopback(remoteAddr);
       else if (app === RELAY_APP) ok = verifyRelayToken(this.o.relaySecret, name, query.get("token"));
     }
