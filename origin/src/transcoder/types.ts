@@ -3,7 +3,7 @@
  * every rendition, keyframe-aligned, as HLS (fMP4 or TS) and DASH into `outDir`.
  * Back ends: ffmpeg (everywhere) and gpac (when installed and chosen).
  */
-import type { ProfileSpec } from "@dionysia/shared";
+import type { ProfileSpec, Rendition } from "@dionysia/shared";
 
 export interface TranscodeJob {
   streamId: string;
@@ -12,6 +12,13 @@ export interface TranscodeJob {
   inputUrl: string;
   /** `{dataDir}/live/{streamId}`: master.m3u8, manifest.mpd, one folder per rendition. */
   outDir: string;
+  /**
+   * Distinguishes this process run in segment file names. Segments are served `immutable`, so a
+   * restarted encoder must never reuse a name an earlier run wrote. Default "0".
+   */
+  runId?: string;
+  /** What the input carries, when probed. Unknown: trust the profile. */
+  input?: { hasVideo: boolean; hasAudio: boolean };
 }
 
 export interface TranscoderStats {
@@ -29,10 +36,31 @@ export interface ProcessCommand {
   args: string[];
 }
 
+/** One video rendition as written: where its media playlist lives, relative to outDir. */
+export interface VariantOutput {
+  rendition: Rendition;
+  /** Media playlist path relative to outDir, e.g. "720p/index.m3u8" or "media_0.m3u8". */
+  playlist: string;
+}
+
+/** Where a back end writes what, relative to `outDir`. The master playlist is ours to write. */
+export interface OutputLayout {
+  master: "master.m3u8";
+  /** Present when the profile asks for DASH. */
+  dash?: string;
+  variants: VariantOutput[];
+  /** The single shared audio rendition (encoded once), when the output has audio. */
+  audio?: { playlist: string };
+  /** Folders (relative to outDir) that must exist before the process starts. */
+  dirs: string[];
+}
+
 export interface TranscoderBackend {
   readonly name: "ffmpeg" | "gpac";
   /** True when the binary is on PATH (or configured) and usable. */
   available(): Promise<boolean>;
   /** Pure: the command line for a job. Unit-tested without running anything. */
   buildCommand(job: TranscodeJob): ProcessCommand;
+  /** Pure: the files the command writes, so the supervisor can watch them and write the master. */
+  layout(job: TranscodeJob): OutputLayout;
 }

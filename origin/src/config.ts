@@ -1,0 +1,63 @@
+/** Origin node settings from the environment (docs/configuration/origin.md lists them). */
+import { type ConfigOf, loadConfig, optional, v } from "@dionysia/shared";
+
+export const originConfigSpec = {
+  host: v.string("ORIGIN_HOST", { default: "0.0.0.0", doc: "HTTP listen address" }),
+  port: v.port("ORIGIN_PORT", {
+    default: 8090,
+    doc: "HTTP port serving /live, /health, /metrics (0 = any free port)",
+  }),
+  dataDir: v.string("DATA_DIR", {
+    default: "./data/origin",
+    doc: "Segments and playlists under {DATA_DIR}/live/{id}",
+  }),
+  nodeId: v.string("NODE_ID", { default: "origin-1", doc: "This node's id in MQTT topics and routes" }),
+  region: v.string("NODE_REGION", { default: "local", doc: "Region announced to control" }),
+  lat: v.number("NODE_LAT", { default: 0, min: -90, max: 90, doc: "Latitude announced to control" }),
+  lon: v.number("NODE_LON", { default: 0, min: -180, max: 180, doc: "Longitude announced to control" }),
+  publicUrl: v.url("PUBLIC_URL", {
+    default: "http://127.0.0.1:8090",
+    protocols: ["http", "https"],
+    doc: "Base URL the CDN/routers use to reach /live on this node",
+  }),
+  transcoder: v.enumOf("TRANSCODER", ["ffmpeg", "gpac", "auto"] as const, {
+    default: "auto",
+    doc: "Transcoder back end; auto = gpac when installed, else ffmpeg",
+  }),
+  controlUrl: v.url("CONTROL_URL", {
+    default: "http://127.0.0.1:8080",
+    protocols: ["http", "https"],
+    doc: "Control service base URL (ingest authorization)",
+  }),
+  nodeKey: optional(v.secret("DIONYSIA_NODE_KEY", { doc: "Credential this node presents to control" })),
+  rtmpPort: v.port("RTMP_PORT", {
+    default: 1935,
+    doc: "RTMP ingest port (embedded media server or mediamtx)",
+  }),
+  srtPortRange: v.portRange("SRT_PORT_RANGE", {
+    default: { from: 10000, to: 10100 },
+    doc: "Embedded SRT: one listener per stream from this range",
+  }),
+  mediaServer: v.enumOf("MEDIA_SERVER", ["embedded", "mediamtx", "auto"] as const, {
+    default: "auto",
+    doc: "Media server; auto = mediamtx when MEDIAMTX_BIN or PATH has it, else embedded",
+  }),
+  mediamtxBin: optional(v.string("MEDIAMTX_BIN", { doc: "Path to the mediamtx binary" })),
+  mqttUrl: v.url("MQTT_URL", {
+    default: "mqtt://127.0.0.1:1883",
+    doc: "MQTT broker for telemetry and desired state",
+  }),
+  capacity: optional(
+    v.number("NODE_CAPACITY", { min: 0, doc: "Transcode capacity in load units (unset: measured)" }),
+  ),
+  logLevel: v.enumOf("LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal"] as const, {
+    default: "info",
+    doc: "pino log level",
+  }),
+};
+
+export type OriginConfig = ConfigOf<typeof originConfigSpec>;
+
+export function loadOriginConfig(env: Record<string, string | undefined> = process.env): OriginConfig {
+  return loadConfig(originConfigSpec, env);
+}

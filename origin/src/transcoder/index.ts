@@ -1,0 +1,10 @@
+export * from "./codecs.ts";
+export { FfmpegBackend } from "./ffmpeg/index.ts";
+export { GpacBackend } from "./gpac/index.ts";
+export * from "./master.ts";
+export * from "./plan.ts";
+export * from "./process.ts";
+export * from "./progress.ts";
+export * from "./redact.ts";
+export * from "./select.ts";
+export type * from "./types.ts";
