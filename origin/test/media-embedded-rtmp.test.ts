@@ -23,7 +23,12 @@ describe("embedded media server: RTMP", () => {
   const published: PublishEvent[] = [];
   const unpublished: UnpublishEvent[] = [];
   const a = makeStream();
-  const remote = { streamId: newStreamId(), streamKey: newStreamKey(), profileId: "builtin-360p", profile: PROFILE };
+  const remote = {
+    streamId: newStreamId(),
+    streamKey: newStreamKey(),
+    profileId: "builtin-360p",
+    profile: PROFILE,
+  };
   let base = "";
 
   beforeAll(async () => {
