@@ -1,0 +1,255 @@
+import { describe, expect, test } from "bun:test";
+import { BUILTIN_PROFILES, type ProfileSpec } from "@dionysia/shared";
+import HLS from "hls-parser";
+import { avcCodecString, h264Level, videoCodecString } from "../src/transcoder/codecs.ts";
+import { buildFfmpegCommand, buildFilterGraph, ffmpegLayout } from "../src/transcoder/ffmpeg/command.ts";
+import { buildGpacCommand, gpacLayout } from "../src/transcoder/gpac/command.ts";
+import { buildMasterPlaylist, masterFromProfile } from "../src/transcoder/master.ts";
+import { ProgressParser } from "../src/transcoder/progress.ts";
+import { redactLine, redactUrl } from "../src/transcoder/redact.ts";
+import type { TranscodeJob } from "../src/transcoder/types.ts";
+
+const ladder = BUILTIN_PROFILES["builtin-720p"]!;
+const job = (profile: ProfileSpec, extra: Partial<TranscodeJob> = {}): TranscodeJob => ({
+  streamId: "s1",
+  profile,
+  inputUrl: "rtmp://127.0.0.1:1935/live/sk_secretkey123",
+  outDir: "/data/live/s1",
+  runId: "r1",
+  ...extra,
+});
+const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+
+describe("ffmpeg command", () => {
+  test("decodes once, splits and scales every rendition in one filter graph", () => {
+    const { args } = buildFfmpegCommand(job(ladder));
+    expect(args.filter((a) => a === "-i")).toHaveLength(1);
+    expect(argAfter(args, "-filter_complex")).toBe(
+      "[0:v:0]fps=30,split=3[s0][s1][s2];[s0]scale=1280:720,format=yuv420p[v0];[s1]scale=854:480,format=yuv420p[v1];[s2]scale=640:360,format=yuv420p[v2]",
+    );
+  });
+
+  test("aligned keyframes: GOP = segment × fps, no scene cuts, forced on boundaries", () => {
+    const { args } = buildFfmpegCommand(job(ladder));
+    for (const i of [0, 1, 2]) {
+      expect(argAfter(args, `-g:v:${i}`)).toBe("60");
+      expect(argAfter(args, `-keyint_min:v:${i}`)).toBe("60");
+      expect(argAfter(args, `-sc_threshold:v:${i}`)).toBe("0");
+      expect(argAfter(args, `-force_key_frames:v:${i}`)).toBe("expr:gte(t,n_forced*2)");
+      expect(argAfter(args, `-c:v:${i}`)).toBe("libx264");
+      expect(argAfter(args, `-preset:v:${i}`)).toBe("veryfast");
+    }
+    expect(argAfter(args, "-b:v:0")).toBe("2800k");
+    expect(argAfter(args, "-maxrate:v:0")).toBe("3080k");
+    expect(argAfter(args, "-bufsize:v:0")).toBe("5600k");
+  });
+
+  test("audio is encoded once and shared", () => {
+    const { args } = buildFfmpegCommand(job(ladder));
+    expect(args.filter((a) => a === "0:a:0")).toHaveLength(1);
+    expect(argAfter(args, "-c:a:0")).toBe("aac");
+    expect(argAfter(args, "-b:a:0")).toBe("128k");
+  });
+
+  test("hls + dash: dash muxer writes both from the same fMP4 segments", () => {
+    const { args } = buildFfmpegCommand(job(ladder));
+    expect(args).toContain("dash");
+    expect(argAfter(args, "-hls_playlist")).toBe("1");
+    expect(argAfter(args, "-seg_duration")).toBe("2");
+    expect(argAfter(args, "-window_size")).toBe("6");
+    expect(argAfter(args, "-media_seg_name")).toBe("$RepresentationID$/seg-r1-$Number%05d$.m4s");
+    expect(argAfter(args, "-adaptation_sets")).toBe("id=0,streams=v id=1,streams=a");
+    expect(args.at(-1)).toBe("/data/live/s1/manifest.mpd");
+    const l = ffmpegLayout(job(ladder));
+    expect(l.dash).toBe("manifest.mpd");
+    expect(l.variants.map((v) => v.playlist)).toEqual(["media_0.m3u8", "media_1.m3u8", "media_2.m3u8"]);
+    expect(l.audio?.playlist).toBe("media_3.m3u8");
+  });
+
+  test("hls only: fMP4, one folder per rendition, sliding window, run id in names", () => {
+    const p: ProfileSpec = { ...ladder, formats: ["hls"] };
+    const { args } = buildFfmpegCommand(job(p));
+    expect(argAfter(args, "-hls_segment_type")).toBe("fmp4");
+    expect(argAfter(args, "-hls_list_size")).toBe("6");
+    expect(argAfter(args, "-hls_flags")).toContain("delete_segments");
+    expect(argAfter(args, "-hls_flags")).toContain("independent_segments");
+    expect(argAfter(args, "-hls_segment_filename")).toBe("/data/live/s1/%v/seg-r1-%05d.m4s");
+    expect(argAfter(args, "-var_stream_map")).toBe(
+      "v:0,agroup:audio,name:720p v:1,agroup:audio,name:480p v:2,agroup:audio,name:360p a:0,agroup:audio,name:audio",
+    );
+    expect(args.at(-1)).toBe("/data/live/s1/%v/index.m3u8");
+    expect(ffmpegLayout(job(p)).variants.map((v) => v.playlist)).toEqual([
+      "720p/index.m3u8",
+      "480p/index.m3u8",
+      "360p/index.m3u8",
+    ]);
+  });
+
+  test("ts container: mpegts segments", () => {
+    const p: ProfileSpec = { ...ladder, formats: ["hls"], container: "ts" };
+    const { args } = buildFfmpegCommand(job(p));
+    expect(argAfter(args, "-hls_segment_type")).toBe("mpegts");
+    expect(argAfter(args, "-hls_segment_filename")).toEndWith(".ts");
+    expect(args).not.toContain("-hls_fmp4_init_filename");
+  });
+
+  test("passthrough maps the source video with copy", () => {
+    const { args } = buildFfmpegCommand(job(BUILTIN_PROFILES["builtin-passthrough"]!));
+    expect(args).not.toContain("-filter_complex");
+    expect(argAfter(args, "-map")).toBe("0:v:0");
+    expect(argAfter(args, "-c:v:0")).toBe("copy");
+    expect(argAfter(args, "-c:a:0")).toBe("copy");
+  });
+
+  test("copy next to encoded renditions: copy maps the source, others the graph", () => {
+    const p: ProfileSpec = {
+      ...ladder,
+      renditions: [{ name: "src", codec: "copy" }, ladder.renditions[2]!],
+    };
+    const { args } = buildFfmpegCommand(job(p));
+    const maps = args.flatMap((a, i) => (a === "-map" ? [args[i + 1]] : []));
+    expect(maps).toEqual(["0:v:0", "[v0]", "0:a:0"]);
+  });
+
+  test("audio-only profile and video-only input", () => {
+    const audioOnly = buildFfmpegCommand(
+      job({ ...BUILTIN_PROFILES["builtin-audio"]!, formats: ["hls"] }),
+    ).args;
+    expect(audioOnly).not.toContain("-filter_complex");
+    expect(argAfter(audioOnly, "-var_stream_map")).toBe("a:0,name:audio");
+    const videoOnly = buildFfmpegCommand(job(ladder, { input: { hasVideo: true, hasAudio: false } })).args;
+    expect(videoOnly).not.toContain("0:a:0");
+    expect(argAfter(videoOnly, "-adaptation_sets")).toBe("id=0,streams=v");
+    expect(() =>
+      buildFfmpegCommand(
+        job(BUILTIN_PROFILES["builtin-audio"]!, { input: { hasVideo: true, hasAudio: false } }),
+      ),
+    ).toThrow(/nothing to transcode/);
+  });
+
+  test("hevc uses x265 with scenecut off and hvc1 tag; mixed frame rates get per-branch fps", () => {
+    const p: ProfileSpec = {
+      ...ladder,
+      renditions: [
+        { name: "a", codec: "hevc", width: 640, height: 360, fps: 30, bitrateKbps: 600 },
+        { name: "b", codec: "h264", width: 320, height: 180, fps: 15, bitrateKbps: 200 },
+      ],
+    };
+    const { args } = buildFfmpegCommand(job(p));
+    expect(argAfter(args, "-c:v:0")).toBe("libx265");
+    expect(argAfter(args, "-x265-params:v:0")).toContain("scenecut=0");
+    expect(argAfter(args, "-tag:v:0")).toBe("hvc1");
+    expect(buildFilterGraph(p.renditions).graph).toBe(
+      "[0:v:0]split=2[s0][s1];[s0]fps=30,scale=640:360,format=yuv420p[v0];[s1]fps=15,scale=320:180,format=yuv420p[v1]",
+    );
+    expect(argAfter(args, "-g:v:1")).toBe("30");
+  });
+});
+
+describe("codec strings", () => {
+  test("levels and profiles", () => {
+    expect(h264Level(1280, 720, 30)).toBe(31);
+    expect(h264Level(1920, 1080, 30)).toBe(40);
+    expect(h264Level(320, 180, 15)).toBe(30);
+    expect(avcCodecString("high", 31)).toBe("avc1.64001f");
+    expect(videoCodecString(ladder.renditions[0]!)).toBe("avc1.64001f");
+    expect(videoCodecString({ name: "x", codec: "h264", width: 320, height: 180, preset: "ultrafast" })).toBe(
+      "avc1.42c01e",
+    );
+  });
+});
+
+describe("master playlist", () => {
+  test("ladder with shared audio: every attribute, parses with hls-parser", () => {
+    const text = buildMasterPlaylist(masterFromProfile(ladder, ffmpegLayout(job(ladder))));
+    expect(text).toContain("#EXT-X-INDEPENDENT-SEGMENTS");
+    expect(text).toContain(
+      '#EXT-X-STREAM-INF:BANDWIDTH=3208000,AVERAGE-BANDWIDTH=2928000,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2",FRAME-RATE=30.000,AUDIO="audio"',
+    );
+    const m = HLS.parse(text) as HLS.types.MasterPlaylist;
+    expect(m.isMasterPlaylist).toBe(true);
+    expect(m.variants.map((v) => v.resolution)).toEqual([
+      { width: 1280, height: 720 },
+      { width: 854, height: 480 },
+      { width: 640, height: 360 },
+    ]);
+    expect(m.variants.map((v) => v.uri)).toEqual(["media_0.m3u8", "media_1.m3u8", "media_2.m3u8"]);
+    expect(m.variants[2]!.averageBandwidth).toBe(928000);
+    expect(m.variants[0]!.frameRate).toBe(30);
+    expect(m.variants[0]!.audio[0]!.uri).toBe("media_3.m3u8");
+  });
+
+  test("audio-only master lists the audio playlist as the variant", () => {
+    const p = { ...BUILTIN_PROFILES["builtin-audio"]!, formats: ["hls" as const] };
+    const text = buildMasterPlaylist(masterFromProfile(p, ffmpegLayout(job(p))));
+    const m = HLS.parse(text) as HLS.types.MasterPlaylist;
+    expect(m.variants).toHaveLength(1);
+    expect(m.variants[0]!.uri).toBe("audio/index.m3u8");
+    expect(m.variants[0]!.codecs).toBe("mp4a.40.2");
+    expect(m.variants[0]!.bandwidth).toBe(128000);
+    expect(text).not.toContain("RESOLUTION");
+  });
+});
+
+describe("progress parsing", () => {
+  test("blocks across chunk boundaries become stats", () => {
+    const p = new ProgressParser();
+    expect(
+      p.push(
+        "frame=42\nfps=14.9\nstream_0_0_q=28.0\nbitrate= 412.3kbits/s\ntotal_size=1234\nout_time_us=2800000\n",
+      ),
+    ).toEqual([]);
+    const out = p.push(
+      "out_time=00:00:02.800000\ndup_frames=0\nspeed=1.01x\nprogress=continue\nframe=57\nfps=N/A\nspeed=N/A\nprogress=end\n",
+    );
+    expect(out).toEqual([
+      { frames: 42, fps: 14.9, speed: 1.01, bitrateKbps: 412.3, outTimeSec: 2.8 },
+      { frames: 57 },
+    ]);
+  });
+});
+
+describe("redaction", () => {
+  test("stream keys never survive in log lines", () => {
+    const url = "rtmp://127.0.0.1:1935/live/sk_secretkey123";
+    expect(redactUrl(url)).toBe("rtmp://127.0.0.1:1935/<redacted>");
+    const line = redactLine(`[tcp] Connection to ${url} failed; /live/sk_secretkey123 gone`, url);
+    expect(line).not.toContain("sk_secretkey123");
+    const srt = "srt://127.0.0.1:10001?passphrase=averysecretphrase&mode=caller";
+    expect(redactLine(`Error opening ${srt}`, srt)).not.toContain("averysecretphrase");
+  });
+});
+
+describe("gpac command", () => {
+  test("filter graph: one source, ffsws scale + ffenc per rendition with fintra, shared audio, dual manifests", () => {
+    const { cmd, args } = buildGpacCommand(job(ladder));
+    expect(cmd).toBe("gpac");
+    expect(args[0]).toBe("-i");
+    expect(args[1]).toBe("rtmp://127.0.0.1:1935/live/sk_secretkey123:FID=src");
+    expect(args).toContain("ffsws:osize=1280x720:SID=f0:FID=s0");
+    expect(args).toContain("ffavf:SID=src#StreamType=Visual:FID=f0::f=fps=30");
+    const enc0 = args.find((a) => a.startsWith("ffenc:c=avc") && a.includes("SID=s0"))!;
+    expect(enc0).toContain("b=2800k");
+    expect(enc0).toContain("fintra=2");
+    expect(enc0).toContain("g=60");
+    expect(enc0).toContain("#Representation=720p#HLSPL=720p/index.m3u8");
+    expect(args.filter((a) => a.startsWith("ffenc:c=aac"))).toHaveLength(1);
+    const out = args[args.indexOf("-o") + 1]!;
+    expect(out.startsWith("/data/live/s1/manifest.mpd:segdur=2:dmode=dynamic")).toBe(true);
+    expect(out).toContain(":SID=v0,v1,v2,a0");
+    expect(out).toContain(":dual");
+    expect(out).toContain("tsb=12");
+    expect(gpacLayout(job(ladder)).variants[0]!.playlist).toBe("720p/index.m3u8");
+  });
+
+  test("ts HLS and passthrough", () => {
+    const ts = buildGpacCommand(job({ ...ladder, formats: ["hls"], container: "ts" })).args;
+    const out = ts[ts.indexOf("-o") + 1]!;
+    expect(out).toStartWith("/data/live/s1/manifest.m3u8:");
+    expect(out).toContain(":muxtype=ts");
+    expect(out).not.toContain(":dual");
+    const pass = buildGpacCommand(job(BUILTIN_PROFILES["builtin-passthrough"]!)).args;
+    expect(pass.some((a) => a.startsWith("ffenc"))).toBe(false);
+    expect(pass.at(-1)).toContain("SID=src#StreamType=Visual,src#StreamType=Audio");
+  });
+});
