@@ -1,0 +1,34 @@
+/** Environment variables of the origin's MQTT agent (docs/configuration/mqtt.md). */
+import { optional, v } from "@dionysia/shared";
+
+export const agentConfigSpecs = {
+  mqttUrl: v.url("MQTT_URL", {
+    protocols: ["mqtt", "mqtts", "tcp", "ssl", "ws", "wss"],
+    doc: "Broker the origin connects to (control's embedded broker or an MQTT cluster)",
+  }),
+  mqttUsername: optional(v.string("MQTT_USERNAME", { doc: "Broker user name" })),
+  mqttPassword: optional(v.secret("MQTT_PASSWORD", { doc: "Broker password (16+ characters)" })),
+  telemetryIntervalMs: v.int("TELEMETRY_INTERVAL_MS", {
+    default: 2000,
+    min: 200,
+    max: 60_000,
+    doc: "Telemetry period; control marks a node offline after 3 silent periods",
+  }),
+  capacityUnits: optional(
+    v.number("ORIGIN_CAPACITY_UNITS", {
+      min: 0,
+      doc: "Announced transcode capacity in load units (output megapixels/s); skips calibration",
+    }),
+  ),
+  calibrationMs: v.int("ORIGIN_CALIBRATION_MS", {
+    default: 2500,
+    min: 500,
+    max: 30_000,
+    doc: "Wall time of the start-up calibration encode",
+  }),
+  capacityFallback: v.number("ORIGIN_CAPACITY_FALLBACK", {
+    default: 20,
+    min: 0,
+    doc: "Capacity announced when calibration fails (no ffmpeg/libx264)",
+  }),
+};
