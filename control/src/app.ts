@@ -13,7 +13,7 @@ import type { ControlConfig } from "./config.ts";
 import { type Db, localDbPath, openDb } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import type { Deps } from "./deps.ts";
-import { errorBody, errorsPlugin } from "./errors/index.ts";
+import { ApiError, errorBody, errorsPlugin } from "./errors/index.ts";
 import { ControlEvents } from "./events.ts";
 import { healthRoutes } from "./health/index.ts";
 import { ingestRoutes } from "./ingest/index.ts";
@@ -39,16 +39,32 @@ export const API_VERSION = "0.1.0";
 
 let instances = 0;
 
-/** A body over the limit is refused from its Content-Length, before it is read. */
+/**
+ * A body over the limit is refused from its Content-Length before it is read; a chunked body
+ * (no Content-Length) is measured as it is parsed. Bun itself cuts anything past twice the limit.
+ */
 function bodyLimitPlugin(limit: number, instanceId: string) {
-  return new Elysia({ name: "body-limit", seed: instanceId }).onRequest(({ request, set }) => {
-    const len = Number(request.headers.get("content-length") ?? 0);
-    if (len > limit) {
-      set.status = 413;
-      set.headers["content-type"] = "application/json";
-      return errorBody("body_too_large", `request body exceeds ${limit} bytes`);
-    }
-  });
+  const tooLarge = () => new ApiError(413, "body_too_large", `request body exceeds ${limit} bytes`);
+  return new Elysia({ name: "body-limit", seed: instanceId })
+    .onRequest(({ request, set }) => {
+      const len = Number(request.headers.get("content-length") ?? 0);
+      if (len > limit) {
+        set.status = 413;
+        set.headers["content-type"] = "application/json";
+        return errorBody("body_too_large", `request body exceeds ${limit} bytes`);
+      }
+    })
+    .onParse({ as: "global" }, async ({ request, contentType }) => {
+      if (request.headers.has("content-length") || !contentType?.startsWith("application/json")) return;
+      const text = await request.text();
+      if (Buffer.byteLength(text) > limit) throw tooLarge();
+      if (text === "") return null;
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw new ApiError(400, "invalid_body", "request body is not valid JSON");
+      }
+    });
 }
 
 export function buildApp(deps: Deps) {
@@ -139,8 +155,8 @@ export async function createControl(config: ControlConfig, opts: { logger?: Logg
       app.listen({
         hostname: config.host,
         port: config.port,
-        // Bun refuses bigger bodies itself (chunked uploads have no Content-Length to check).
-        maxRequestBodySize: config.bodyLimitBytes,
+        // Hard stop for bodies far past the limit; the JSON 413 comes from bodyLimitPlugin.
+        maxRequestBodySize: config.bodyLimitBytes * 2,
       });
       running = true;
       const port = app.server?.port ?? config.port;

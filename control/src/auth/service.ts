@@ -71,15 +71,13 @@ export async function ensureAdminKey(
     .limit(1);
   if (existing) return { created: false };
   const key = newApiKey();
-  await db
-    .insert(apiKeys)
-    .values({
-      id: newId("key"),
-      name: "bootstrap (generated)",
-      role: "admin",
-      keyHash: sha256Hex(key),
-      createdAt: Date.now(),
-    });
+  await db.insert(apiKeys).values({
+    id: newId("key"),
+    name: "bootstrap (generated)",
+    role: "admin",
+    keyHash: sha256Hex(key),
+    createdAt: Date.now(),
+  });
   const file = resolve(join(o.keyFileDir, "admin-key.txt"));
   try {
     mkdirSync(dirname(file), { recursive: true });

@@ -44,9 +44,11 @@ export function errorsPlugin(log: Logger, instanceId: string) {
     { as: "global" },
     ({ code, error, set, request }) => {
       set.headers["content-type"] = "application/json";
-      if (error instanceof ApiError) {
-        set.status = error.status;
-        return errorBody(error.code, error.message, error.details);
+      // Elysia wraps anything thrown while parsing (e.g. our 413 for a chunked body) in a ParseError.
+      const own = error instanceof ApiError ? error : (error as { cause?: unknown }).cause;
+      if (own instanceof ApiError) {
+        set.status = own.status;
+        return errorBody(own.code, own.message, own.details);
       }
       switch (code) {
         case "VALIDATION": {
