@@ -11,7 +11,7 @@ interface DenoApi {
   addSignalListener(signal: "SIGINT" | "SIGTERM", fn: () => void): void;
   serve(
     o: { hostname: string; port: number; onListen?: (a: { hostname: string; port: number }) => void },
-    handler: (req: Request, info: unknown) => Promise<Response>,
+    handler: (req: Request, info: unknown) => Response | Promise<Response>,
   ): { shutdown(): Promise<void> };
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;

@@ -28,7 +28,7 @@ export function createRouterMetrics(table: RouteTable) {
   const duration = registry.register(
     new Histogram(
       "dionysia_router_request_duration_seconds",
-      "Time to produce the response head (proxy: until the origin's headers)",
+      "Proxy mode: time until the origin's response head (redirects are counted, not timed)",
       [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
     ),
   );

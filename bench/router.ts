@@ -1,0 +1,210 @@
+/**
+ * Router benchmark: requests/s and p99 of the router (redirect mode, 1000 streams × 3 origins,
+ * geo header on every request) against a bare server of the same runtime that answers a fixed 302.
+ * Both run on this machine in one run, under Bun and Deno, alternating, median of several runs.
+ *
+ *   bun bench/router.ts [--runs 5] [--seconds 5] [--connections 32] [--runtimes bun,deno]
+ *
+ * Needs `wrk` (apt-get install wrk) and, for Deno, `deno` on PATH. Only 127.0.0.1 is loaded.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { Route } from "../shared/src/schemas/mqtt.ts";
+import { runWrk, type WrkResult } from "./router/wrk.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: "string", default: "5" },
+    seconds: { type: "string", default: "5" },
+    connections: { type: "string", default: "32" },
+    threads: { type: "string", default: "1" },
+    runtimes: { type: "string", default: "bun,deno" },
+    streams: { type: "string", default: "1000" },
+  },
+});
+const RUNS = Number(args.runs);
+const SECONDS = Number(args.seconds);
+const CONNECTIONS = Number(args.connections);
+const THREADS = Number(args.threads);
+const STREAMS = Number(args.streams);
+const KEY = "rk_bench_0123456789abcdef";
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+function has(cmd: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+async function waitHttp(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await fetch(url, { redirect: "manual" }).catch(() => undefined);
+    if (res) {
+      await res.body?.cancel();
+      if (res.status < 500) return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+function routes(): Route[] {
+  const places = [
+    { nodeId: "par", lat: 48.86, lon: 2.35 },
+    { nodeId: "nyc", lat: 40.71, lon: -74.0 },
+    { nodeId: "tyo", lat: 35.68, lon: 139.69 },
+  ];
+  return Array.from({ length: STREAMS }, (_, i) => ({
+    id: `s${String(i).padStart(4, "0")}`,
+    policy: "public" as const,
+    origins: places.map((p) => ({
+      ...p,
+      url: `http://${p.nodeId}.example:8090`,
+      region: p.nodeId,
+      role: "origin" as const,
+    })),
+  }));
+}
+
+function start(cmd: string, argv: string[], env: Record<string, string>): ChildProcess {
+  return spawn(cmd, argv, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const SIDES = ["bare", "bareGeo", "router"] as const;
+type Side = (typeof SIDES)[number];
+type Row = { runtime: string } & Record<Side, WrkResult[]>;
+
+async function benchRuntime(runtime: "bun" | "deno", controlUrl: string): Promise<Row> {
+  const [barePort, geoPort, routerPort] = [await freePort(), await freePort(), await freePort()];
+  const bareArgs =
+    runtime === "bun"
+      ? ["bench/router/bare.ts"]
+      : ["run", "--allow-net", "--allow-env", "bench/router/bare.ts"];
+  const routerArgs =
+    runtime === "bun"
+      ? ["router/src/main.bun.ts"]
+      : ["run", "--allow-net", "--allow-env", "--allow-read", "router/src/main.deno.ts"];
+  const bare = start(runtime, bareArgs, { BARE_PORT: String(barePort) });
+  const bareGeo = start(runtime, bareArgs, { BARE_PORT: String(geoPort), BARE_READ_GEO: "1" });
+  const router = start(runtime, routerArgs, {
+    ROUTER_HOST: "127.0.0.1",
+    ROUTER_PORT: String(routerPort),
+    CONTROL_URL: controlUrl,
+    DIONYSIA_ROUTER_KEY: KEY,
+    LOG_LEVEL: "warn",
+  });
+  try {
+    const path = "/live/s0042/720p/index.m3u8?token=x";
+    const bareUrl = `http://127.0.0.1:${barePort}${path}`;
+    const routerUrl = `http://127.0.0.1:${routerPort}${path}`;
+    const urls: Record<Side, string> = {
+      bare: bareUrl,
+      bareGeo: `http://127.0.0.1:${geoPort}${path}`,
+      router: routerUrl,
+    };
+    await waitHttp(bareUrl);
+    await waitHttp(urls.bareGeo);
+    await waitHttp(`http://127.0.0.1:${routerPort}/health`);
+    const probe = await fetch(routerUrl, { redirect: "manual", headers: { "cf-ipcountry": "JP" } });
+    if (probe.status !== 302)
+      throw new Error(`router answered ${probe.status}, expected 302 (table not loaded?)`);
+    const headers = { "CF-IPCountry": "JP" };
+    const wrk = (url: string, seconds: number) =>
+      runWrk({ url, seconds, connections: CONNECTIONS, threads: THREADS, headers });
+    // Warm-up: JIT and connection setup, not measured.
+    for (const side of SIDES) await wrk(urls[side], 1);
+    const row: Row = { runtime, bare: [], bareGeo: [], router: [] };
+    for (let i = 0; i < RUNS; i++) {
+      // Rotate the order so drift on a shared machine hits every side equally.
+      const order = SIDES.map((_, k) => SIDES[(k + i) % SIDES.length]!);
+      for (const side of order) {
+        const r = await wrk(urls[side], SECONDS);
+        if (r.non2xx3xx || r.errors)
+          console.warn(`${runtime} ${side}: ${r.non2xx3xx} bad responses, ${r.errors} socket errors`);
+        row[side].push(r);
+        console.error(
+          `${runtime} run ${i + 1} ${side}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99ms.toFixed(2)} ms`,
+        );
+      }
+    }
+    return row;
+  } finally {
+    await Promise.all([stop(bare), stop(bareGeo), stop(router)]);
+  }
+}
+
+async function main() {
+  if (!has("wrk")) throw new Error("wrk is not installed: apt-get install -y wrk");
+  const wanted = args.runtimes.split(",").map((s) => s.trim()) as ("bun" | "deno")[];
+  const runtimes = wanted.filter((r) => {
+    if (has(r)) return true;
+    console.warn(`skipping ${r}: not on PATH`);
+    return false;
+  });
+  const table = routes();
+  const control = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req) =>
+      req.headers.get("authorization") === `Bearer ${KEY}`
+        ? Response.json({ routes: table })
+        : new Response("unauthorized", { status: 401 }),
+  });
+  const rows: Row[] = [];
+  try {
+    for (const rt of runtimes) rows.push(await benchRuntime(rt, `http://127.0.0.1:${control.port}`));
+  } finally {
+    control.stop(true);
+  }
+  const cpu = spawnSync("nproc").stdout?.toString().trim();
+  console.log(
+    `\nrouter benchmark: ${RUNS} runs × ${SECONDS} s, wrk -t${THREADS} -c${CONNECTIONS}, ${STREAMS} streams × 3 origins, ${cpu} CPUs, median per side\n`,
+  );
+  console.log(
+    "| runtime | bare 302 req/s | bare+geo-read req/s | router req/s | router / bare | router / bare+geo | bare p99 ms | router p99 ms | p99 delta ms |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of rows) {
+    const rps = (s: Side) => median(r[s].map((x) => x.rps));
+    const p99 = (s: Side) => median(r[s].map((x) => x.p99ms));
+    const ratio = rps("router") / rps("bare");
+    const ratioGeo = rps("router") / rps("bareGeo");
+    const delta = p99("router") - p99("bare");
+    console.log(
+      `| ${r.runtime} | ${rps("bare").toFixed(0)} | ${rps("bareGeo").toFixed(0)} | ${rps("router").toFixed(0)} | ${ratio.toFixed(2)}× ${ratio >= 0.8 ? "✓" : "✗"} | ${ratioGeo.toFixed(2)}× | ${p99("bare").toFixed(2)} | ${p99("router").toFixed(2)} | ${delta >= 0 ? "+" : ""}${delta.toFixed(2)} ${delta <= 1 ? "✓" : "✗"} |`,
+    );
+  }
+}
+
+await main();
