@@ -109,6 +109,11 @@ describe("profiles", () => {
   test("deleting a profile in use is 409; free again after the stream is gone", async () => {
     const p = (await c.api("POST", "/v1/profiles", { body: ladder })).body;
     const s = (await c.api("POST", "/v1/streams", { body: { name: "uses it", profileId: p.id } })).body;
+    const updated: unknown[] = [];
+    const off = c.control.events.on("stream.updated", (e) => updated.push(e));
+    expect((await c.api("PUT", `/v1/profiles/${p.id}`, { body: { ...ladder, name: "v2" } })).status).toBe(200);
+    off();
+    expect(updated).toEqual([{ streamId: s.id, nodeId: null }]);
     const del = await c.api("DELETE", `/v1/profiles/${p.id}`);
     expect(del.status).toBe(409);
     expect(del.body.error.code).toBe("profile_in_use");

@@ -40,7 +40,7 @@ export function profileRoutes(deps: Deps) {
     .put(
       "/:id",
       async ({ params, body }) => {
-        const p = await replaceProfile(deps.db, params.id, body);
+        const p = await replaceProfile(deps.db, params.id, body, deps.events);
         deps.log.info({ profileId: p.id }, "profile replaced");
         return p;
       },

@@ -3,6 +3,7 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type ProfileRow, profiles, streams } from "../db/schema.ts";
 import { ApiError, notFound } from "../errors/index.ts";
+import type { ControlEvents } from "../events.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -67,7 +68,13 @@ export async function createProfile(db: Db, spec: ProfileSpec): Promise<Profile>
   return toProfile(row!);
 }
 
-export async function replaceProfile(db: Db, id: string, spec: ProfileSpec): Promise<Profile> {
+/** Streams using the profile get `stream.updated`: their nodes' desired state carries the ladder. */
+export async function replaceProfile(
+  db: Db,
+  id: string,
+  spec: ProfileSpec,
+  events?: ControlEvents,
+): Promise<Profile> {
   const existing = await getProfileRow(db, id);
   if (!existing) throw notFound("profile", id);
   if (existing.builtIn) throw readOnly(id);
@@ -78,6 +85,13 @@ export async function replaceProfile(db: Db, id: string, spec: ProfileSpec): Pro
     .where(and(eq(profiles.id, id), eq(profiles.builtIn, false)))
     .returning();
   if (!row) throw notFound("profile", id);
+  if (events) {
+    const users = await db
+      .select({ id: streams.id, nodeId: streams.nodeId })
+      .from(streams)
+      .where(eq(streams.profileId, id));
+    for (const u of users) events.emit("stream.updated", { streamId: u.id, nodeId: u.nodeId });
+  }
   return toProfile(row);
 }
 
