@@ -60,7 +60,9 @@ export interface MediaServer {
 
 /** Decides whether a stream key may publish on this node. Fail closed. */
 export interface KeyAuthority {
-  authorize(req: { streamKey: string; protocol: IngestProtocol; remoteAddr?: string }): Promise<
-    { streamId: string; keyHash: string; profile: ProfileSpec } | null
-  >;
+  authorize(req: {
+    streamKey: string;
+    protocol: IngestProtocol;
+    remoteAddr?: string;
+  }): Promise<{ streamId: string; keyHash: string; profile: ProfileSpec } | null>;
 }

@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { type Logger, SAFE_ID, sha256Hex } from "@dionysia/shared";
 import { signRelayToken, verifyRelayToken } from "../../auth/relay-token.ts";
+import { isLoopback } from "../net.ts";
 import type {
   IngestProtocol,
   KeyAuthority,
@@ -61,12 +62,6 @@ interface Relay {
 interface Active {
   event: PublishEvent;
   session: NmsSession;
-}
-
-export function isLoopback(addr: string | undefined): boolean {
-  if (!addr) return false;
-  const a = addr.replace(/^::ffff:/i, "");
-  return a === "::1" || a.startsWith("127.");
 }
 
 function splitName(streamName: string): { name: string; query: URLSearchParams } {
