@@ -111,7 +111,9 @@ describe("profiles", () => {
     const s = (await c.api("POST", "/v1/streams", { body: { name: "uses it", profileId: p.id } })).body;
     const updated: unknown[] = [];
     const off = c.control.events.on("stream.updated", (e) => updated.push(e));
-    expect((await c.api("PUT", `/v1/profiles/${p.id}`, { body: { ...ladder, name: "v2" } })).status).toBe(200);
+    expect((await c.api("PUT", `/v1/profiles/${p.id}`, { body: { ...ladder, name: "v2" } })).status).toBe(
+      200,
+    );
     off();
     expect(updated).toEqual([{ streamId: s.id, nodeId: null }]);
     const del = await c.api("DELETE", `/v1/profiles/${p.id}`);
