@@ -7,7 +7,7 @@ export const agentConfigSpecs = {
     doc: "Broker the origin connects to (control's embedded broker or an MQTT cluster)",
   }),
   mqttUsername: optional(v.string("MQTT_USERNAME", { doc: "Broker user name" })),
-  mqttPassword: optional(v.secret("MQTT_PASSWORD", { doc: "Broker password (16+ characters)" })),
+  mqttPassword: optional(v.string("MQTT_PASSWORD", { secret: true, doc: "Broker password (never logged)" })),
   telemetryIntervalMs: v.int("TELEMETRY_INTERVAL_MS", {
     default: 2000,
     min: 200,

@@ -1,0 +1,17 @@
+/** Scheduler settings (docs/configuration/mqtt.md). */
+import { v } from "@dionysia/shared";
+
+export const schedulerConfigSpecs = {
+  leaseTtlMs: v.int("SCHEDULER_LEASE_TTL_MS", {
+    default: 6000,
+    min: 500,
+    max: 120_000,
+    doc: "Scheduler lease lifetime; renewed every third of it. A dead leader is replaced within TTL + TTL/3",
+  }),
+  placementTieKm: v.number("PLACEMENT_TIE_KM", {
+    default: 1,
+    min: 0,
+    max: 20_000,
+    doc: "Nodes this close in distance count as equally near; the least loaded wins",
+  }),
+};
