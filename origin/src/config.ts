@@ -1,4 +1,8 @@
-/** Origin node settings from the environment (docs/configuration/origin.md lists them). */
+/**
+ * Origin node settings from the environment (docs/configuration/origin.md lists them).
+ * Media server variables (MEDIA_SERVER, RTMP_PORT, SRT_PORT_RANGE, MEDIAMTX_*) live in
+ * media/config.ts (`mediaConfigSpec`); main.ts loads both.
+ */
 import { type ConfigOf, loadConfig, optional, v } from "@dionysia/shared";
 
 export const originConfigSpec = {
@@ -30,19 +34,6 @@ export const originConfigSpec = {
     doc: "Control service base URL (ingest authorization)",
   }),
   nodeKey: optional(v.secret("DIONYSIA_NODE_KEY", { doc: "Credential this node presents to control" })),
-  rtmpPort: v.port("RTMP_PORT", {
-    default: 1935,
-    doc: "RTMP ingest port (embedded media server or mediamtx)",
-  }),
-  srtPortRange: v.portRange("SRT_PORT_RANGE", {
-    default: { from: 10000, to: 10100 },
-    doc: "Embedded SRT: one listener per stream from this range",
-  }),
-  mediaServer: v.enumOf("MEDIA_SERVER", ["embedded", "mediamtx", "auto"] as const, {
-    default: "auto",
-    doc: "Media server; auto = mediamtx when MEDIAMTX_BIN or PATH has it, else embedded",
-  }),
-  mediamtxBin: optional(v.string("MEDIAMTX_BIN", { doc: "Path to the mediamtx binary" })),
   mqttUrl: v.url("MQTT_URL", {
     default: "mqtt://127.0.0.1:1883",
     doc: "MQTT broker for telemetry and desired state",
