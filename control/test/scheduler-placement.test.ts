@@ -174,6 +174,11 @@ describe("planOverflow / planClaim", () => {
       error: "no_relay",
     });
     expect(planOverflow({ id: "s1", cost: 200 }, "paris", all)).toEqual({ error: "no_capacity" });
+    // The caller signs relay URLs (ADR 0031).
+    const signed = planOverflow({ id: "s1", cost: 20 }, "paris", all, {
+      pullUrl: (base, id) => `${base.replace("/live", "/relay")}/${id}?token=t`,
+    });
+    expect(signed).toMatchObject({ pullFrom: "rtmp://paris:1935/relay/s1?token=t" });
     expect(planOverflow({ id: "s1", cost: 1 }, "ghost", all)).toEqual({ error: "unknown_node" });
   });
 

@@ -6,9 +6,17 @@
 import type { LatLon, StreamRole } from "@dionysia/shared";
 import { isEligible, type NodeView, type PlaceOptions, placeStream } from "./placement.ts";
 
-/** URL a transcode peer pulls from: the ingest node's relay base plus the stream id. */
+/** URL a transcode peer pulls from: the ingest node's relay base plus the stream id (no token). */
 export function relayPullUrl(relayUrl: string, streamId: string): string {
   return `${relayUrl.replace(/\/+$/, "")}/${streamId}`;
+}
+
+export interface PlanOptions extends PlaceOptions {
+  /**
+   * Builds `pullFrom` from the ingest node's announced relay base; pass the origin's
+   * token-signing `relayUrl(base, secret, streamId, ttl)` (ADR 0031). Default: `relayPullUrl`.
+   */
+  pullUrl?: (relayBase: string, streamId: string) => string;
 }
 
 export interface OverflowPlan {
@@ -27,7 +35,7 @@ export function planOverflow(
   stream: { id: string; cost: number },
   ingestNodeId: string,
   nodes: readonly NodeView[],
-  opts: PlaceOptions = {},
+  opts: PlanOptions = {},
 ): OverflowResult {
   const ingest = nodes.find((n) => n.id === ingestNodeId);
   if (!ingest) return { error: "unknown_node" };
@@ -42,7 +50,7 @@ export function planOverflow(
   return {
     ingestNodeId,
     transcodeNodeId: r.nodeId,
-    pullFrom: relayPullUrl(ingest.relayUrl, stream.id),
+    pullFrom: (opts.pullUrl ?? relayPullUrl)(ingest.relayUrl, stream.id),
   };
 }
 
@@ -60,7 +68,7 @@ export function planClaim(
   stream: { id: string; cost: number },
   publishingNodeId: string,
   nodes: readonly NodeView[],
-  opts: PlaceOptions = {},
+  opts: PlanOptions = {},
 ): ClaimResult {
   const node = nodes.find((n) => n.id === publishingNodeId);
   if (!node) return { error: "unknown_node" };
@@ -99,14 +107,14 @@ export function planFailover(
   lostNodeId: string,
   streams: readonly AssignedStream[],
   nodes: readonly NodeView[],
-  opts: PlaceOptions = {},
+  opts: PlanOptions = {},
 ): FailoverAction[] {
   const lost = nodes.find((n) => n.id === lostNodeId);
   const work = nodes.map((n) => ({ ...n }));
   const byId = new Map(work.map((n) => [n.id, n]));
   const exclude = new Set(opts.exclude ?? []);
   exclude.add(lostNodeId);
-  const o: PlaceOptions = { ...opts, exclude };
+  const o: PlanOptions = { ...opts, exclude };
   const actions: FailoverAction[] = [];
   const affected = streams
     .filter((s) => s.nodeId === lostNodeId || (s.role === "transcode" && s.ingestNodeId === lostNodeId))
