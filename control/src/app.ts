@@ -19,6 +19,7 @@ import { healthRoutes } from "./health/index.ts";
 import { ingestRoutes } from "./ingest/index.ts";
 import { metricsRoutes, requestMetricsPlugin } from "./metrics/index.ts";
 import { createMetrics } from "./metrics/service.ts";
+import { Network } from "./network/service.ts";
 import { nodeRoutes } from "./nodes/index.ts";
 import { profileRoutes } from "./profiles/index.ts";
 import { seedBuiltinProfiles } from "./profiles/service.ts";
@@ -31,6 +32,8 @@ export interface Control {
   client: Client;
   deps: Deps;
   events: ControlEvents;
+  /** MQTT bus, node registry and scheduler (undefined when created with `network: false`). */
+  network: Network | undefined;
   start(): Promise<{ port: number; url: string }>;
   stop(): Promise<void>;
 }
@@ -109,7 +112,10 @@ export function buildApp(deps: Deps) {
     .use(apiKeyRoutes(deps));
 }
 
-export async function createControl(config: ControlConfig, opts: { logger?: Logger } = {}): Promise<Control> {
+export async function createControl(
+  config: ControlConfig,
+  opts: { logger?: Logger; network?: boolean } = {},
+): Promise<Control> {
   const log = opts.logger ?? createLogger({ service: "control", level: config.logLevel });
   const { db, client } = await openDb({
     url: config.databaseUrl,
@@ -144,6 +150,10 @@ export async function createControl(config: ControlConfig, opts: { logger?: Logg
     metrics: createMetrics(),
   };
   const app = buildApp(deps);
+  const network =
+    opts.network === false
+      ? undefined
+      : new Network({ db, client, events, log, config, registry: deps.metrics.registry });
   let running = false;
   return {
     app,
@@ -151,6 +161,7 @@ export async function createControl(config: ControlConfig, opts: { logger?: Logg
     client,
     deps,
     events,
+    network,
     async start() {
       app.listen({
         hostname: config.host,
@@ -163,9 +174,14 @@ export async function createControl(config: ControlConfig, opts: { logger?: Logg
       const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
       const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
       log.info({ port, host: config.host }, "control listening");
+      if (network) {
+        await network.start();
+        log.info({ mqttUrl: network.mqttUrl, embeddedBroker: !!network.broker }, "MQTT connected");
+      }
       return { port, url };
     },
     async stop() {
+      await network?.stop();
       if (running) {
         await app.stop(true);
         running = false;

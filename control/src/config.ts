@@ -1,5 +1,7 @@
 /** Control's environment variables (documented in docs/configuration/control.md). */
 import { type ConfigOf, optional, v } from "@dionysia/shared";
+import { mqttConfigSpecs } from "./mqtt/config.ts";
+import { schedulerConfigSpecs } from "./scheduler/config.ts";
 
 export const controlConfigSpec = {
   host: v.string("CONTROL_HOST", { default: "0.0.0.0", doc: "Interface the HTTP API listens on" }),
@@ -48,6 +50,14 @@ export const controlConfigSpec = {
   logLevel: v.enumOf("LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, {
     default: "info",
     doc: "pino log level",
+  }),
+  ...mqttConfigSpecs,
+  ...schedulerConfigSpecs,
+  reconcileIntervalMs: v.int("RECONCILE_INTERVAL_MS", {
+    default: 2000,
+    min: 100,
+    max: 60_000,
+    doc: "How often the scheduler leader re-checks placement, failover and published state",
   }),
 };
 

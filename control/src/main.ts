@@ -7,8 +7,6 @@ const config = loadConfigOrExit(controlConfigSpec);
 const log = createLogger({ service: "control", level: config.logLevel });
 log.debug({ config: redactConfig(controlConfigSpec, config) }, "configuration");
 const control = await createControl(config, { logger: log });
-const { url } = await control.start();
-log.info({ swagger: `${url}/swagger` }, "control ready");
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -25,3 +23,6 @@ async function shutdown(signal: string) {
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+const { url } = await control.start();
+log.info({ swagger: `${url}/swagger` }, "control ready");

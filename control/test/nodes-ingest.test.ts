@@ -252,6 +252,7 @@ describe("routes", () => {
           {
             id: placed.id,
             policy: "signed",
+            ts: expect.any(Number),
             origins: [
               {
                 nodeId: "edge1",

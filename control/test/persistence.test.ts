@@ -133,6 +133,8 @@ describe("persistence", () => {
         CONTROL_PORT: "0",
         DATABASE_URL: `file:${join(dir, "c.db")}`,
         DIONYSIA_ADMIN_KEY: "dk_main_test_key_0123456789",
+        MQTT_EMBEDDED_HOST: "127.0.0.1",
+        MQTT_EMBEDDED_PORT: "0",
         LOG_LEVEL: "info",
       },
       stdout: "pipe",

@@ -68,6 +68,11 @@ export const streams = sqliteTable(
     lon: real("lon"),
     source: text("source"),
     nodeId: text("node_id").references(() => nodes.id, { onDelete: "set null" }),
+    /**
+     * Overflow: the node that transcodes (role `transcode`) while `nodeId` only ingests (role
+     * `ingest`). Null when `nodeId` does both (role `origin`).
+     */
+    transcodeNodeId: text("transcode_node_id").references(() => nodes.id, { onDelete: "set null" }),
     keyHash: text("key_hash").notNull().unique(),
     /** Stored in clear: origins need it to run the embedded SRT listener (sent in desired state). */
     srtPassphrase: text("srt_passphrase").notNull(),

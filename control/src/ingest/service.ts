@@ -15,7 +15,8 @@ import { nodes, profiles, streams } from "../db/schema.ts";
 import { ApiError } from "../errors/index.ts";
 import type { ControlEvents } from "../events.ts";
 import type { ControlMetrics } from "../metrics/service.ts";
-import { assignedLoads, getNodeRow, toNodeView } from "../nodes/service.ts";
+import { getNodeRow, nodeViews } from "../nodes/service.ts";
+import { planClaim } from "../scheduler/plans.ts";
 
 export interface AuthorizeDeps {
   db: Db;
@@ -52,23 +53,33 @@ export async function authorizeIngest(
     d.log.warn({ streamId: s.id, nodeId: req.nodeId }, "ingest authorized for an unknown node; not assigned");
     return response;
   }
+  let transcodeNodeId = s.transcodeNodeId;
   if (s.nodeId !== node.id) {
-    const loads = await assignedLoads(d.db, s.id);
-    const view = toNodeView(node, loads.get(node.id) ?? 0);
+    const { views } = await nodeViews(d.db, s.id);
+    // The publishing node is evidently alive, whatever its last registry state says.
+    const live = views.map((v) => (v.id === node.id ? { ...v, online: true } : v));
     const cost = profileCost(row.spec);
-    if (view.capacity - view.used < cost) {
-      d.metrics.ingestAuthFailures.inc({ reason: "no_capacity" });
-      d.log.warn(
-        { streamId: s.id, nodeId: node.id, cost, used: view.used, capacity: view.capacity },
-        "ingest rejected: no capacity",
+    const plan = planClaim({ id: s.id, cost }, node.id, live);
+    if ("error" in plan) {
+      const reason = plan.error === "node_unavailable" ? "node_unavailable" : "no_capacity";
+      d.metrics.ingestAuthFailures.inc({ reason });
+      d.log.warn({ streamId: s.id, nodeId: node.id, cost, why: plan.error }, `ingest rejected: ${reason}`);
+      throw new ApiError(
+        409,
+        reason,
+        reason === "node_unavailable"
+          ? `node ${node.id} is cordoned or draining`
+          : `node ${node.id} has no room for this stream's profile and no neighbour can transcode it`,
       );
-      throw new ApiError(409, "no_capacity", `node ${node.id} has no room for this stream's profile`);
     }
+    transcodeNodeId = plan.kind === "overflow" ? plan.transcodeNodeId : null;
+    if (plan.kind === "overflow")
+      d.log.info({ streamId: s.id, nodeId: node.id, transcodeNodeId }, "overflow: a neighbour transcodes");
   }
   // One conditional UPDATE: two nodes racing for the same stream cannot both win.
   const claimed = await d.db
     .update(streams)
-    .set({ nodeId: node.id, status: "starting", updatedAt: Date.now() })
+    .set({ nodeId: node.id, transcodeNodeId, status: "starting", updatedAt: Date.now() })
     .where(
       and(
         eq(streams.id, s.id),

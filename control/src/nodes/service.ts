@@ -3,6 +3,7 @@
  * announces itself, changes state or reports telemetry.
  */
 import {
+  COPY_COST,
   type Node,
   type NodeAnnounce,
   type NodeTelemetry,
@@ -143,17 +144,29 @@ export async function recordNodeTelemetry(db: Db, id: string, t: NodeTelemetry):
   return done.length > 0;
 }
 
-/** Load units of the streams assigned to each node, from their profiles' cost. */
+/**
+ * Load units of the streams assigned to each node, from their profiles' cost. An overflow
+ * stream costs its ladder on the transcoding node and only the relay on the ingest node.
+ */
 export async function assignedLoads(db: Db, exceptStreamId?: string): Promise<Map<string, number>> {
   const rows = await db
-    .select({ id: streams.id, nodeId: streams.nodeId, spec: profiles.spec })
+    .select({
+      id: streams.id,
+      nodeId: streams.nodeId,
+      transcodeNodeId: streams.transcodeNodeId,
+      spec: profiles.spec,
+    })
     .from(streams)
     .innerJoin(profiles, eq(streams.profileId, profiles.id))
     .where(isNotNull(streams.nodeId));
   const loads = new Map<string, number>();
+  const add = (id: string, v: number) => loads.set(id, (loads.get(id) ?? 0) + v);
   for (const r of rows) {
     if (!r.nodeId || r.id === exceptStreamId) continue;
-    loads.set(r.nodeId, (loads.get(r.nodeId) ?? 0) + profileCost(r.spec));
+    if (r.transcodeNodeId) {
+      add(r.transcodeNodeId, profileCost(r.spec));
+      add(r.nodeId, COPY_COST);
+    } else add(r.nodeId, profileCost(r.spec));
   }
   return loads;
 }

@@ -1,27 +1,42 @@
-/** Routes for routers' bootstrap: every placed stream with the node that carries it. */
+/** Routes for routers' bootstrap: every placed stream with the online nodes that serve it. */
 import type { Route } from "@dionysia/shared";
-import { asc, eq } from "drizzle-orm";
+import { asc } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { nodes, streams } from "../db/schema.ts";
+import { buildRoute, type RouteNode } from "../mqtt/messages.ts";
+import { placementsOf } from "../network/plan.ts";
 
 export async function listRoutes(db: Db): Promise<Route[]> {
-  const rows = await db
-    .select({ stream: streams, node: nodes })
-    .from(streams)
-    .innerJoin(nodes, eq(streams.nodeId, nodes.id))
-    .orderBy(asc(streams.id));
-  return rows.map(({ stream, node }) => ({
-    id: stream.id,
-    policy: stream.playbackPolicy,
-    origins: [
+  const [rows, nodeRows] = await Promise.all([
+    db
+      .select({
+        id: streams.id,
+        playbackPolicy: streams.playbackPolicy,
+        nodeId: streams.nodeId,
+        transcodeNodeId: streams.transcodeNodeId,
+      })
+      .from(streams)
+      .orderBy(asc(streams.id)),
+    db.select().from(nodes),
+  ]);
+  const byId = new Map<string, RouteNode>(
+    nodeRows.map((n) => [
+      n.id,
       {
-        nodeId: node.id,
-        url: node.publicUrl,
-        region: node.region,
-        lat: node.lat,
-        lon: node.lon,
-        role: "origin",
+        id: n.id,
+        publicUrl: n.publicUrl,
+        region: n.region,
+        lat: n.lat,
+        lon: n.lon,
+        online: n.state === "online",
       },
-    ],
-  }));
+    ]),
+  );
+  const out: Route[] = [];
+  for (const s of rows) {
+    if (!s.nodeId) continue;
+    const r = buildRoute(s, placementsOf(s), byId);
+    if (r) out.push(r);
+  }
+  return out;
 }

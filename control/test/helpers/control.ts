@@ -50,6 +50,9 @@ export async function startControl(
     DEFAULT_INGEST_HOST: "ingest.test",
     BODY_LIMIT_BYTES: "65536",
     LOG_LEVEL: "debug",
+    // Every test control runs its own embedded broker on a free port.
+    MQTT_EMBEDDED_HOST: "127.0.0.1",
+    MQTT_EMBEDDED_PORT: "0",
     ...o.env,
   });
   const lines: string[] = [];

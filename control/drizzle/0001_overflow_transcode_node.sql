@@ -1,0 +1,1 @@
+ALTER TABLE `streams` ADD `transcode_node_id` text REFERENCES nodes(id);
