@@ -15,7 +15,7 @@ import {
 } from "@dionysia/shared";
 import type { Client } from "@libsql/client";
 import { and, eq, or, type SQL, sql } from "drizzle-orm";
-import type { Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
 import type { ControlConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { nodes, profiles, streams } from "../db/schema.ts";
@@ -69,6 +69,15 @@ export class Network implements ControlBusHandler {
 
   constructor(private readonly d: NetworkDeps) {
     this.log = d.log.child({ component: "network" });
+    const net = this;
+    new Gauge({
+      name: "dionysia_control_scheduler_leader",
+      help: "1 on the control instance holding the scheduler lease",
+      registers: [d.registry],
+      collect() {
+        this.set(net.isLeader ? 1 : 0);
+      },
+    });
   }
 
   async start(): Promise<void> {
