@@ -111,7 +111,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
       DEFAULT_INGEST_HOST: host,
       ...(o.mqttUrl
         ? { MQTT_URL: o.mqttUrl }
-        : { EMBEDDED_MQTT_HOST: host, EMBEDDED_MQTT_PORT: String(o.mqttPort) }),
+        : { MQTT_EMBEDDED_HOST: host, MQTT_EMBEDDED_PORT: String(o.mqttPort) }),
     },
   });
   try {

@@ -26,7 +26,7 @@ const ports = {
   router: num("ROUTER_PORT", 8000),
   origin: num("ORIGIN_PORT", 8090),
   rtmp: num("RTMP_PORT", 1935),
-  mqtt: num("EMBEDDED_MQTT_PORT", 1883),
+  mqtt: num("MQTT_EMBEDDED_PORT", 1883),
 };
 const stateFile = join(dataDir, "dev.json");
 const state = loadOrCreateDevState(stateFile);

@@ -1,7 +1,7 @@
 /** The local dev state of `./dionysia up`: generated credentials and the default stream. */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { newApiKey, randomBase62 } from "@dionysia/shared";
+import { newApiKey, randomBase62 } from "../../shared/src/index.ts";
 
 export interface DevState {
   adminKey: string;

@@ -38,9 +38,6 @@ export const originConfigSpec = {
     default: "mqtt://127.0.0.1:1883",
     doc: "MQTT broker for telemetry and desired state",
   }),
-  capacity: optional(
-    v.number("NODE_CAPACITY", { min: 0, doc: "Transcode capacity in load units (unset: measured)" }),
-  ),
   logLevel: v.enumOf("LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal"] as const, {
     default: "info",
     doc: "pino log level",

@@ -1,0 +1,147 @@
+/**
+ * Entry point of an origin node (`bun origin/src/main.ts`, `./dionysia origin`): the media server
+ * (mediamtx or embedded), the supervisor and HTTP server (node.ts), and the MQTT agent that
+ * announces this node, reports telemetry and stream status, and feeds desired state to the
+ * supervisor.
+ */
+import {
+  type ConfigOf,
+  createLogger,
+  type DesiredStream,
+  loadConfigOrExit,
+  redactConfig,
+} from "@dionysia/shared";
+import { agentConfigSpecs } from "./agent/config.ts";
+import { OriginAgent, resolveCapacity, systemTelemetry } from "./agent/index.ts";
+import { createKeyAuthority } from "./auth/key-authority.ts";
+import { deriveRelaySecret } from "./auth/relay-token.ts";
+import { originConfigSpec } from "./config.ts";
+import { createMediaServer, MediamtxMediaServer, mediaConfigSpec } from "./media/index.ts";
+import type { MediaStreamSpec } from "./media/types.ts";
+import { createOriginNode } from "./node.ts";
+import { signedPullUrl } from "./pull-url.ts";
+
+export const VERSION = "0.1.0";
+const spec = { ...originConfigSpec, ...mediaConfigSpec, ...agentConfigSpecs };
+const config: ConfigOf<typeof spec> = loadConfigOrExit(spec);
+const log = createLogger({ service: "origin", level: config.logLevel, base: { nodeId: config.nodeId } });
+log.debug({ config: redactConfig(spec, config) }, "configuration");
+
+let desired: DesiredStream[] = [];
+const localSpecs = (): MediaStreamSpec[] =>
+  desired.map((s) => ({
+    id: s.id,
+    keyHash: s.keyHash,
+    profile: s.profile,
+    ...(s.srtPassphrase ? { srtPassphrase: s.srtPassphrase } : {}),
+    ...(s.source ? { source: s.source } : {}),
+    ...(s.pullFrom ? { pullFrom: s.pullFrom } : {}),
+  }));
+
+const authority = createKeyAuthority({
+  local: localSpecs,
+  controlUrl: config.controlUrl,
+  nodeKey: config.nodeKey,
+  nodeId: config.nodeId,
+  logger: log,
+});
+const mediaServer = createMediaServer({ config, authority, logger: log, nodeKey: config.nodeKey });
+const relaySecret = config.relaySecret ?? (config.nodeKey ? deriveRelaySecret(config.nodeKey) : undefined);
+const node = createOriginNode(config, {
+  mediaServer,
+  logger: log,
+  ...(mediaServer instanceof MediamtxMediaServer
+    ? { extraRoutes: { "/internal/mediamtx/auth": mediaServer.authHandler() } }
+    : {}),
+});
+
+let agent: OriginAgent | undefined;
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "stopping");
+  try {
+    await agent?.stop();
+    await node.stop();
+    process.exit(0);
+  } catch (err) {
+    log.error({ err }, "stop failed");
+    process.exit(1);
+  }
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+await node.start();
+const capacity = await resolveCapacity(config.capacityUnits, config.capacityFallback, {
+  durationMs: config.calibrationMs,
+  logger: log,
+});
+log.info({ capacity }, "capacity");
+
+const egress = () => {
+  const m = node.metrics.bytesServed as unknown as { hashMap?: Record<string, { value: number }> };
+  return Object.values(m.hashMap ?? {}).reduce((s, x) => s + x.value, 0);
+};
+
+agent = new OriginAgent({
+  mqttUrl: config.mqttUrl,
+  nodeId: config.nodeId,
+  username: config.mqttUsername,
+  password: config.mqttPassword,
+  intervalMs: config.telemetryIntervalMs,
+  logger: log,
+  announce: () => ({
+    id: config.nodeId,
+    region: config.region,
+    lat: config.lat,
+    lon: config.lon,
+    publicUrl: config.publicUrl,
+    ingest: mediaServer.endpoints(),
+    capacity,
+    encoders: [node.backend?.name ?? "ffmpeg", "libx264", "libx265", "aac", "libopus"],
+    mediaServer: mediaServer.kind,
+    version: VERSION,
+    ts: Date.now(),
+  }),
+  telemetry: systemTelemetry({
+    capacity: () => capacity.loadUnits,
+    streams: () => node.supervisor.stats(),
+    loadUsed: () => node.supervisor.loadUsed(),
+    ingressBytes: () => mediaServer.ingressBytes(),
+    egressBytes: egress,
+  }),
+  onDesired: async (d) => {
+    // A transcode peer pulls the ingest node's relay with a token signed by the shared secret.
+    desired = d.streams.map((s) =>
+      s.pullFrom && relaySecret ? { ...s, pullFrom: signedPullUrl(s.pullFrom, relaySecret, s.id) } : s,
+    );
+    log.info({ version: d.version, streams: desired.length }, "desired state");
+    await node.supervisor.setDesired(desired);
+  },
+});
+node.supervisor.onStatus((e) => {
+  const srtPort = "srtPort" in mediaServer ? mediaServer.srtPort(e.id) : undefined;
+  void agent?.publishStreamStatus({
+    id: e.id,
+    nodeId: config.nodeId,
+    status: e.status,
+    ts: Date.now(),
+    ...(e.stats.bitrateKbps !== undefined ? { bitrateKbps: e.stats.bitrateKbps } : {}),
+    ...(e.stats.fps !== undefined ? { fps: e.stats.fps } : {}),
+    ...(e.stats.speed !== undefined ? { speed: e.stats.speed } : {}),
+    ...(e.lastError ? { lastError: e.lastError.slice(0, 2000) } : {}),
+    ...(srtPort ? { srtPort } : {}),
+  });
+});
+await agent.start();
+log.info(
+  {
+    url: node.http?.url,
+    publicUrl: config.publicUrl,
+    mediaServer: mediaServer.kind,
+    ingest: mediaServer.endpoints(),
+  },
+  "origin ready",
+);
