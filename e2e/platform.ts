@@ -193,3 +193,13 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
 export function hasDeno(): boolean {
   return which("deno") || existsSync(join(ROOT, ".tools/node_modules/.bin/deno"));
 }
+
+/**
+ * After a SIGKILL the origin's ffmpeg children live on (as they would not on a dead host):
+ * kill every process whose command line names this origin's data dir or RTMP port.
+ */
+export function killOrphans(spec: OriginSpec, dataDir: string): void {
+  for (const pattern of [join(dataDir, "origins", spec.id), `127.0.0.1:${spec.rtmpPort}/`]) {
+    Bun.spawnSync(["pkill", "-KILL", "-f", pattern]);
+  }
+}
