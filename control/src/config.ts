@@ -1,4 +1,4 @@
-/** Control's environment variables (documented in docs/configuration/control.md). */
+/** Control's environment variables (documented in docs/configuration.md). */
 import { type ConfigOf, optional, v } from "@dionysia/shared";
 import { mqttConfigSpecs } from "./mqtt/config.ts";
 import { schedulerConfigSpecs } from "./scheduler/config.ts";

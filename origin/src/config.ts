@@ -1,5 +1,5 @@
 /**
- * Origin node settings from the environment (docs/configuration/origin.md lists them).
+ * Origin node settings from the environment (docs/configuration.md lists them).
  * Media server variables (MEDIA_SERVER, RTMP_PORT, SRT_PORT_RANGE, MEDIAMTX_*) live in
  * media/config.ts (`mediaConfigSpec`); main.ts loads both.
  */

@@ -22,7 +22,8 @@ import { createOriginNode } from "./node.ts";
 import { signedPullUrl } from "./pull-url.ts";
 
 export const VERSION = "0.1.0";
-const spec = { ...originConfigSpec, ...mediaConfigSpec, ...agentConfigSpecs };
+// Later specs win on shared names (MQTT_URL, LOG_LEVEL): the origin's own defaults apply.
+const spec = { ...agentConfigSpecs, ...mediaConfigSpec, ...originConfigSpec };
 const config: ConfigOf<typeof spec> = loadConfigOrExit(spec);
 const log = createLogger({ service: "origin", level: config.logLevel, base: { nodeId: config.nodeId } });
 log.debug({ config: redactConfig(spec, config) }, "configuration");

@@ -1,4 +1,4 @@
-/** Control's MQTT settings (docs/configuration/mqtt.md). */
+/** Control's MQTT settings (docs/configuration.md). */
 import { optional, v } from "@dionysia/shared";
 
 export const mqttConfigSpecs = {

@@ -1,4 +1,4 @@
-/** Scheduler settings (docs/configuration/mqtt.md). */
+/** Scheduler settings (docs/configuration.md). */
 import { v } from "@dionysia/shared";
 
 export const schedulerConfigSpecs = {

@@ -1,4 +1,4 @@
-/** Environment variables of the origin's MQTT agent (docs/configuration/mqtt.md). */
+/** Environment variables of the origin's MQTT agent (docs/configuration.md). */
 import { optional, v } from "@dionysia/shared";
 
 export const agentConfigSpecs = {
