@@ -8,6 +8,8 @@ import { freePort, waitFor } from "./wait.ts";
 export interface Mosquitto {
   url: string;
   port: number;
+  /** Kills the broker (SIGKILL: no clean shutdown, retained messages lost) and starts a new one on the same port. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,11 +35,20 @@ export async function startMosquitto(port?: number): Promise<Mosquitto> {
   const dir = mkdtempSync(join(tmpdir(), "dionysia-mosquitto-"));
   const conf = join(dir, "mosquitto.conf");
   writeFileSync(conf, `listener ${p} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-  const proc = Bun.spawn([mosquittoBin(), "-c", conf], { stdout: "ignore", stderr: "pipe" });
-  await waitFor(`mosquitto on ${p}`, () => portOpen(p), 10_000, 50);
+  const spawn = async () => {
+    const proc = Bun.spawn([mosquittoBin(), "-c", conf], { stdout: "ignore", stderr: "pipe" });
+    await waitFor(`mosquitto on ${p}`, () => portOpen(p), 10_000, 50);
+    return proc;
+  };
+  let proc = await spawn();
   return {
     url: `mqtt://127.0.0.1:${p}`,
     port: p,
+    async restart() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      proc = await spawn();
+    },
     async stop() {
       proc.kill("SIGTERM");
       await proc.exited;

@@ -230,6 +230,46 @@ describe("e2e: control + two origins + router + mosquitto", () => {
     expect(probe.streams.some((s) => s.codec_type === "audio" && s.codec_name === "aac")).toBe(true);
   }, 60_000);
 
+  test("a broker restart loses no running stream", async () => {
+    const playlistUrl = async () => {
+      const master = await (await fetch(`${platform.routerUrl}/live/${pushId}/master.m3u8`)).text();
+      const uri = master.split("\n").find((l) => l && !l.startsWith("#")) as string;
+      return `${platform.routerUrl}/live/${pushId}/${uri}`;
+    };
+    const segments = async () =>
+      (await (await fetch(await playlistUrl())).text()).split("\n").filter((l) => l && !l.startsWith("#"));
+    const before = new Set(await segments());
+    await broker.restart();
+    const restartedAt = Date.now();
+    // Origins and control reconnect: telemetry reaches control again through the new broker.
+    await waitFor(
+      "both origins reporting through the restarted broker",
+      async () => {
+        const body = (await (await platform.api("/v1/nodes")).json()) as {
+          items: { state: string; lastSeen: string }[];
+        };
+        return (
+          body.items.filter((n) => n.state === "online" && Date.parse(n.lastSeen) > restartedAt + 500)
+            .length === 2
+        );
+      },
+      20_000,
+      250,
+    );
+    // The transcoder never stopped: new segments keep coming and the router still routes.
+    await waitFor(
+      "new segments after the restart",
+      async () => (await segments()).some((u) => !before.has(u)),
+      10_000,
+    );
+    expect((await redirectFor(platform, pushId, PARIS)).location.startsWith(parisUrl)).toBe(true);
+    const s = (await (await platform.api(`/v1/streams/${pushId}`)).json()) as {
+      status: string;
+      nodeId: string;
+    };
+    expect(s).toMatchObject({ status: "live", nodeId: "paris" });
+  }, 60_000);
+
   let pullId = "";
   test("a pull stream is placed near its location and served through the router", async () => {
     source = await startHlsSource();

@@ -87,6 +87,8 @@ describe("embedded media server: SRT and pull inputs", () => {
     specs = [srt.spec, pull.spec];
     await server.configure(specs);
     await server.configure(specs); // idempotent: no second process
+    // The SRT listener of the previous test may still be restarting after its publisher left.
+    await waitFor(() => server.processes().length >= 2, 10000, "SRT listener and pull process");
     expect(server.processes().length).toBe(2);
     const ev = await waitFor(
       () => published.find((e) => e.streamId === pull.spec.id),
