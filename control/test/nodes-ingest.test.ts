@@ -127,8 +127,12 @@ describe("ingest choice", () => {
       expect(eu.body.host).toBe("paris.test");
       expect(eu.body.ingest.rtmp).toBe("rtmp://paris.test:1935/live");
       expect(eu.body.ingest.srt).toBe("srt://paris.test:8890");
+      // The choice reserves the unplaced stream there, so per-stream listeners start on that node.
+      expect((await d.api("GET", `/v1/streams/${s.id}`)).body.nodeId).toBe("paris");
+      await assignStream(d.control.db, s.id, null);
       const us = await d.api("GET", `/v1/streams/${s.id}/ingest?lat=42.3&lon=-71`);
       expect(us.body.nodeId).toBe("nyc");
+      await assignStream(d.control.db, s.id, null);
       // Cordoned nodes are skipped.
       await d.api("PATCH", "/v1/nodes/nyc", { body: { cordoned: true } });
       expect((await d.api("GET", `/v1/streams/${s.id}/ingest?lat=42.3&lon=-71`)).body.nodeId).toBe("paris");

@@ -11,14 +11,23 @@ describe("stream URLs", () => {
     const node = {
       ingest: { rtmp: "rtmp://edge.example:1935/live", srt: "edge.example:9000" },
       publicUrl: "http://o:8090",
+      mediaServer: "mediamtx",
     };
     expect(nodeIngestHost(node)).toBe("edge.example");
+    // mediamtx: one SRT port, the key in the streamid.
     expect(ingestUrls(node, "x")).toEqual({
       rtmp: "rtmp://edge.example:1935/live",
-      srt: "srt://edge.example:9000",
+      srt: "srt://edge.example:9000?streamid=publish:live/{streamKey}",
     });
+    // Embedded: the per-stream listener port the node reported, protected by the passphrase.
+    const embedded = { ...node, mediaServer: "embedded" };
+    expect(ingestUrls(embedded, "x", 10003).srt).toBe("srt://edge.example:10003?passphrase={srtPassphrase}");
     // Only a port range announced: host from the public URL.
-    const bare = { ingest: { srt: "10000-10100" }, publicUrl: "http://origin.example:8090" };
+    const bare = {
+      ingest: { srt: "10000-10100" },
+      publicUrl: "http://origin.example:8090",
+      mediaServer: "embedded",
+    };
     expect(ingestUrls(bare, "x").rtmp).toBe("rtmp://origin.example:1935/live");
   });
 

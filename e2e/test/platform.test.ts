@@ -270,6 +270,75 @@ describe("e2e: control + two origins + router + mosquitto", () => {
     expect(s).toMatchObject({ status: "live", nodeId: "paris" });
   }, 60_000);
 
+  test("SRT: the ingest choice reserves the stream; the node's listener takes a push with the passphrase", async () => {
+    const created = await platform.api("/v1/streams", {
+      method: "POST",
+      json: { name: "e2e srt", profileId, location: PARIS },
+    });
+    const s = (await created.json()) as { id: string; srtPassphrase: string };
+    const ing = (await (await platform.api(`/v1/streams/${s.id}/ingest?lat=48.8&lon=2.3`)).json()) as {
+      nodeId: string;
+    };
+    expect(ing.nodeId).toBe("paris");
+    // The reserved node starts a listener and reports its port; the API shows it.
+    const port = await waitFor(
+      "the stream's SRT port in the API",
+      async () => {
+        const st = (await (await platform.api(`/v1/streams/${s.id}`)).json()) as { ingest: { srt: string } };
+        const m = /^srt:\/\/127\.0\.0\.1:(\d+)\?passphrase=\{srtPassphrase\}$/.exec(st.ingest.srt);
+        return m ? Number(m[1]) : undefined;
+      },
+      15_000,
+      200,
+    );
+    const q = new URLSearchParams({ passphrase: s.srtPassphrase, pbkeylen: "16" });
+    const srtPub = Bun.spawn(
+      [
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=15",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "15",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-t",
+        "30",
+        "-f",
+        "mpegts",
+        `srt://127.0.0.1:${port}?${q}`,
+      ],
+      { stdout: "ignore", stderr: "inherit" },
+    );
+    try {
+      await waitFor(
+        "the SRT stream through the router",
+        async () => (await fetch(`${platform.routerUrl}/live/${s.id}/master.m3u8`)).ok,
+        30_000,
+        250,
+      );
+    } finally {
+      srtPub.kill("SIGKILL");
+      await srtPub.exited;
+      await platform.api(`/v1/streams/${s.id}`, { method: "DELETE" });
+    }
+  }, 60_000);
+
   let pullId = "";
   test("a pull stream is placed near its location and served through the router", async () => {
     source = await startHlsSource();

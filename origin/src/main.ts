@@ -20,6 +20,7 @@ import { createMediaServer, MediamtxMediaServer, mediaConfigSpec } from "./media
 import type { MediaStreamSpec } from "./media/types.ts";
 import { createOriginNode } from "./node.ts";
 import { signedPullUrl } from "./pull-url.ts";
+import type { StreamStatusEvent } from "./supervisor/index.ts";
 
 export const VERSION = "0.1.0";
 // Later specs win on shared names (MQTT_URL, LOG_LEVEL): the origin's own defaults apply.
@@ -120,22 +121,28 @@ agent = new OriginAgent({
     );
     log.info({ version: d.version, streams: desired.length }, "desired state");
     await node.supervisor.setDesired(desired);
+    // Report per-stream SRT listener ports now: control shows them in the stream's ingest URLs
+    // before any publisher arrives.
+    for (const s of desired) if (s.srtPassphrase) publishStatus(s.id);
   },
 });
-node.supervisor.onStatus((e) => {
-  const srtPort = "srtPort" in mediaServer ? mediaServer.srtPort(e.id) : undefined;
+function publishStatus(id: string, e?: StreamStatusEvent) {
+  const srtPort = "srtPort" in mediaServer ? mediaServer.srtPort(id) : undefined;
+  const stats = e?.stats ?? {};
+  const lastError = e?.lastError ?? node.supervisor.lastError(id);
   void agent?.publishStreamStatus({
-    id: e.id,
+    id,
     nodeId: config.nodeId,
-    status: e.status,
+    status: e?.status ?? node.supervisor.status(id),
     ts: Date.now(),
-    ...(e.stats.bitrateKbps !== undefined ? { bitrateKbps: e.stats.bitrateKbps } : {}),
-    ...(e.stats.fps !== undefined ? { fps: e.stats.fps } : {}),
-    ...(e.stats.speed !== undefined ? { speed: e.stats.speed } : {}),
-    ...(e.lastError ? { lastError: e.lastError.slice(0, 2000) } : {}),
+    ...(stats.bitrateKbps !== undefined ? { bitrateKbps: stats.bitrateKbps } : {}),
+    ...(stats.fps !== undefined ? { fps: stats.fps } : {}),
+    ...(stats.speed !== undefined ? { speed: stats.speed } : {}),
+    ...(lastError ? { lastError: lastError.slice(0, 2000) } : {}),
     ...(srtPort ? { srtPort } : {}),
   });
-});
+}
+node.supervisor.onStatus((e) => publishStatus(e.id, e));
 await agent.start();
 log.info(
   {

@@ -73,6 +73,8 @@ export const streams = sqliteTable(
      * `ingest`). Null when `nodeId` does both (role `origin`).
      */
     transcodeNodeId: text("transcode_node_id").references(() => nodes.id, { onDelete: "set null" }),
+    /** Embedded media server: the per-stream SRT listener port the carrying node reported. */
+    srtPort: integer("srt_port"),
     keyHash: text("key_hash").notNull().unique(),
     /** Stored in clear: origins need it to run the embedded SRT listener (sent in desired state). */
     srtPassphrase: text("srt_passphrase").notNull(),

@@ -176,7 +176,7 @@ export class Network implements ControlBusHandler {
       // after a failover must not mark it idle).
       await this.d.db
         .update(streams)
-        .set({ status: s.status, updatedAt: Date.now() })
+        .set({ status: s.status, updatedAt: Date.now(), ...(s.srtPort ? { srtPort: s.srtPort } : {}) })
         .where(
           eqAnd(streams.id, s.id, or(eq(streams.nodeId, s.nodeId), eq(streams.transcodeNodeId, s.nodeId))),
         );

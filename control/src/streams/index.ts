@@ -19,6 +19,7 @@ import {
   deleteStream,
   getStream,
   listStreams,
+  reserveStream,
   rotateStreamKey,
   updateStream,
 } from "./service.ts";
@@ -103,11 +104,25 @@ export function streamRoutes(deps: Deps) {
         detail: { summary: "Rotate the stream key (the new key is shown once; the old one stops working)" },
       },
     )
-    .get("/:id/ingest", ({ params, query }) => chooseIngest(deps.db, params.id, query, urls), {
-      auth: "user",
-      params: StreamParams,
-      query: IngestQuery,
-      response: { 200: IngestChoice, 404: ErrorBody, 422: ErrorBody, 503: ErrorBody, ...authErrors },
-      detail: { summary: "Nearest online node with room for this stream (503 no_capacity when none)" },
-    });
+    .get(
+      "/:id/ingest",
+      async ({ params, query }) => {
+        const choice = await chooseIngest(deps.db, params.id, query, urls);
+        // Reserve an unplaced stream on the chosen node, so per-stream listeners (embedded SRT)
+        // start there before the streamer connects. A push elsewhere still claims it while idle.
+        if (choice.nodeId && (await reserveStream(deps.db, params.id, choice.nodeId, deps.events)))
+          deps.log.info({ streamId: params.id, nodeId: choice.nodeId }, "stream reserved on its ingest node");
+        return choice;
+      },
+      {
+        auth: "user",
+        params: StreamParams,
+        query: IngestQuery,
+        response: { 200: IngestChoice, 404: ErrorBody, 422: ErrorBody, 503: ErrorBody, ...authErrors },
+        detail: {
+          summary:
+            "Nearest online node with room for this stream (503 no_capacity when none); reserves an unplaced stream there",
+        },
+      },
+    );
 }

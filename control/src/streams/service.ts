@@ -15,7 +15,7 @@ import {
   sha256Hex,
   type UpdateStream,
 } from "@dionysia/shared";
-import { and, asc, eq, gt, or, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, or, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type NodeRow, nodes, type ProfileRow, profiles, type StreamRow, streams } from "../db/schema.ts";
 import { ApiError, notFound } from "../errors/index.ts";
@@ -47,7 +47,7 @@ export function toStream(
     location: r.lat !== null && r.lon !== null ? { lat: r.lat, lon: r.lon } : null,
     source: r.source,
     nodeId: r.nodeId,
-    ingest: ingestUrls(node ?? undefined, urls.defaultIngestHost),
+    ingest: ingestUrls(node ?? undefined, urls.defaultIngestHost, r.srtPort),
     playback: playbackUrls(urls.playbackBaseUrl, r.id, profile?.spec),
     createdAt: iso(r.createdAt),
     updatedAt: iso(r.updatedAt),
@@ -228,6 +228,23 @@ export async function assignStream(
   return true;
 }
 
+/** Assigns an unplaced stream to `nodeId`; false when it already had a node (or is unknown). */
+export async function reserveStream(
+  db: Db,
+  streamId: string,
+  nodeId: string,
+  events?: ControlEvents,
+): Promise<boolean> {
+  const done = await db
+    .update(streams)
+    .set({ nodeId, updatedAt: Date.now() })
+    .where(and(eq(streams.id, streamId), isNull(streams.nodeId)))
+    .returning({ id: streams.id });
+  if (done.length === 0) return false;
+  events?.emit("stream.assigned", { streamId, nodeId, previousNodeId: null });
+  return true;
+}
+
 /**
  * Records the status an origin reports; returns false for an unknown stream. No event: status
  * comes from the MQTT layer itself and changes neither desired state nor routes.
@@ -267,7 +284,15 @@ export async function chooseIngest(
     };
   const pick = (nodeId: string) => {
     const node = rows.find((n) => n.id === nodeId) as NodeRow;
-    return { nodeId, host: nodeIngestHost(node), ingest: ingestUrls(node, urls.defaultIngestHost) };
+    return {
+      nodeId,
+      host: nodeIngestHost(node),
+      ingest: ingestUrls(
+        node,
+        urls.defaultIngestHost,
+        nodeId === row.stream.nodeId ? row.stream.srtPort : null,
+      ),
+    };
   };
   const current = views.find((v) => v.id === row.stream.nodeId);
   if (current && isEligible(current)) return pick(current.id);
