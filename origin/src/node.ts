@@ -2,7 +2,8 @@
  * An origin node without its entry point: supervisor + HTTP server around a media server.
  * main.ts wires the real media server and the MQTT agent; tests wire a test media server.
  */
-import { resolve } from "node:path";
+import { rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Logger } from "@dionysia/shared";
 import type { OriginConfig } from "./config.ts";
 import { createOriginHttp, type OriginHttp, type RouteHandler } from "./http/index.ts";
@@ -69,6 +70,9 @@ export function createOriginNode(
     async start() {
       backend ??= await selectBackend(config.transcoder);
       deps.logger.info({ nodeId: config.nodeId, transcoder: backend.name }, "origin starting");
+      // Playlists left by an earlier run describe streams this process is not transcoding:
+      // a viewer routed here after a failover must get 404 until the new run is live, not stale media.
+      rmSync(join(dataDir, "live"), { recursive: true, force: true });
       await deps.mediaServer.start();
       supervisor.start();
       http = createOriginHttp({

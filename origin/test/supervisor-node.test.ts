@@ -1,6 +1,6 @@
 /** createOriginNode wiring: HTTP serves what the supervisor's ffmpeg writes; stop() cleans up. */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type ProfileSpec } from "@dionysia/shared";
@@ -47,8 +47,12 @@ test("origin node: publish → /live/{id}/master.m3u8 over HTTP → stop leaves 
   });
   const port = await freePort();
   const pub = startPublisher({ url: `udp://127.0.0.1:${port}` });
+  // Leftovers of an earlier run (a host restarted with its disk) must not be served.
+  mkdirSync(join(dataDir, "live", "stale"), { recursive: true });
+  writeFileSync(join(dataDir, "live", "stale", "master.m3u8"), "#EXTM3U\n");
   try {
     await node.start();
+    expect((await fetch(`${node.http!.url}/live/stale/master.m3u8`)).status).toBe(404);
     await node.supervisor.setDesired([{ id: "node1", role: "origin", profile, keyHash: "b".repeat(64) }]);
     media.publish({
       streamId: "node1",
