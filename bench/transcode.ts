@@ -1,14 +1,28 @@
 /**
  * Transcode benchmark: the origin's ffmpeg command (buildFfmpegCommand) against one hand-written
  * ffmpeg command producing the same 720/480/360 ladder (HLS+DASH, 2 s segments) from the same
- * 720p30 input on this machine, alternating runs, medians; then how many concurrent streams hold
- * real time (speed ≥ 1.0) for each, with a bounded search.
+ * 720p30 input on this machine. Runs go in back-to-back pairs (order alternating); we report
+ * medians and the median of the per-pair ratios, which cancels slow drifts in what else the
+ * machine is doing. Every run also records the CPU other processes used meanwhile (/proc/stat busy
+ * minus our child's rusage), so a noisy machine shows in the report instead of in the verdict.
+ * Before timing, both outputs are checked to be the same ladder (sizes, keyframes every segment).
+ * Then: how many concurrent streams hold real time (speed >= 1.0), ours and hand-written at each N
+ * one right after the other.
  *
- *   bun bench/transcode.ts            full run (~10 min on 2 cores)
- *   bun bench/transcode.ts --quick    under a minute
- *   --write                           also writes docs/benchmarks/transcode.md
+ *   flock /tmp/dionysia-bench.lock bun bench/transcode.ts            full run (~3 min on 2 cores)
+ *   flock /tmp/dionysia-bench.lock bun bench/transcode.ts --quick    under a minute
+ *   --write     also writes docs/benchmarks/transcode.md (text after its NOTES marker is kept)
+ *   --ablate    instead: our command with one flag group removed at a time, paired against ours
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildFfmpegCommand, ffmpegLayout } from "../origin/src/transcoder/ffmpeg/command.ts";
@@ -16,16 +30,22 @@ import { BUILTIN_PROFILES } from "../shared/src/profile/builtin.ts";
 
 const quick = process.argv.includes("--quick");
 const write = process.argv.includes("--write");
-const INPUT_SEC = quick ? 6 : 20;
-const RUNS = quick ? 1 : 3;
+const DOC = "docs/benchmarks/transcode.md";
+const NOTES = "<!-- notes: kept by --write -->";
+const ablate = process.argv.includes("--ablate");
+// Ablation runs 8 variants: short input and 3 pairs each keep it under ~3 minutes.
+const INPUT_SEC = quick || ablate ? 6 : 12;
+const RUNS = quick ? 2 : ablate ? 3 : 5;
 const MAX_CONCURRENCY = quick ? 2 : 4;
 const CONC_SEC = quick ? 6 : 12;
 const profile = BUILTIN_PROFILES["builtin-720p"]!;
+const SEG = profile.segmentDuration;
 const work = mkdtempSync(join(tmpdir(), "bench-transcode-"));
 
-function sh(args: string[]): void {
-  const r = Bun.spawnSync(args, { stdout: "ignore", stderr: "pipe" });
+function sh(args: string[]): string {
+  const r = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${args[0]} failed: ${r.stderr.toString().slice(-500)}`);
+  return r.stdout.toString();
 }
 
 function makeInput(sec: number): string {
@@ -69,7 +89,11 @@ function oursCommand(input: string, outDir: string): string[] {
   return [c.cmd, ...c.args];
 }
 
-/** What an engineer would write by hand for the same ladder and packaging. */
+/**
+ * What an engineer would write by hand for the same ladder and packaging: same sizes, bitrates,
+ * VBV, GOP, keyframes forced on segment boundaries (what makes a live ladder switchable when the
+ * input's timing wobbles), same DASH window, HLS playlists from the same fMP4 segments.
+ */
 function handCommand(input: string, outDir: string): string[] {
   for (const d of ["0", "1", "2", "3"]) mkdirSync(join(outDir, d), { recursive: true });
   return [
@@ -98,11 +122,13 @@ function handCommand(input: string, outDir: string): string[] {
     "-pix_fmt",
     "yuv420p",
     "-g",
-    "60",
+    String(SEG * 30),
     "-keyint_min",
-    "60",
+    String(SEG * 30),
     "-sc_threshold",
     "0",
+    "-force_key_frames",
+    `expr:gte(t,n_forced*${SEG})`,
     "-b:v:0",
     "2800k",
     "-maxrate:v:0",
@@ -132,9 +158,11 @@ function handCommand(input: string, outDir: string): string[] {
     "-f",
     "dash",
     "-seg_duration",
-    "2",
+    String(SEG),
     "-window_size",
     "6",
+    "-extra_window_size",
+    "2",
     "-hls_playlist",
     "1",
     "-init_seg_name",
@@ -147,20 +175,149 @@ function handCommand(input: string, outDir: string): string[] {
   ];
 }
 
+/** Removes `flag value` pairs whose flag starts with `prefix`. */
+function without(args: string[], prefix: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i]!.startsWith(prefix)) i++;
+    else out.push(args[i]!);
+  }
+  return out;
+}
+
+function editGraph(args: string[], edit: (g: string) => string): string[] {
+  const i = args.indexOf("-filter_complex");
+  return args.map((a, j) => (j === i + 1 ? edit(a) : a));
+}
+
+/** Our command with one thing changed: does any of our extra flags cost anything? */
+const ABLATIONS: Record<string, (args: string[]) => string[]> = {
+  "no fps filter": (a) => editGraph(a, (g) => g.replace(/fps=\d+,/, "")),
+  "no format=yuv420p": (a) => editGraph(a, (g) => g.replaceAll(",format=yuv420p", "")),
+  "no -force_key_frames": (a) => without(a, "-force_key_frames"),
+  "no -progress/-stats_period": (a) => without(without(a, "-progress"), "-stats_period"),
+  "no -profile/-level": (a) => without(without(a, "-profile"), "-level"),
+  "no -fflags +genpts": (a) => without(a, "-fflags"),
+  "x264 -threads 1": (a) => {
+    const i = a.indexOf("-max_muxing_queue_size");
+    return [...a.slice(0, i), "-threads:v", "1", ...a.slice(i)];
+  },
+  "x264 -threads 2": (a) => {
+    const i = a.indexOf("-max_muxing_queue_size");
+    return [...a.slice(0, i), "-threads:v", "2", ...a.slice(i)];
+  },
+};
+
+async function runAblations(input: string): Promise<string> {
+  const rows: string[] = [];
+  for (const [name, edit] of Object.entries(ABLATIONS)) {
+    const cpu: number[] = [];
+    const wall: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const got: Record<string, Sample> = {};
+      for (const v of i % 2 ? ["variant", "ours"] : ["ours", "variant"]) {
+        const out = join(work, `a-${v}-${i}`);
+        const cmd = oursCommand(input, out);
+        got[v] = await runOne(v === "ours" ? cmd : edit(cmd));
+        rmSync(out, { recursive: true, force: true });
+      }
+      cpu.push(got.variant!.cpu / got.ours!.cpu);
+      wall.push(got.variant!.wall / got.ours!.wall);
+    }
+    rows.push(`| ${name} | ${median(cpu).toFixed(3)} | ${median(wall).toFixed(3)} |`);
+    console.log(rows.at(-1));
+  }
+  return [
+    `| our command with... | CPU variant/ours (median of ${RUNS} pairs) | wall variant/ours |`,
+    "| --- | --- | --- |",
+    ...rows,
+  ].join("\n");
+}
+
+type Kind = "ours" | "hand";
+const build = (k: Kind, input: string, out: string) =>
+  k === "ours" ? oursCommand(input, out) : handCommand(input, out);
+
+/**
+ * The ladder an output folder holds, as a comparable string: per video representation its size
+ * and keyframe times (init + every segment, probed), plus the audio representation's codec.
+ * Throws when a representation has a keyframe off a segment boundary.
+ */
+function describeLadder(outDir: string): string {
+  const reps = readdirSync(outDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+  const parts: string[] = [];
+  for (const rep of reps) {
+    const dir = join(outDir, rep);
+    const files = readdirSync(dir).sort();
+    const init = files.find((f) => f.startsWith("init"));
+    if (!init) throw new Error(`${dir}: no init segment`);
+    const joined = join(work, `probe-${rep}.mp4`);
+    writeFileSync(
+      joined,
+      Buffer.concat(
+        [init, ...files.filter((f) => f.endsWith(".m4s"))].map((f) => readFileSync(join(dir, f))),
+      ),
+    );
+    const info = JSON.parse(
+      sh([
+        "ffprobe",
+        "-v",
+        "error",
+        "-show_entries",
+        "stream=codec_name,width,height:packet=pts_time,flags",
+        "-of",
+        "json",
+        joined,
+      ]),
+    ) as {
+      streams: { codec_name: string; width?: number; height?: number }[];
+      packets: { pts_time: string; flags: string }[];
+    };
+    const s = info.streams[0]!;
+    if (!s.width) {
+      parts.push(`audio ${s.codec_name}`);
+      continue;
+    }
+    const keys = info.packets.filter((p) => p.flags.startsWith("K")).map((p) => Number(p.pts_time));
+    const t0 = keys[0] ?? 0;
+    const off = keys.filter((t) => Math.abs((t - t0) / SEG - Math.round((t - t0) / SEG)) > 0.01);
+    if (off.length) throw new Error(`${dir}: keyframes off segment boundaries at ${off.join(", ")}`);
+    parts.push(
+      `${s.codec_name} ${s.width}x${s.height} keyframes ${keys.map((t) => (t - t0).toFixed(2)).join(",")}`,
+    );
+  }
+  return parts.join("; ");
+}
+
 interface Sample {
   wall: number;
   cpu: number;
+  /** CPU seconds the rest of the machine used during this run. */
+  other: number;
+}
+
+const TICK = Number(sh(["getconf", "CLK_TCK"]).trim()) || 100;
+/** Busy CPU seconds of the whole machine since boot (all cores, idle and iowait excluded). */
+function busySeconds(): number {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - f[3]! - f[4]!) / TICK;
 }
 
 async function runOne(cmd: string[]): Promise<Sample> {
+  const b0 = busySeconds();
   const t0 = performance.now();
   const p = Bun.spawn(cmd, { stdout: "ignore", stderr: "pipe" });
   const code = await p.exited;
   const wall = (performance.now() - t0) / 1000;
+  const busy = busySeconds() - b0;
   if (code !== 0) throw new Error(`exit ${code}: ${(await new Response(p.stderr).text()).slice(-500)}`);
   const ru = p.resourceUsage();
   const cpu = ru ? Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6 : Number.NaN;
-  return { wall, cpu };
+  return { wall, cpu, other: Math.max(0, busy - cpu) };
 }
 
 const median = (xs: number[]) => {
@@ -169,11 +326,14 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-type Kind = "ours" | "hand";
-const build = (k: Kind, input: string, out: string) =>
-  k === "ours" ? oursCommand(input, out) : handCommand(input, out);
+interface ConcResult {
+  slowest: number;
+  /** Cores' worth of CPU other processes used meanwhile. */
+  otherCores: number;
+}
 
-async function concurrent(kind: Kind, input: string, n: number, sec: number): Promise<number> {
+async function concurrent(kind: Kind, input: string, n: number, sec: number): Promise<ConcResult> {
+  const b0 = busySeconds();
   const t0 = performance.now();
   const procs = Array.from({ length: n }, (_, i) => {
     const out = join(work, `c-${kind}-${n}-${i}`);
@@ -186,82 +346,134 @@ async function concurrent(kind: Kind, input: string, n: number, sec: number): Pr
       return sec / ((performance.now() - t0) / 1000);
     }),
   );
-  return Math.min(...speeds);
+  const wall = (performance.now() - t0) / 1000;
+  const ours = procs.reduce((a, p) => {
+    const ru = p.resourceUsage();
+    return a + (ru ? Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6 : 0);
+  }, 0);
+  for (let i = 0; i < n; i++) rmSync(join(work, `c-${kind}-${n}-${i}`), { recursive: true, force: true });
+  return { slowest: Math.min(...speeds), otherCores: Math.max(0, busySeconds() - b0 - ours) / wall };
 }
 
 async function main() {
+  const ffv = sh(["ffmpeg", "-version"]).split("\n")[0]?.split(" ")[2];
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}; ffmpeg ${ffv}`);
   console.log(
-    `machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}; ffmpeg ${Bun.spawnSync(["ffmpeg", "-version"]).stdout.toString().split("\n")[0]?.split(" ")[2]}`,
-  );
-  console.log(
-    `input: ${INPUT_SEC}s 1280x720@30 testsrc2 + sine; ladder: builtin-720p (720/480/360, HLS+DASH, 2 s)`,
+    `input: ${INPUT_SEC}s 1280x720@30 testsrc2 + sine; ladder: builtin-720p (720/480/360, HLS+DASH, ${SEG} s)`,
   );
   const input = makeInput(INPUT_SEC);
+  if (ablate) {
+    console.log(`\n${await runAblations(input)}`);
+    rmSync(work, { recursive: true, force: true });
+    return;
+  }
+
+  // Same ladder from both, or the comparison means nothing.
+  const ladders = {} as Record<Kind, string>;
+  for (const k of ["ours", "hand"] as Kind[]) {
+    const out = join(work, `verify-${k}`);
+    await runOne(build(k, input, out));
+    if (!existsSync(join(out, "manifest.mpd")) || !existsSync(join(out, "media_0.m3u8"))) {
+      throw new Error(`${k}: no DASH manifest or HLS media playlist`);
+    }
+    ladders[k] = describeLadder(out);
+    rmSync(out, { recursive: true, force: true });
+  }
+  if (ladders.ours !== ladders.hand) {
+    throw new Error(`ladders differ:\n ours: ${ladders.ours}\n hand: ${ladders.hand}`);
+  }
+  console.log(`same ladder: ${ladders.ours}`);
+
   const samples: Record<Kind, Sample[]> = { ours: [], hand: [] };
+  const pairCpu: number[] = [];
+  const pairWall: number[] = [];
+  const pairOther: string[] = [];
   for (let i = 0; i < RUNS; i++) {
+    const got = {} as Record<Kind, Sample>;
     for (const k of (i % 2 ? ["hand", "ours"] : ["ours", "hand"]) as Kind[]) {
       const out = join(work, `r-${k}-${i}`);
-      samples[k].push(await runOne(build(k, input, out)));
+      got[k] = await runOne(build(k, input, out));
+      samples[k].push(got[k]);
       rmSync(out, { recursive: true, force: true });
     }
+    pairCpu.push(got.ours.cpu / got.hand.cpu);
+    pairWall.push(got.ours.wall / got.hand.wall);
+    pairOther.push(
+      `${(got.ours.other / got.ours.wall).toFixed(2)} / ${(got.hand.other / got.hand.wall).toFixed(2)}`,
+    );
   }
   const row = (k: Kind) => ({
     wall: median(samples[k].map((s) => s.wall)),
     cpu: median(samples[k].map((s) => s.cpu)),
+    other: median(samples[k].map((s) => s.other / s.wall)),
   });
   const ours = row("ours");
   const hand = row("hand");
-  const cpuRatio = ours.cpu / hand.cpu;
-  const wallRatio = ours.wall / hand.wall;
+  const cpuRatio = median(pairCpu);
+  const wallRatio = median(pairWall);
 
   const concInput = CONC_SEC === INPUT_SEC ? input : makeInput(CONC_SEC);
   const held: Record<Kind, number> = { ours: 0, hand: 0 };
+  const failed: Record<Kind, boolean> = { ours: false, hand: false };
   const concRows: string[] = [];
-  for (const k of ["ours", "hand"] as Kind[]) {
-    for (let n = 1; n <= MAX_CONCURRENCY; n++) {
-      const speed = await concurrent(k, concInput, n, CONC_SEC);
-      concRows.push(`| ${k} | ${n} | ${speed.toFixed(2)}x |`);
-      if (speed < 1.0) break;
-      held[k] = n;
+  for (let n = 1; n <= MAX_CONCURRENCY && !(failed.ours && failed.hand); n++) {
+    const got = {} as Record<Kind, ConcResult>;
+    for (const k of (n % 2 ? ["ours", "hand"] : ["hand", "ours"]) as Kind[]) {
+      got[k] = await concurrent(k, concInput, n, CONC_SEC);
+      if (got[k].slowest < 1.0) failed[k] = true;
+      else if (!failed[k]) held[k] = n;
     }
+    concRows.push(
+      `| ${n} | ${got.ours.slowest.toFixed(2)}x | ${got.hand.slowest.toFixed(2)}x | ${(got.ours.slowest / got.hand.slowest).toFixed(3)} | ${got.ours.otherCores.toFixed(2)} / ${got.hand.otherCores.toFixed(2)} |`,
+    );
   }
 
   const table = [
-    "| command | median wall (s) | median CPU user+sys (s) | speed (x real time) |",
-    "| --- | --- | --- | --- |",
-    `| ours | ${ours.wall.toFixed(2)} | ${ours.cpu.toFixed(2)} | ${(INPUT_SEC / ours.wall).toFixed(2)} |`,
-    `| hand-written | ${hand.wall.toFixed(2)} | ${hand.cpu.toFixed(2)} | ${(INPUT_SEC / hand.wall).toFixed(2)} |`,
+    "| command | median wall (s) | median CPU user+sys (s) | speed (x real time) | other load during runs (cores, median) |",
+    "| --- | --- | --- | --- | --- |",
+    `| ours | ${ours.wall.toFixed(2)} | ${ours.cpu.toFixed(2)} | ${(INPUT_SEC / ours.wall).toFixed(2)} | ${ours.other.toFixed(2)} |`,
+    `| hand-written | ${hand.wall.toFixed(2)} | ${hand.cpu.toFixed(2)} | ${(INPUT_SEC / hand.wall).toFixed(2)} | ${hand.other.toFixed(2)} |`,
   ].join("\n");
-  const ratios = `CPU ratio ours/hand = ${cpuRatio.toFixed(3)}x, wall ratio = ${wallRatio.toFixed(3)}x (target <= 1.05x)`;
+  const pairs = pairCpu
+    .map((c, i) => `| ${i + 1} | ${c.toFixed(3)} | ${pairWall[i]!.toFixed(3)} | ${pairOther[i]} |`)
+    .join("\n");
+  const pairTable = `| pair | CPU ours/hand | wall ours/hand | other load (cores) ours / hand |\n| --- | --- | --- | --- |\n${pairs}`;
+  const ratios = `CPU ratio ours/hand = ${cpuRatio.toFixed(3)}x, wall ratio = ${wallRatio.toFixed(3)}x (medians of ${RUNS} paired runs; target <= 1.05x)`;
   const conc = [
-    "| command | concurrent streams | slowest stream speed |",
-    "| --- | --- | --- |",
+    "| streams | ours: slowest speed | hand: slowest speed | ours/hand | other load (cores) ours / hand |",
+    "| --- | --- | --- | --- | --- |",
     ...concRows,
   ].join("\n");
   console.log(
-    `\n${table}\n\n${ratios}\n\n${conc}\n\nconcurrent 720p -> 720/480/360 at >= 1.0x: ours ${held.ours}, hand-written ${held.hand} (searched 1..${MAX_CONCURRENCY})`,
+    `\n${table}\n\n${pairTable}\n\n${ratios}\n\n${conc}\n\nconcurrent 720p -> 720/480/360 at >= 1.0x: ours ${held.ours}, hand-written ${held.hand} (searched 1..${MAX_CONCURRENCY})`,
   );
 
   if (write) {
     const doc = `# Transcode benchmark
 
-Produced by \`bun bench/transcode.ts${quick ? " --quick" : ""} --write\` on ${new Date().toISOString().slice(0, 10)}
-(${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, other work on the machine not controlled).
+Produced by \`flock /tmp/dionysia-bench.lock bun bench/transcode.ts${quick ? " --quick" : ""} --write\` on ${new Date().toISOString().slice(0, 10)}
+(${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ffmpeg ${ffv}; other work on the machine not controlled,
+but measured: "other load" is the CPU the rest of the machine used during each run, in cores).
 
 Input: ${INPUT_SEC} s of 1280x720@30 \`testsrc2\` + sine (x264 ultrafast + AAC, file), read as fast as
 possible. Ladder: \`builtin-720p\` (720p 2800k / 480p 1400k / 360p 800k, x264 veryfast, AAC 128k once,
-2 s segments, HLS + DASH from the same fMP4 segments). ${RUNS} run(s) each, alternating, medians.
-CPU = user + sys of the ffmpeg child (rusage).
+${SEG} s segments, HLS + DASH from the same fMP4 segments). Before timing, both outputs are probed and
+must match: \`${ladders.ours}\`.
+
+${RUNS} back-to-back pairs (order alternating); CPU = user + sys of the ffmpeg child (rusage);
+ratios are the median of the per-pair ratios.
 
 ${table}
+
+${pairTable}
 
 **${ratios}.**
 
 ## Concurrent streams at real time
 
-N copies of the same command at once on a ${CONC_SEC} s input; a stream holds real time when its
-speed (input seconds / its wall time) is at least 1.0; search stops at the first N that fails
-(bounded at ${MAX_CONCURRENCY}).
+N copies of the same command at once on a ${CONC_SEC} s input, ours and hand-written at each N one
+right after the other; a stream holds real time when its speed (input seconds / its wall time) is
+at least 1.0; the search stops once both fail (bounded at ${MAX_CONCURRENCY}).
 
 ${conc}
 
@@ -280,13 +492,11 @@ Hand-written:
 \`\`\`
 ${handCommand("IN.mp4", join(work, "doc-hand")).join(" ").replaceAll(join(work, "doc-hand"), "OUT")}
 \`\`\`
-
-Differences: ours adds \`fps=30\` before the split (the profile's frame rate), \`format=yuv420p\` per
-branch, \`-force_key_frames\` on segment boundaries, explicit \`-profile\`/\`-level\` (so the master's
-CODECS are known before encoding), \`-progress pipe:1\`, and a run id in segment names.
 `;
+    const old = existsSync(DOC) ? readFileSync(DOC, "utf8") : "";
+    const notes = old.includes(NOTES) ? old.slice(old.indexOf(NOTES)) : `${NOTES}\n`;
     mkdirSync("docs/benchmarks", { recursive: true });
-    writeFileSync("docs/benchmarks/transcode.md", doc);
+    writeFileSync(DOC, `${doc}\n${notes}`);
     console.log("wrote docs/benchmarks/transcode.md");
   }
   rmSync(work, { recursive: true, force: true });
