@@ -35,11 +35,13 @@ export async function probeInput(
   timeoutMs = 8000,
 ): Promise<{ hasVideo: boolean; hasAudio: boolean } | undefined> {
   try {
+    // A live input's tracks show up in its first packets: one second of analysis is plenty, and
+    // every millisecond here delays the first segment (bench/latency.ts).
     const streams = await ffprobeStreams(url, timeoutMs, [
       "-analyzeduration",
-      "3000000",
+      "1000000",
       "-probesize",
-      "2000000",
+      "1000000",
     ]);
     if (streams.length === 0) return undefined;
     return {

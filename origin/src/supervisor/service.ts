@@ -100,7 +100,7 @@ export class Supervisor {
       stallFactor: 3,
       startupGraceMs: 15_000,
       cleanupGraceMs: 0,
-      pollMs: 500,
+      pollMs: 250,
       ...opts,
     };
   }
