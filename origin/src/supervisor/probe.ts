@@ -35,11 +35,11 @@ export async function probeInput(
   timeoutMs = 8000,
 ): Promise<{ hasVideo: boolean; hasAudio: boolean } | undefined> {
   try {
-    // A live input's tracks show up in its first packets: one second of analysis is plenty, and
-    // every millisecond here delays the first segment (bench/latency.ts).
+    // A live input's tracks show up in its first packets: half a second of analysis is plenty,
+    // and every millisecond here delays the first segment (bench/latency.ts).
     const streams = await ffprobeStreams(url, timeoutMs, [
       "-analyzeduration",
-      "1000000",
+      "500000",
       "-probesize",
       "1000000",
     ]);

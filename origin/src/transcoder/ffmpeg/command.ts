@@ -216,6 +216,9 @@ export function buildFfmpegCommand(job: TranscodeJob, o: FfmpegCommandOptions = 
     "-y",
     "-fflags",
     "+genpts",
+    // The supervisor already probed the tracks: half a second of analysis finds them again, where
+    // ffmpeg's default (up to 5 s) would delay the first segment.
+    ...(job.input ? ["-analyzeduration", "500000", "-probesize", "1000000"] : []),
     "-i",
     job.inputUrl,
   ];
