@@ -3,16 +3,24 @@
  * geo header on every request) against a bare server of the same runtime that answers a fixed 302.
  * Both run on this machine in one run, under Bun and Deno, alternating, median of several runs.
  *
- *   bun bench/router.ts [--runs 5] [--seconds 5] [--connections 32] [--runtimes bun,deno]
+ *   bun bench/router.ts [--runs 5] [--seconds 5] [--connections 32] [--runtimes bun,deno] [--pin]
+ *
+ * `--pin`: every server on CPU 0 and wrk on CPU 1 (taskset), the same for every side. Besides
+ * requests/s and p99 it reports each server's CPU time per request (from /proc), which a competing
+ * process on the machine disturbs much less than throughput. `--router-dir DIR` runs the router entry
+ * from another checkout (before/after comparisons).
  *
  * Needs `wrk` (apt-get install wrk) and, for Deno, `deno` on PATH. Only 127.0.0.1 is loaded.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Route } from "../shared/src/schemas/mqtt.ts";
 import { runWrk, type WrkResult } from "./router/wrk.ts";
+
+type Sample = WrkResult & { cpuUsPerReq: number };
 
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +30,8 @@ const { values: args } = parseArgs({
     threads: { type: "string", default: "1" },
     runtimes: { type: "string", default: "bun,deno" },
     streams: { type: "string", default: "1000" },
+    pin: { type: "boolean", default: false },
+    "router-dir": { type: "string" },
   },
 });
 const RUNS = Number(args.runs);
@@ -31,6 +41,21 @@ const THREADS = Number(args.threads);
 const STREAMS = Number(args.streams);
 const KEY = "rk_bench_0123456789abcdef";
 const root = fileURLToPath(new URL("..", import.meta.url));
+const routerDir = args["router-dir"] ?? root;
+const SERVER_CPU = args.pin ? "0" : undefined;
+const WRK_CPU = args.pin ? "1" : undefined;
+const TICK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim() || 100);
+
+/** User + system CPU seconds a process has used so far (Linux /proc). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICK;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 function has(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
@@ -78,9 +103,10 @@ function routes(): Route[] {
   }));
 }
 
-function start(cmd: string, argv: string[], env: Record<string, string>): ChildProcess {
-  return spawn(cmd, argv, {
-    cwd: root,
+function start(cmd: string, argv: string[], env: Record<string, string>, cwd = root): ChildProcess {
+  const [c, a] = SERVER_CPU ? ["taskset", ["-c", SERVER_CPU, cmd, ...argv]] : [cmd, argv];
+  return spawn(c as string, a as string[], {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -103,7 +129,7 @@ const median = (xs: number[]) => {
 
 const SIDES = ["bare", "bareGeo", "router"] as const;
 type Side = (typeof SIDES)[number];
-type Row = { runtime: string } & Record<Side, WrkResult[]>;
+type Row = { runtime: string } & Record<Side, Sample[]>;
 
 async function benchRuntime(runtime: "bun" | "deno", controlUrl: string): Promise<Row> {
   const [barePort, geoPort, routerPort] = [await freePort(), await freePort(), await freePort()];
@@ -117,13 +143,19 @@ async function benchRuntime(runtime: "bun" | "deno", controlUrl: string): Promis
       : ["run", "--allow-net", "--allow-env", "--allow-read", "router/src/main.deno.ts"];
   const bare = start(runtime, bareArgs, { BARE_PORT: String(barePort) });
   const bareGeo = start(runtime, bareArgs, { BARE_PORT: String(geoPort), BARE_READ_GEO: "1" });
-  const router = start(runtime, routerArgs, {
-    ROUTER_HOST: "127.0.0.1",
-    ROUTER_PORT: String(routerPort),
-    CONTROL_URL: controlUrl,
-    DIONYSIA_ROUTER_KEY: KEY,
-    LOG_LEVEL: "warn",
-  });
+  const router = start(
+    runtime,
+    routerArgs,
+    {
+      ROUTER_HOST: "127.0.0.1",
+      ROUTER_PORT: String(routerPort),
+      CONTROL_URL: controlUrl,
+      DIONYSIA_ROUTER_KEY: KEY,
+      LOG_LEVEL: "warn",
+    },
+    routerDir,
+  );
+  const procs: Record<Side, ChildProcess> = { bare, bareGeo, router };
   try {
     const path = "/live/s0042/720p/index.m3u8?token=x";
     const bareUrl = `http://127.0.0.1:${barePort}${path}`;
@@ -141,7 +173,7 @@ async function benchRuntime(runtime: "bun" | "deno", controlUrl: string): Promis
       throw new Error(`router answered ${probe.status}, expected 302 (table not loaded?)`);
     const headers = { "CF-IPCountry": "JP" };
     const wrk = (url: string, seconds: number) =>
-      runWrk({ url, seconds, connections: CONNECTIONS, threads: THREADS, headers });
+      runWrk({ url, seconds, connections: CONNECTIONS, threads: THREADS, headers, cpus: WRK_CPU });
     // Warm-up: JIT and connection setup, not measured.
     for (const side of SIDES) await wrk(urls[side], 1);
     const row: Row = { runtime, bare: [], bareGeo: [], router: [] };
@@ -149,12 +181,14 @@ async function benchRuntime(runtime: "bun" | "deno", controlUrl: string): Promis
       // Rotate the order so drift on a shared machine hits every side equally.
       const order = SIDES.map((_, k) => SIDES[(k + i) % SIDES.length]!);
       for (const side of order) {
-        const r = await wrk(urls[side], SECONDS);
+        const cpu0 = cpuSeconds(procs[side].pid);
+        const w = await wrk(urls[side], SECONDS);
+        const r: Sample = { ...w, cpuUsPerReq: ((cpuSeconds(procs[side].pid) - cpu0) * 1e6) / w.requests };
         if (r.non2xx3xx || r.errors)
           console.warn(`${runtime} ${side}: ${r.non2xx3xx} bad responses, ${r.errors} socket errors`);
         row[side].push(r);
         console.error(
-          `${runtime} run ${i + 1} ${side}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99ms.toFixed(2)} ms`,
+          `${runtime} run ${i + 1} ${side}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(2)} µs CPU/req`,
         );
       }
     }
@@ -189,20 +223,21 @@ async function main() {
   }
   const cpu = spawnSync("nproc").stdout?.toString().trim();
   console.log(
-    `\nrouter benchmark: ${RUNS} runs × ${SECONDS} s, wrk -t${THREADS} -c${CONNECTIONS}, ${STREAMS} streams × 3 origins, ${cpu} CPUs, median per side\n`,
+    `\nrouter benchmark: ${RUNS} runs × ${SECONDS} s, wrk -t${THREADS} -c${CONNECTIONS}${args.pin ? " (wrk on CPU 1, servers on CPU 0)" : ""}, ${STREAMS} streams × 3 origins, ${cpu} CPUs, median per side${args["router-dir"] ? `, router from ${routerDir}` : ""}\n`,
   );
   console.log(
-    "| runtime | bare 302 req/s | bare+geo-read req/s | router req/s | router / bare | router / bare+geo | bare p99 ms | router p99 ms | p99 delta ms |",
+    "| runtime | bare 302 req/s | bare+geo-read req/s | router req/s | router / bare | router / bare+geo | bare p99 ms | router p99 ms | p99 delta ms | CPU µs/req bare / geo / router |",
   );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of rows) {
     const rps = (s: Side) => median(r[s].map((x) => x.rps));
     const p99 = (s: Side) => median(r[s].map((x) => x.p99ms));
     const ratio = rps("router") / rps("bare");
     const ratioGeo = rps("router") / rps("bareGeo");
     const delta = p99("router") - p99("bare");
+    const cpuUs = (s: Side) => median(r[s].map((x) => x.cpuUsPerReq)).toFixed(2);
     console.log(
-      `| ${r.runtime} | ${rps("bare").toFixed(0)} | ${rps("bareGeo").toFixed(0)} | ${rps("router").toFixed(0)} | ${ratio.toFixed(2)}× ${ratio >= 0.8 ? "✓" : "✗"} | ${ratioGeo.toFixed(2)}× | ${p99("bare").toFixed(2)} | ${p99("router").toFixed(2)} | ${delta >= 0 ? "+" : ""}${delta.toFixed(2)} ${delta <= 1 ? "✓" : "✗"} |`,
+      `| ${r.runtime} | ${rps("bare").toFixed(0)} | ${rps("bareGeo").toFixed(0)} | ${rps("router").toFixed(0)} | ${ratio.toFixed(2)}× ${ratio >= 0.8 ? "✓" : "✗"} | ${ratioGeo.toFixed(2)}× | ${p99("bare").toFixed(2)} | ${p99("router").toFixed(2)} | ${delta >= 0 ? "+" : ""}${delta.toFixed(2)} ${delta <= 1 ? "✓" : "✗"} | ${cpuUs("bare")} / ${cpuUs("bareGeo")} / ${cpuUs("router")} |`,
     );
   }
 }

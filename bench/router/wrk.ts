@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 
 export interface WrkResult {
   rps: number;
+  requests: number;
   p50ms: number;
   p99ms: number;
   non2xx3xx: number;
@@ -18,6 +19,7 @@ function toMs(value: string, unit: string): number {
 
 export function parseWrk(out: string): WrkResult {
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const total = /(\d+) requests in/.exec(out);
   const p50 = /^\s+50%\s+([\d.]+)(us|ms|s)\s*$/m.exec(out);
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(out);
   if (!rps || !p50 || !p99) throw new Error(`cannot parse wrk output:\n${out}`);
@@ -25,6 +27,7 @@ export function parseWrk(out: string): WrkResult {
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
     rps: Number(rps[1]),
+    requests: total ? Number(total[1]) : 0,
     p50ms: toMs(p50[1]!, p50[2]!),
     p99ms: toMs(p99[1]!, p99[2]!),
     non2xx3xx: non ? Number(non[1]) : 0,
@@ -38,6 +41,8 @@ export interface WrkOptions {
   connections: number;
   threads: number;
   headers?: Record<string, string>;
+  /** CPU list for `taskset -c` (keeps the load generator off the server's core). */
+  cpus?: string;
 }
 
 export function runWrk(o: WrkOptions): Promise<WrkResult> {
@@ -54,7 +59,8 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
     o.url,
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const [cmd, argv] = o.cpus ? ["taskset", ["-c", o.cpus, "wrk", ...args]] : ["wrk", args];
+    const child = spawn(cmd as string, argv as string[], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => (out += String(d)));
     child.stderr.on("data", (d) => (out += String(d)));

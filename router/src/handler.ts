@@ -7,7 +7,7 @@
 import type { LatLon } from "../../shared/src/geo.ts";
 import type { RouterConfig } from "./config.ts";
 import { clientPosition, type GeoHeaders } from "./geo/client.ts";
-import { parseLivePath, splitTarget } from "./http/paths.ts";
+import { LIVE_PREFIX, liveStreamId, parseLivePath, pathStart, splitTarget } from "./http/paths.ts";
 import { type FetchFn, OriginUnreachable, proxyTo } from "./http/proxy.ts";
 import { CORS_HEADERS, errorResponse, PREFLIGHT_HEADERS } from "./http/responses.ts";
 import { type Log, silentLog } from "./obs/log.ts";
@@ -45,8 +45,6 @@ export interface RouterDeps {
  */
 export type FetchHandler = (req: Request, info?: unknown) => Response | Promise<Response>;
 
-const LIVE_PREFIX = "/live/";
-
 export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHandler {
   const { table } = deps;
   const metrics = deps.metrics ?? createRouterMetrics(table);
@@ -75,38 +73,57 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
     return res;
   };
 
-  function live(req: Request, rest: string, search: string, started: number): Response | Promise<Response> {
-    const p = parseLivePath(rest);
-    if (!p.ok) return done("bad_request", started, errorResponse(400, "bad_request", p.message));
+  const countRedirect = metrics.byOutcome.redirect;
+
+  /**
+   * The hot path (ADR 0057): GET/HEAD `/live/…` in redirect mode. Validates in place on the raw URL,
+   * reads only the geo headers it needs, and answers with `{origin}{path and query as received}`.
+   */
+  function redirect(req: Request, url: string, start: number): Response {
+    const id = liveStreamId(url, start);
+    if (id === undefined) return badLivePath(url, 0);
+    const entry = table.get(id);
+    if (!entry) return notRouted(id, 0);
+    const origin = table.pick(entry, clientPosition(req.headers, geo));
+    if (!origin) return allDown(id, 0);
+    const hash = url.indexOf("#", start);
+    const location = origin.base + (hash < 0 ? url.slice(start) : url.slice(start, hash));
+    countRedirect();
+    // Few headers on purpose: each one costs on the hottest path. The redirect needs
+    // Access-Control-Allow-Origin for a browser to follow it; the Location names the node.
+    return new Response(null, {
+      status: 302,
+      headers: vary
+        ? { location, "cache-control": cacheControl, "access-control-allow-origin": "*", vary }
+        : { location, "cache-control": cacheControl, "access-control-allow-origin": "*" },
+    });
+  }
+
+  const badLivePath = (url: string, started: number): Response => {
+    const p = parseLivePath(splitTarget(url).path.slice(LIVE_PREFIX.length));
+    const message = p.ok ? "bad live path" : p.message;
+    return done("bad_request", started, errorResponse(400, "bad_request", message));
+  };
+  const notRouted = (id: string, started: number): Response =>
+    done("not_found", started, errorResponse(404, "not_found", `stream ${id} is not routed`));
+  const allDown = (id: string, started: number): Response =>
+    done(
+      "unavailable",
+      started,
+      errorResponse(503, "unavailable", `no healthy origin carries stream ${id}`, { "retry-after": "2" }),
+    );
+
+  /** Proxy mode's `/live/…`: same checks, then the origin's bytes. */
+  function live(req: Request, url: string, start: number, started: number): Response | Promise<Response> {
+    const id = liveStreamId(url, start);
+    if (id === undefined) return badLivePath(url, started);
+    const entry = table.get(id);
+    if (!entry) return notRouted(id, started);
     const pos = clientPosition(req.headers, geo);
-    const choice = table.choose(p.id, pos);
-    if (choice.kind === "unknown")
-      return done("not_found", started, errorResponse(404, "not_found", `stream ${p.id} is not routed`));
-    if (choice.kind === "down")
-      return done(
-        "unavailable",
-        started,
-        errorResponse(503, "unavailable", `no healthy origin carries stream ${p.id}`, { "retry-after": "2" }),
-      );
-    const suffix = `/live/${p.id}/${p.file}${search}`;
-    if (!proxy) {
-      // Few headers on purpose: each one costs on the hottest path. The redirect needs
-      // Access-Control-Allow-Origin for a browser to follow it; the Location names the node.
-      const headers: Record<string, string> = vary
-        ? {
-            location: choice.origin.base + suffix,
-            "cache-control": cacheControl,
-            "access-control-allow-origin": "*",
-            vary,
-          }
-        : {
-            location: choice.origin.base + suffix,
-            "cache-control": cacheControl,
-            "access-control-allow-origin": "*",
-          };
-      return done("redirect", 0, new Response(null, { status: 302, headers }));
-    }
-    return proxied(req, p.id, suffix, choice.entry, pos, started);
+    if (!table.pick(entry, pos)) return allDown(id, started);
+    const hash = url.indexOf("#", start);
+    const suffix = hash < 0 ? url.slice(start) : url.slice(start, hash);
+    return proxied(req, id, suffix, entry, pos, started);
   }
 
   async function proxied(
@@ -137,12 +154,22 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
   };
 
   return function handle(req: Request): Response | Promise<Response> {
-    const started = proxy ? performance.now() : 0;
-    const { path, search } = splitTarget(req.url);
+    const url = req.url;
+    const start = pathStart(url);
     const method = req.method;
+    const read = method === "GET" || method === "HEAD";
+    if (read && !proxy && url.startsWith(LIVE_PREFIX, start)) {
+      try {
+        return redirect(req, url, start);
+      } catch (err) {
+        return internal(err, url.slice(start));
+      }
+    }
+    const started = proxy ? performance.now() : 0;
+    const { path } = splitTarget(url);
     if (method === "OPTIONS")
       return done("preflight", started, new Response(null, { status: 204, headers: PREFLIGHT_HEADERS }));
-    if (method !== "GET" && method !== "HEAD")
+    if (!read)
       return done(
         "method_not_allowed",
         started,
@@ -152,7 +179,7 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
       );
     if (path.startsWith(LIVE_PREFIX)) {
       try {
-        const res = live(req, path.slice(LIVE_PREFIX.length), search, started);
+        const res = live(req, url, start, started);
         return res instanceof Response ? res : res.catch((err) => internal(err, path));
       } catch (err) {
         return internal(err, path);

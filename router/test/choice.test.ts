@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { haversineKm } from "../../shared/src/geo.ts";
 import { clientPosition } from "../src/geo/client.ts";
 import { COUNTRY_COUNT, countryPosition } from "../src/geo/countries.ts";
-import { parseLivePath, splitTarget } from "../src/http/paths.ts";
-import { RouteTable } from "../src/table/store.ts";
+import { liveStreamId, parseLivePath, pathStart, splitTarget } from "../src/http/paths.ts";
+import { type Origin, RouteTable } from "../src/table/store.ts";
 import { NEW_YORK, origin, PARIS, route, TOKYO, testConfig } from "./support/fixtures.ts";
 import { describe, test } from "./support/harness.ts";
 
@@ -104,6 +104,33 @@ describe("nearest origin choice", () => {
     assert.equal(t.choose("s1", PARIS).kind === "ok" && "up", "up");
   });
 
+  test("the hot path's pick agrees with haversine everywhere, offline nodes included", () => {
+    const t = new RouteTable();
+    const spots = Array.from({ length: 7 }, (_, i) => ({ lat: -60 + i * 21, lon: -170 + i * 53 }));
+    t.upsert(
+      route(
+        "many",
+        spots.map((p, i) => origin(`n${i}`, `http://n${i}`, p)),
+      ),
+    );
+    t.setNodeOnline("n3", false);
+    const entry = t.get("many");
+    if (!entry) throw new Error("route missing");
+    for (let lat = -85; lat <= 85; lat += 17)
+      for (let lon = -175; lon <= 175; lon += 23) {
+        const pos = { lat, lon };
+        const up: Origin[] = entry.origins.filter((o) => o.nodeId !== "n3");
+        const want = up.reduce((a: Origin, b: Origin) => (haversineKm(b, pos) < haversineKm(a, pos) ? b : a));
+        assert.equal(t.pick(entry, pos)?.nodeId, want.nodeId, `${lat},${lon}`);
+      }
+    // A node state that arrives before its routes still applies to them.
+    const late = new RouteTable();
+    late.setNodeOnline("tyo", false);
+    late.upsert(route("s1", [origin("tyo", "http://tyo", TOKYO), origin("par", "http://par", PARIS)]));
+    const c = late.choose("s1", TOKYO);
+    assert.equal(c.kind === "ok" && c.origin.nodeId, "par");
+  });
+
   test("ingest-only nodes are never chosen; unknown streams are unknown", () => {
     const t = new RouteTable();
     t.upsert(
@@ -147,6 +174,36 @@ describe("request paths", () => {
       `${"x".repeat(65)}/m`,
     ])
       assert.equal(parseLivePath(bad).ok, false, bad);
+  });
+
+  test("the in-place parser accepts exactly what parseLivePath accepts", () => {
+    const rests = [
+      "abc_DEF-1/720p/seg_00001.m4s",
+      "s/master.m3u8",
+      `${"x".repeat(64)}/m`,
+      "a/b/c/d/e/f/g/h/i.ts",
+      "a/b/c/d/e/f/g/h.ts",
+      "a/../x",
+      "a/./x",
+      "a/%2e%2e/x",
+      "a/.hidden",
+      "a b/x",
+      "a/x\\y",
+      "a/",
+      "a",
+      "a//x",
+      "a/x/",
+      `${"x".repeat(65)}/m`,
+      "",
+    ];
+    for (const rest of rests)
+      for (const tail of ["", "?token=x", "?", "#frag", "?a=/b#c"]) {
+        const url = `http://h:8000/live/${rest}${tail}`;
+        const p = parseLivePath(splitTarget(url).path.slice("/live/".length));
+        assert.equal(liveStreamId(url, pathStart(url)), p.ok ? p.id : undefined, url);
+      }
+    assert.equal(pathStart("http://h:1/live/a/b"), 10);
+    assert.equal(pathStart("http://h"), 8);
   });
 });
 

@@ -6,12 +6,38 @@
 const STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** 1..8 segments; a segment never starts with a dot, so `.` and `..` are impossible. */
 const FILE_PATH = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\/){0,7}[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+// The same two rules as sticky regexes, matched in place on the raw URL (no slices, no captures):
+// the id must be followed by `/`, the file path by the query, a fragment or the end.
+const ID_AT = /[A-Za-z0-9_-]{1,64}\//y;
+const FILE_AT = /(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\/){0,7}[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?=[?#]|$)/y;
+
+export const LIVE_PREFIX = "/live/";
+
+/** Index of the path's leading `/` in an absolute request URL (the URL's length when it has none). */
+export function pathStart(url: string): number {
+  const scheme = url.indexOf("://");
+  const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  return start < 0 ? url.length : start;
+}
+
+/**
+ * The hot path's parser: `url` has `/live/` at `start`. Returns the stream id when id and file path
+ * are valid (exactly when `parseLivePath` accepts them), else undefined; the caller then asks
+ * `parseLivePath` for the message. The redirect reuses the raw path and query as they came.
+ */
+export function liveStreamId(url: string, start: number): string | undefined {
+  const idStart = start + LIVE_PREFIX.length;
+  ID_AT.lastIndex = idStart;
+  if (!ID_AT.test(url)) return undefined;
+  const fileStart = ID_AT.lastIndex;
+  FILE_AT.lastIndex = fileStart;
+  if (!FILE_AT.test(url)) return undefined;
+  return url.slice(idStart, fileStart - 1);
+}
 
 /** Splits an absolute request URL into path and query (with its `?`, or ""). */
 export function splitTarget(url: string): { path: string; search: string } {
-  const scheme = url.indexOf("://");
-  let start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
-  if (start < 0) start = url.length;
+  const start = pathStart(url);
   let end = url.indexOf("?", start);
   const hash = url.indexOf("#", start);
   if (hash >= 0 && (end < 0 || hash < end)) return { path: url.slice(start, hash), search: "" };

@@ -1,7 +1,7 @@
 /**
  * Hand-written Prometheus text exposition (ADR 0053): prom-client needs Node's `process`/`perf_hooks`
  * APIs that edge runtimes do not promise, and the router exports a handful of series only.
- * Hot-path updates are a Map lookup and an add; no string building per request.
+ * Hot-path updates add to a number in a pre-resolved cell; text is built only on scrape.
  */
 
 type Labels = Record<string, string>;
@@ -20,29 +20,36 @@ interface Metric {
 }
 
 export class Counter implements Metric {
-  private readonly values = new Map<string, number>();
+  /** One mutable cell per label set: a hot-path increment is a field add, no Map operation. */
+  private readonly values = new Map<string, { v: number }>();
   constructor(
     readonly name: string,
     readonly help: string,
   ) {}
+  private cell(key: string): { v: number } {
+    let c = this.values.get(key);
+    if (!c) {
+      c = { v: 0 };
+      this.values.set(key, c);
+    }
+    return c;
+  }
   /** Pre-resolved child: the hot path keeps the returned function and skips label formatting. */
   child(labels: Labels): (n?: number) => void {
-    const key = labelKey(labels);
-    if (!this.values.has(key)) this.values.set(key, 0);
+    const c = this.cell(labelKey(labels));
     return (n = 1) => {
-      this.values.set(key, (this.values.get(key) ?? 0) + n);
+      c.v += n;
     };
   }
   inc(labels?: Labels, n = 1): void {
-    const key = labelKey(labels);
-    this.values.set(key, (this.values.get(key) ?? 0) + n);
+    this.cell(labelKey(labels)).v += n;
   }
   get(labels?: Labels): number {
-    return this.values.get(labelKey(labels)) ?? 0;
+    return this.values.get(labelKey(labels))?.v ?? 0;
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [k, val] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ""} ${val}`);
+    for (const [k, c] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ""} ${c.v}`);
     return lines.join("\n");
   }
 }
