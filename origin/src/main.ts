@@ -82,10 +82,7 @@ const capacity = await resolveCapacity(config.capacityUnits, config.capacityFall
 });
 log.info({ capacity }, "capacity");
 
-const egress = () => {
-  const m = node.metrics.bytesServed as unknown as { hashMap?: Record<string, { value: number }> };
-  return Object.values(m.hashMap ?? {}).reduce((s, x) => s + x.value, 0);
-};
+const egress = () => node.metrics.egressBytes();
 
 agent = new OriginAgent({
   mqttUrl: config.mqttUrl,

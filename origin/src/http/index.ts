@@ -1,11 +1,13 @@
 /**
  * The origin's HTTP server (Bun.serve + Bun.file): `/live/{id}/...` to the CDN with the right
  * cache headers and content types, CORS, HEAD and Range; `/health`; `/metrics`.
+ * The /live path is synchronous and allocation-light (ADR 0026): lexical path check, one lstat,
+ * precomputed headers, plain-number counters.
  */
-import { realpath } from "node:fs/promises";
-import { resolve, sep } from "node:path";
+import { resolve } from "node:path";
 import type { Logger } from "@dionysia/shared";
 import type { OriginMetrics } from "../metrics/index.ts";
+import { type LiveBytes, liveFiles } from "./live-file.ts";
 import { CONTENT_TYPES, isManifest, parseRange, resolveLivePath } from "./paths.ts";
 
 export type RouteHandler = (req: Request) => Response | Promise<Response>;
@@ -37,8 +39,21 @@ const CORS: Record<string, string> = {
   "Access-Control-Max-Age": "86400",
 };
 
-const PLAYLIST_CACHE = "public, max-age=1";
-const SEGMENT_CACHE = "public, max-age=31536000, immutable";
+export const PLAYLIST_CACHE = "public, max-age=1";
+export const SEGMENT_CACHE = "public, max-age=31536000, immutable";
+
+/** Per extension, the headers every /live response of that type carries (built once). */
+const LIVE_HEADERS: Record<string, Record<string, string>> = Object.fromEntries(
+  Object.entries(CONTENT_TYPES).map(([ext, type]) => [
+    ext,
+    {
+      ...CORS,
+      "Content-Type": type,
+      "Cache-Control": isManifest(ext) ? PLAYLIST_CACHE : SEGMENT_CACHE,
+      "Accept-Ranges": "bytes",
+    },
+  ]),
+);
 
 function text(status: number, body: string, extra: Record<string, string> = {}): Response {
   return new Response(body, {
@@ -47,52 +62,86 @@ function text(status: number, body: string, extra: Record<string, string> = {}):
   });
 }
 
-export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
-  const liveRoot = resolve(o.dataDir, "live");
-  const m = o.metrics;
+/** Larger manifests go out as files (a live HLS/DASH manifest is a few KB). */
+const MAX_MANIFEST_BYTES = 1 << 20;
 
-  async function serveLive(req: Request, rawPath: string): Promise<Response> {
-    const r = resolveLivePath(liveRoot, rawPath);
-    if (!r.ok) return text(r.status, r.status === 400 ? "bad path\n" : "not found\n");
-    const type = CONTENT_TYPES[r.ext];
-    if (!type) return text(404, "not found\n");
-    const file = Bun.file(r.path);
-    if (!(await file.exists())) return text(404, "not found\n");
-    // A symlink must not lead out of the data dir.
-    const real = await realpath(r.path).catch(() => "");
-    const realRoot = await realpath(liveRoot).catch(() => liveRoot);
-    if (!real.startsWith(realRoot + sep)) return text(404, "not found\n");
-    const size = file.size;
-    const headers: Record<string, string> = {
-      ...CORS,
-      "Content-Type": type,
-      "Cache-Control": isManifest(r.ext) ? PLAYLIST_CACHE : SEGMENT_CACHE,
-      "Accept-Ranges": "bytes",
-      "Last-Modified": new Date(file.lastModified).toUTCString(),
-    };
-    const kind = isManifest(r.ext) ? "manifest" : "segment";
-    const range = parseRange(req.headers.get("range"), size);
-    if (range === null) {
-      return text(416, "range not satisfiable\n", { "Content-Range": `bytes */${size}` });
-    }
+const notFound = () => text(404, "not found\n");
+
+/** HTTP dates have one-second resolution: the last one formatted is reused (playlists, bursts). */
+let lastSecond = -1;
+let lastHttpDate = "";
+function httpDate(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s !== lastSecond) {
+    lastHttpDate = new Date(s * 1000).toUTCString();
+    lastSecond = s;
+  }
+  return lastHttpDate;
+}
+
+/** The path without scheme, host and query, as sent (undecoded). */
+function rawPath(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const q = url.indexOf("?", start);
+  return q < 0 ? url.slice(start) : url.slice(start, q);
+}
+
+export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
+  // Fixed for the life of the server: the root is resolved once, not per request.
+  const liveRoot = resolve(o.dataDir, "live");
+  const files = liveFiles(liveRoot);
+  const m = o.metrics;
+  const counters = m.http;
+  const requests = counters.requests;
+
+  function serveLive(req: Request, rest: string): Response {
+    const r = resolveLivePath(liveRoot, rest);
+    if (!r.ok) return r.status === 400 ? text(400, "bad path\n") : notFound();
+    const base = LIVE_HEADERS[r.ext];
+    if (!base) return notFound();
+    const manifest = isManifest(r.ext);
+    // Manifests are small and rewritten every segment: read whole, they go out from memory (one
+    // consistent snapshot, and far cheaper in Bun than a file body). Media goes out as a file.
+    const st = (manifest && files.read(r.path, MAX_MANIFEST_BYTES)) || files.find(r.path);
+    if (!st) return notFound();
+    const size = st.size;
     const head = req.method === "HEAD";
+    const rangeHeader = req.headers.get("range");
+    const headers: Record<string, string> = { ...base, "Last-Modified": httpDate(st.mtimeMs) };
+    const range = rangeHeader === null ? undefined : parseRange(rangeHeader, size);
+    if (range === null) return text(416, "range not satisfiable\n", { "Content-Range": `bytes */${size}` });
+    let start = 0;
+    let len = size;
+    let status = 200;
     if (range) {
-      const len = range.end - range.start + 1;
+      start = range.start;
+      len = range.end - range.start + 1;
+      status = 206;
       headers["Content-Range"] = `bytes ${range.start}-${range.end}/${size}`;
-      headers["Content-Length"] = String(len);
-      if (!head) m.bytesServed.inc({ kind }, len);
-      return new Response(head ? null : file.slice(range.start, range.end + 1), { status: 206, headers });
     }
-    headers["Content-Length"] = String(size);
-    if (!head) m.bytesServed.inc({ kind }, size);
-    return new Response(head ? null : file, { status: 200, headers });
+    if (head) {
+      headers["Content-Length"] = String(len);
+      return new Response(null, { status, headers });
+    }
+    if (manifest) counters.bytes.manifest += len;
+    else counters.bytes.segment += len;
+    // Bun sets Content-Length from the body.
+    const bytes = (st as Partial<LiveBytes>).body;
+    if (bytes) return new Response(range ? bytes.subarray(start, start + len) : bytes, { status, headers });
+    const file = Bun.file(r.path);
+    return new Response(range ? file.slice(start, start + len) : file, { status, headers });
   }
 
-  async function handle(req: Request): Promise<Response> {
-    // The raw path, before URL normalisation, so encoded traversal is seen and refused.
-    const raw = req.url.replace(/^[a-z]+:\/\/[^/]*/i, "").split("?")[0] ?? "/";
+  function handle(req: Request): Response | Promise<Response> {
+    const raw = rawPath(req.url);
     const extra = o.extraRoutes?.[raw];
     if (extra) return extra(req);
+    if (raw.startsWith("/live/")) {
+      if (req.method === "GET" || req.method === "HEAD") return serveLive(req, raw.slice("/live/".length));
+      if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
+      return text(405, "method not allowed\n", { Allow: "GET, HEAD, OPTIONS" });
+    }
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
     if (raw === "/health") {
       return Response.json(
@@ -101,33 +150,48 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
       );
     }
     if (raw === "/metrics") {
-      return new Response(await m.registry.metrics(), {
-        headers: { "Content-Type": m.registry.contentType, "Cache-Control": "no-store" },
-      });
+      return m.registry.metrics().then(
+        (body) =>
+          new Response(body, {
+            headers: { "Content-Type": m.registry.contentType, "Cache-Control": "no-store" },
+          }),
+      );
     }
-    if (raw.startsWith("/live/")) {
-      if (req.method !== "GET" && req.method !== "HEAD")
-        return text(405, "method not allowed\n", { Allow: "GET, HEAD, OPTIONS" });
-      return serveLive(req, raw.slice("/live/".length));
-    }
-    return text(404, "not found\n");
+    return notFound();
+  }
+
+  function count(method: string, status: number): void {
+    const key = `${method} ${status}`;
+    requests.set(key, (requests.get(key) ?? 0) + 1);
+  }
+
+  function failed(err: unknown): Response {
+    o.logger.error({ err: (err as Error).message }, "http handler failed");
+    return text(500, "internal error\n");
   }
 
   const server = Bun.serve({
     hostname: o.hostname ?? "0.0.0.0",
     port: o.port ?? 8090,
-    async fetch(req) {
-      let res: Response;
+    fetch(req) {
+      let res: Response | Promise<Response>;
       try {
-        res = await handle(req);
+        res = handle(req);
       } catch (err) {
-        o.logger.error({ err: (err as Error).message }, "http handler failed");
-        res = text(500, "internal error\n");
+        res = failed(err);
       }
-      m.httpRequests.inc({ method: req.method, status: String(res.status) });
-      return res;
+      if (res instanceof Response) {
+        count(req.method, res.status);
+        return res;
+      }
+      return res.catch(failed).then((r) => {
+        count(req.method, r.status);
+        return r;
+      });
     },
     error(err) {
+      // A segment deleted between the stat and Bun opening it (it slid out of the playlist).
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return notFound();
       o.logger.error({ err: err.message }, "http server error");
       return text(500, "internal error\n");
     },

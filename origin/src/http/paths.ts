@@ -8,10 +8,32 @@ import { resolve, sep } from "node:path";
 export type ResolveResult = { ok: true; path: string; ext: string } | { ok: false; status: 400 | 404 };
 
 const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
+/**
+ * Two or more SEGMENTs and nothing else (so no `%`, `..`, `\`, NUL, empty or leading-dot part):
+ * such a path is its own decoding and can be joined to the root as it is. Everything else takes
+ * the segment-by-segment route below, which gives the same answer for these.
+ */
+const PLAIN_PATH = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,127})+$/;
+
+let lastRoot = "";
+let lastBase = "";
+function base(root: string): string {
+  if (root !== lastRoot) {
+    lastBase = resolve(root);
+    lastRoot = root;
+  }
+  return lastBase;
+}
 
 /** `rawPath` is the undecoded path after `/live/`, e.g. `abc/720p/index.m3u8`. */
 export function resolveLivePath(root: string, rawPath: string): ResolveResult {
   if (rawPath.length === 0 || rawPath.length > 1024) return { ok: false, status: 404 };
+  if (PLAIN_PATH.test(rawPath)) {
+    const slash = rawPath.lastIndexOf("/");
+    const dot = rawPath.lastIndexOf(".");
+    const ext = dot > slash ? rawPath.slice(dot + 1).toLowerCase() : "";
+    return { ok: true, path: `${base(root)}${sep}${rawPath}`, ext };
+  }
   const parts = rawPath.split("/");
   const decoded: string[] = [];
   for (const raw of parts) {
@@ -30,15 +52,14 @@ export function resolveLivePath(root: string, rawPath: string): ResolveResult {
     decoded.push(s);
   }
   if (decoded.length < 2) return { ok: false, status: 404 };
-  const base = resolve(root);
-  const full = resolve(base, ...decoded);
-  if (!full.startsWith(base + sep)) return { ok: false, status: 400 };
+  const b = base(root);
+  const full = resolve(b, ...decoded);
+  if (!full.startsWith(b + sep)) return { ok: false, status: 400 };
   const name = decoded[decoded.length - 1]!;
   const dot = name.lastIndexOf(".");
   const ext = dot > 0 ? name.slice(dot + 1).toLowerCase() : "";
   return { ok: true, path: full, ext };
 }
-
 export const CONTENT_TYPES: Record<string, string> = {
   m3u8: "application/vnd.apple.mpegurl",
   mpd: "application/dash+xml",

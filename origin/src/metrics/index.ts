@@ -1,6 +1,17 @@
 /** Prometheus metrics of an origin node (one registry per node, so tests can run several). */
 import { Counter, Gauge, Registry } from "prom-client";
 
+/**
+ * The HTTP server's counters as plain numbers: the hot path adds to a field or a map entry and
+ * never looks labels up in prom-client; `collect()` copies them into the counters at scrape time.
+ */
+export interface HttpCounters {
+  /** Body bytes served under /live, by kind. */
+  bytes: { manifest: number; segment: number };
+  /** Requests by `"${method} ${status}"`. */
+  requests: Map<string, number>;
+}
+
 export interface OriginMetrics {
   registry: Registry;
   activeStreams: Gauge;
@@ -10,12 +21,19 @@ export interface OriginMetrics {
   transcoderRestarts: Counter<"stream" | "reason">;
   bytesServed: Counter<"kind">;
   httpRequests: Counter<"method" | "status">;
+  /** Written by the HTTP server; `bytesServed`/`httpRequests` read them on scrape. */
+  http: HttpCounters;
+  /** Body bytes served under /live so far (all kinds): the egress telemetry reads this. */
+  egressBytes(): number;
 }
 
 export function createOriginMetrics(): OriginMetrics {
   const registry = new Registry();
   const registers = [registry];
+  const http: HttpCounters = { bytes: { manifest: 0, segment: 0 }, requests: new Map() };
   return {
+    http,
+    egressBytes: () => http.bytes.manifest + http.bytes.segment,
     registry,
     activeStreams: new Gauge({
       name: "dionysia_origin_active_streams",
@@ -51,12 +69,24 @@ export function createOriginMetrics(): OriginMetrics {
       help: "Response body bytes served under /live",
       labelNames: ["kind"],
       registers,
+      collect() {
+        this.reset();
+        this.inc({ kind: "manifest" }, http.bytes.manifest);
+        this.inc({ kind: "segment" }, http.bytes.segment);
+      },
     }),
     httpRequests: new Counter({
       name: "dionysia_origin_http_requests_total",
       help: "HTTP requests by method and status",
       labelNames: ["method", "status"],
       registers,
+      collect() {
+        this.reset();
+        for (const [key, n] of http.requests) {
+          const sp = key.indexOf(" ");
+          this.inc({ method: key.slice(0, sp), status: key.slice(sp + 1) }, n);
+        }
+      },
     }),
   };
 }
