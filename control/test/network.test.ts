@@ -167,6 +167,37 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
     expect(n.body.state).toBe("offline");
   });
 
+  test("stream status from the carrying node shows in the API; a stale node's report is ignored", async () => {
+    const pub = mqtt.connect(broker.url, { protocolVersion: 4 });
+    await new Promise<void>((r) => pub.on("connect", () => r()));
+    const report = (nodeId: string, status: string, extra = {}) =>
+      pub.publishAsync(
+        topics.streamStatus(pullId),
+        JSON.stringify({ id: pullId, nodeId, status, ts: Date.now(), ...extra }),
+        { qos: 1, retain: true },
+      );
+    await report("london", "live", { bitrateKbps: 1234, fps: 29.97, speed: 1.01 });
+    const s = await waitFor(
+      async () => {
+        const r = await c.api("GET", `/v1/streams/${pullId}`);
+        return r.body.status === "live" ? r.body : undefined;
+      },
+      5000,
+      "status live",
+    );
+    expect(s.stats).toMatchObject({ bitrateKbps: 1234, fps: 29.97, speed: 1.01 });
+    // The dead node's late report must not overwrite the live one.
+    await report("paris", "idle");
+    await report("london", "live", { bitrateKbps: 1300 });
+    await waitFor(
+      async () => (await c.api("GET", `/v1/streams/${pullId}`)).body.stats?.bitrateKbps === 1300,
+      5000,
+      "second london report",
+    );
+    expect((await c.api("GET", `/v1/streams/${pullId}`)).body.status).toBe("live");
+    await pub.endAsync();
+  });
+
   test("overflow: a node without transcode headroom ingests, a neighbour transcodes", async () => {
     const r = await c.api("POST", "/v1/streams", { body: { name: "push", profileId: PROFILE } });
     const id = r.body.id as string;

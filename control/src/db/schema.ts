@@ -24,6 +24,14 @@ export const profiles = sqliteTable("profiles", {
   updatedAt: integer("updated_at").notNull(),
 });
 
+export interface StreamStats {
+  bitrateKbps?: number;
+  fps?: number;
+  speed?: number;
+  lastError?: string;
+  reportedAt: number;
+}
+
 export interface NodeLoad {
   used: number;
   cpu: number;
@@ -75,6 +83,8 @@ export const streams = sqliteTable(
     transcodeNodeId: text("transcode_node_id").references(() => nodes.id, { onDelete: "set null" }),
     /** Embedded media server: the per-stream SRT listener port the carrying node reported. */
     srtPort: integer("srt_port"),
+    /** Last status report of the carrying node (bit rate, fps, encoder speed, last error). */
+    stats: text("stats", { mode: "json" }).$type<StreamStats>(),
     keyHash: text("key_hash").notNull().unique(),
     /** Stored in clear: origins need it to run the embedded SRT listener (sent in desired state). */
     srtPassphrase: text("srt_passphrase").notNull(),

@@ -176,7 +176,18 @@ export class Network implements ControlBusHandler {
       // after a failover must not mark it idle).
       await this.d.db
         .update(streams)
-        .set({ status: s.status, updatedAt: Date.now(), ...(s.srtPort ? { srtPort: s.srtPort } : {}) })
+        .set({
+          status: s.status,
+          updatedAt: Date.now(),
+          stats: {
+            ...(s.bitrateKbps !== undefined ? { bitrateKbps: s.bitrateKbps } : {}),
+            ...(s.fps !== undefined ? { fps: s.fps } : {}),
+            ...(s.speed !== undefined ? { speed: s.speed } : {}),
+            ...(s.lastError ? { lastError: s.lastError } : {}),
+            reportedAt: s.ts,
+          },
+          ...(s.srtPort ? { srtPort: s.srtPort } : {}),
+        })
         .where(
           eqAnd(streams.id, s.id, or(eq(streams.nodeId, s.nodeId), eq(streams.transcodeNodeId, s.nodeId))),
         );

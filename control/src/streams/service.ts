@@ -47,6 +47,17 @@ export function toStream(
     location: r.lat !== null && r.lon !== null ? { lat: r.lat, lon: r.lon } : null,
     source: r.source,
     nodeId: r.nodeId,
+    ...(r.stats
+      ? {
+          stats: {
+            ...(r.stats.bitrateKbps !== undefined ? { bitrateKbps: r.stats.bitrateKbps } : {}),
+            ...(r.stats.fps !== undefined ? { fps: r.stats.fps } : {}),
+            ...(r.stats.speed !== undefined ? { speed: r.stats.speed } : {}),
+            ...(r.stats.lastError ? { lastError: r.stats.lastError } : {}),
+            reportedAt: iso(r.stats.reportedAt),
+          },
+        }
+      : {}),
     ingest: ingestUrls(node ?? undefined, urls.defaultIngestHost, r.srtPort),
     playback: playbackUrls(urls.playbackBaseUrl, r.id, profile?.spec),
     createdAt: iso(r.createdAt),

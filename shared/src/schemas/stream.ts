@@ -47,6 +47,18 @@ export const Stream = T.Object({
   location: T.Union([Location, T.Null()]),
   source: T.Union([SourceUrl, T.Null()]),
   nodeId: T.Union([T.String(), T.Null()], { description: "Node currently carrying the stream" }),
+  stats: T.Optional(
+    T.Object(
+      {
+        bitrateKbps: T.Optional(T.Number()),
+        fps: T.Optional(T.Number()),
+        speed: T.Optional(T.Number({ description: "Encoder speed, multiple of real time" })),
+        lastError: T.Optional(T.String()),
+        reportedAt: T.String({ format: "date-time" }),
+      },
+      { description: "Last status report of the carrying node" },
+    ),
+  ),
   ingest: IngestUrls,
   playback: PlaybackUrls,
   createdAt: T.String({ format: "date-time" }),
