@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type HlsSource, startHlsSource } from "../e2e/lib/hls-source.ts";
 import { type Mosquitto, startMosquitto } from "../e2e/lib/mosquitto.ts";
+import { smallLadder, testPatternArgs } from "../e2e/lib/test-pattern.ts";
 import { freePort, httpOk, waitFor } from "../e2e/lib/wait.ts";
 import {
   killOrphans,
@@ -45,50 +46,12 @@ const PARIS = { lat: 48.8566, lon: 2.3522 };
 const NEW_YORK = { lat: 40.7128, lon: -74.006 };
 const POLL_MS = 50;
 
-const SMALL = {
-  name: "bench small ladder",
-  renditions: [
-    { name: "180p", codec: "h264", width: 320, height: 180, fps: 15, bitrateKbps: 400, preset: "ultrafast" },
-    { name: "90p", codec: "h264", width: 160, height: 90, fps: 15, bitrateKbps: 150, preset: "ultrafast" },
-  ],
-  audio: { codec: "aac", bitrateKbps: 64, channels: 2, sampleRate: 48000 },
-  segmentDuration: 1,
-  windowSize: 6,
-  formats: ["hls", "dash"],
-  container: "fmp4",
-};
+const SMALL = smallLadder("bench small ladder");
 
 /** The publisher: a test pattern at the profile's own size and rate, GOP of one second. */
 function publisherArgs(profile: string, url: string): string[] {
   const [size, rate] = profile === "builtin-360p" ? ["640x360", 30] : ["320x180", 15];
-  return [
-    "ffmpeg",
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-re",
-    "-f",
-    "lavfi",
-    "-i",
-    `testsrc2=size=${size}:rate=${rate}`,
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:sample_rate=48000",
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-g",
-    String(rate),
-    "-c:a",
-    "aac",
-    "-b:a",
-    "64k",
-    "-f",
-    "flv",
-    url,
-  ];
+  return ["ffmpeg", ...testPatternArgs({ size, rate }), "-f", "flv", url];
 }
 
 const geo = (at: { lat: number; lon: number }) => ({

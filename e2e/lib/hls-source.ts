@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
+import { testPatternArgs } from "./test-pattern.ts";
 import { waitFor } from "./wait.ts";
 
 export interface HlsSource {
@@ -19,28 +20,7 @@ export async function startHlsSource(opts: { size?: string; rate?: number } = {}
   const ff = Bun.spawn(
     [
       "ffmpeg",
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-re",
-      "-f",
-      "lavfi",
-      "-i",
-      `testsrc2=size=${size}:rate=${rate}`,
-      "-f",
-      "lavfi",
-      "-i",
-      "sine=frequency=440:sample_rate=48000",
-      "-c:v",
-      "libx264",
-      "-preset",
-      "ultrafast",
-      "-g",
-      String(rate),
-      "-c:a",
-      "aac",
-      "-b:a",
-      "64k",
+      ...testPatternArgs({ size, rate }),
       "-f",
       "hls",
       "-hls_time",

@@ -10,24 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type HlsSource, startHlsSource } from "../lib/hls-source.ts";
 import { type Mosquitto, startMosquitto } from "../lib/mosquitto.ts";
+import { pushTestPattern, smallLadder } from "../lib/test-pattern.ts";
 import { freePort, waitFor } from "../lib/wait.ts";
 import { killOrphans, type Platform, startPlatform } from "../platform.ts";
 
 const PARIS = { lat: 48.8566, lon: 2.3522 };
 const NEW_YORK = { lat: 40.7128, lon: -74.006 };
 
-const PROFILE = {
-  name: "e2e small ladder",
-  renditions: [
-    { name: "180p", codec: "h264", width: 320, height: 180, fps: 15, bitrateKbps: 400, preset: "ultrafast" },
-    { name: "90p", codec: "h264", width: 160, height: 90, fps: 15, bitrateKbps: 150, preset: "ultrafast" },
-  ],
-  audio: { codec: "aac", bitrateKbps: 64, channels: 2, sampleRate: 48000 },
-  segmentDuration: 1,
-  windowSize: 6,
-  formats: ["hls", "dash"],
-  container: "fmp4",
-};
+const PROFILE = smallLadder();
 
 async function ffprobeJson(
   url: string,
@@ -156,37 +146,7 @@ describe("e2e: control + two origins + router + mosquitto", () => {
     const rtmpPort = platform.origins.get("paris")?.spec.rtmpPort;
     expect(ingest.ingest.rtmp).toBe(`rtmp://127.0.0.1:${rtmpPort}/live`);
 
-    publisher = Bun.spawn(
-      [
-        "ffmpeg",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x180:rate=15",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "15",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "64k",
-        "-f",
-        "flv",
-        `${ingest.ingest.rtmp}/${s.streamKey}`,
-      ],
-      { stdout: "ignore", stderr: "inherit" },
-    );
+    publisher = pushTestPattern(`${ingest.ingest.rtmp}/${s.streamKey}`, "flv");
     const started = Date.now();
     await waitFor(
       "the master playlist through the router",
@@ -292,39 +252,7 @@ describe("e2e: control + two origins + router + mosquitto", () => {
       200,
     );
     const q = new URLSearchParams({ passphrase: s.srtPassphrase, pbkeylen: "16" });
-    const srtPub = Bun.spawn(
-      [
-        "ffmpeg",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x180:rate=15",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "15",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "64k",
-        "-t",
-        "30",
-        "-f",
-        "mpegts",
-        `srt://127.0.0.1:${port}?${q}`,
-      ],
-      { stdout: "ignore", stderr: "inherit" },
-    );
+    const srtPub = pushTestPattern(`srt://127.0.0.1:${port}?${q}`, "mpegts", { seconds: 30 });
     try {
       await waitFor(
         "the SRT stream through the router",
