@@ -5,16 +5,47 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { newStreamId, newStreamKey } from "@dionysia/shared";
+import { execa } from "execa";
 import { createKeyAuthority } from "../src/auth/key-authority.ts";
 import { deriveRelaySecret } from "../src/auth/relay-token.ts";
 import { EmbeddedMediaServer } from "../src/media/embedded/index.ts";
 import type { MediaStreamSpec, PublishEvent, UnpublishEvent } from "../src/media/types.ts";
 import { type ControlStub, startControlStub } from "./media-helpers/control-stub.ts";
-import { probe, publishRtmp } from "./media-helpers/ffmpeg.ts";
+import { type Publisher, probe, publishRtmp } from "./media-helpers/ffmpeg.ts";
 import { makeStream, PROFILE, testLogger } from "./media-helpers/fixtures.ts";
 import { waitFor } from "./media-helpers/wait.ts";
 
 const NODE_KEY = "nk_embedded_rtmp_test_key";
+
+/** A publisher with only some tracks (and optionally no onMetaData), for the track report. */
+function publishTracks(url: string, o: { video: boolean; audio: boolean; metadata?: boolean }): Publisher {
+  const args = ["-hide_banner", "-nostdin", "-loglevel", "error", "-re"];
+  if (o.video) args.push("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=15");
+  if (o.audio) args.push("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000");
+  args.push("-t", "3");
+  if (o.video) args.push("-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-pix_fmt", "yuv420p");
+  if (o.audio) args.push("-c:a", "aac", "-b:a", "64k");
+  if (o.metadata === false) args.push("-flvflags", "no_metadata");
+  const proc = execa("ffmpeg", [...args, "-f", "flv", url], {
+    reject: false,
+    stdin: "ignore",
+    stdout: "ignore",
+    cleanup: true,
+    forceKillAfterDelay: 2000,
+  });
+  const done = proc.then(
+    (r) => r.exitCode,
+    () => undefined,
+  );
+  return {
+    proc,
+    done,
+    async stop() {
+      proc.kill("SIGTERM");
+      await done;
+    },
+  };
+}
 
 describe("embedded media server: RTMP", () => {
   let server: EmbeddedMediaServer;
@@ -68,6 +99,8 @@ describe("embedded media server: RTMP", () => {
     expect(ev.inputUrl).toBe(`${base}/live/${a.spec.id}`);
     expect(ev.inputUrl).not.toContain(a.key);
     expect(ev.profile).toBeUndefined(); // known locally: the desired state has the profile
+    // Tracks read from the FLV stream: the supervisor starts the transcoder without a probe.
+    expect(ev.tracks).toEqual({ video: true, audio: true });
     expect(server.active().map((e) => e.streamId)).toContain(a.spec.id);
     const p = await probe(ev.inputUrl);
     const video = p.streams.find((s) => s.codec_type === "video");
@@ -90,6 +123,26 @@ describe("embedded media server: RTMP", () => {
     await pub.done;
     await waitFor(() => server.active().length === 0, 10000, "idle again");
   }, 30000);
+
+  for (const c of [
+    { name: "video-only", video: true, audio: false },
+    { name: "audio-only", video: false, audio: true },
+    { name: "video-only without onMetaData (settle timer)", video: true, audio: false, metadata: false },
+    { name: "audio+video without onMetaData", video: true, audio: true, metadata: false },
+  ]) {
+    test(`tracks reported for a ${c.name} publisher`, async () => {
+      const before = published.filter((e) => e.streamId === a.spec.id).length;
+      const pub = publishTracks(`${base}/live/${a.key}`, c);
+      const ev = await waitFor(
+        () => published.filter((e) => e.streamId === a.spec.id)[before],
+        15000,
+        `onPublish (${c.name})`,
+      );
+      expect(ev.tracks).toEqual({ video: c.video, audio: c.audio });
+      expect(await pub.done).toBe(0);
+      await waitFor(() => server.active().length === 0, 10000, "idle");
+    }, 30000);
+  }
 
   test("wrong key → publisher refused, no onPublish", async () => {
     const before = published.length;

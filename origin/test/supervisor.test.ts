@@ -9,7 +9,8 @@ import { dirname, join } from "node:path";
 import { createLogger, type DesiredStream, type ProfileSpec } from "@dionysia/shared";
 import HLS from "hls-parser";
 import { parseMediaPlaylist } from "../src/supervisor/playlist.ts";
-import { Supervisor } from "../src/supervisor/service.ts";
+import { probeInput } from "../src/supervisor/probe.ts";
+import { Supervisor, type SupervisorOptions } from "../src/supervisor/service.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
 import { ffprobeKeyframes, ffprobeStreams } from "./helpers/ffprobe.ts";
 import { type Publisher, startPublisher } from "./helpers/publisher.ts";
@@ -48,7 +49,14 @@ afterEach(async () => {
 });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-async function setup(opts: { id: string; profile: ProfileSpec; audio?: boolean; video?: boolean }) {
+async function setup(opts: {
+  id: string;
+  profile: ProfileSpec;
+  audio?: boolean;
+  video?: boolean;
+  probeInput?: SupervisorOptions["probeInput"];
+  tracks?: { video: boolean; audio: boolean };
+}) {
   const port = await freePort();
   const publisher: Publisher = startPublisher({
     url: `udp://127.0.0.1:${port}`,
@@ -64,6 +72,7 @@ async function setup(opts: { id: string; profile: ProfileSpec; audio?: boolean; 
     backoffInitialMs: 300,
     pollMs: 200,
     cleanupGraceMs: 1500,
+    ...(opts.probeInput !== undefined ? { probeInput: opts.probeInput } : {}),
   });
   sup.start();
   cleanups.push(async () => {
@@ -72,7 +81,12 @@ async function setup(opts: { id: string; profile: ProfileSpec; audio?: boolean; 
   });
   await sup.setDesired([desired(opts.id, opts.profile)]);
   const inputUrl = `udp://127.0.0.1:${port}?overrun_nonfatal=1&fifo_size=100000`;
-  media.publish({ streamId: opts.id, protocol: "srt", inputUrl });
+  media.publish({
+    streamId: opts.id,
+    protocol: "srt",
+    inputUrl,
+    ...(opts.tracks ? { tracks: opts.tracks } : {}),
+  });
   return { sup, media, publisher, inputUrl, outDir: join(dataDir, "live", opts.id) };
 }
 
@@ -204,6 +218,33 @@ describe("supervisor + ffmpeg", () => {
     );
     expect(astreams.map((s) => s.codec_type)).toEqual(["audio"]);
   }, 150_000);
+
+  test("tracks on the publish event → no probe (audio-only ladder from them); without tracks → probed", async () => {
+    const probed: string[] = [];
+    const countingProbe = (url: string) => {
+      probed.push(url);
+      return probeInput(url);
+    };
+    const profile: ProfileSpec = { ...small, formats: ["hls"], renditions: [small.renditions[1]!] };
+    const { sup, media, outDir, inputUrl } = await setup({
+      id: "tracks1",
+      profile,
+      video: false,
+      probeInput: countingProbe,
+      tracks: { video: false, audio: true },
+    });
+    await waitFor(() => sup.status("tracks1") === "live", 45_000, "live from reported tracks");
+    expect(probed).toHaveLength(0);
+    // The reported tracks shaped the job: the profile asks for video, the input has none.
+    const master = HLS.parse(readFileSync(join(outDir, "master.m3u8"), "utf8")) as HLS.types.MasterPlaylist;
+    expect(master.variants.map((v) => v.uri)).toEqual(["audio/index.m3u8"]);
+
+    media.unpublish("tracks1");
+    await waitFor(() => sup.status("tracks1") === "idle" && sup.processes().length === 0, 10_000, "idle");
+    media.publish({ streamId: "tracks1", protocol: "srt", inputUrl });
+    await waitFor(() => sup.status("tracks1") === "live", 45_000, "live after a probe");
+    expect(probed).toEqual([inputUrl]);
+  }, 120_000);
 
   test("stall (input goes silent) → restarted; not desired → nothing runs", async () => {
     const { sup, publisher, media } = await setup({

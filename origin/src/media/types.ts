@@ -34,6 +34,16 @@ export interface PublishEvent {
   profile?: ProfileSpec;
   /** Key hash of the authorized stream (lets the node treat it as desired until MQTT catches up). */
   keyHash?: string;
+  /**
+   * Tracks the media server has already seen in the input (embedded RTMP: parsed from the FLV
+   * metadata and first packets). Absent when unknown: the supervisor then probes the input.
+   */
+  tracks?: InputTracks;
+}
+
+export interface InputTracks {
+  video: boolean;
+  audio: boolean;
 }
 
 export interface UnpublishEvent {

@@ -45,7 +45,10 @@ export interface SupervisorOptions {
   /** How long a stopped stream's files stay (players finishing the window). Default 2 × window. */
   cleanupGraceMs?: number;
   pollMs?: number;
-  /** Probe the input for audio/video before starting; false to trust the profile. */
+  /**
+   * Probe the input for audio/video before starting, when the publish event carries no `tracks`;
+   * false to trust the profile.
+   */
   probeInput?: boolean | ((url: string) => Promise<{ hasVideo: boolean; hasAudio: boolean } | undefined>);
 }
 
@@ -304,12 +307,7 @@ export class Supervisor {
       runId: Date.now().toString(36),
     };
     try {
-      const probe =
-        this.o.probeInput === false
-          ? undefined
-          : typeof this.o.probeInput === "function"
-            ? await this.o.probeInput(input.inputUrl)
-            : await probeInput(input.inputUrl);
+      const probe = await this.inputTracks(input);
       if (probe) job.input = probe;
       if (e.gen !== gen || this.stopped) return;
       const layout = this.o.backend.layout(job);
@@ -350,6 +348,15 @@ export class Supervisor {
       log.error({ err: (err as Error).message }, "transcoder could not start");
       this.setStatus(e, "error", (err as Error).message);
     }
+  }
+
+  /** What the input carries: as the media server reported it, else probed (unless disabled). */
+  private async inputTracks(input: PublishEvent): Promise<TranscodeJob["input"]> {
+    // The embedded RTMP server already parsed the tracks: no ffprobe, the transcoder starts now.
+    if (input.tracks) return { hasVideo: input.tracks.video, hasAudio: input.tracks.audio };
+    if (this.o.probeInput === false) return undefined;
+    if (typeof this.o.probeInput === "function") return this.o.probeInput(input.inputUrl);
+    return probeInput(input.inputUrl);
   }
 
   private handleExit(e: Entry, run: Run, exit: TranscoderExit): void {

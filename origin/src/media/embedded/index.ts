@@ -25,6 +25,7 @@ import { pullArgs, srtListenerArgs } from "./ffmpeg-args.ts";
 import { type NmsSession, RtmpSession, routeNmsLogs } from "./nms.ts";
 import { pickUdpPort } from "./ports.ts";
 import { RelayProcess } from "./relay-process.ts";
+import { TrackWatch, type TrackWatchOptions } from "./tracks.ts";
 
 export interface EmbeddedMediaServerOptions {
   authority: KeyAuthority;
@@ -44,6 +45,12 @@ export interface EmbeddedMediaServerOptions {
   pullBackoff?: { initialMs?: number; maxMs?: number };
   /** An RTMP connection with no traffic for this long is closed (default 30 s). */
   idleTimeoutMs?: number;
+  /**
+   * onPublish waits until the publisher's tracks are known from its FLV stream (metadata and first
+   * packets): at most `settleMs` after the first media packet (default 300), `maxWaitMs` in all
+   * (default 3000; then the event has no `tracks` and the supervisor probes).
+   */
+  trackWait?: TrackWatchOptions;
 }
 
 const INTERNAL_APP = "internal";
@@ -62,6 +69,9 @@ interface Relay {
 interface Active {
   event: PublishEvent;
   session: NmsSession;
+  /** onPublish has fired (tracks known or given up on); until then the stream is not `active()`. */
+  announced: boolean;
+  watch?: TrackWatch;
 }
 
 function splitName(streamName: string): { name: string; query: URLSearchParams } {
@@ -84,6 +94,8 @@ export class EmbeddedMediaServer implements MediaServer {
     { streamId: string; protocol: IngestProtocol; remoteAddr?: string }
   >();
   private readonly live = new Map<string, Active>();
+  /** Publishers whose tracks are still being read from the stream. */
+  private readonly watches = new Map<NmsSession, TrackWatch>();
   private readonly publishCbs = new Set<(e: PublishEvent) => void>();
   private readonly unpublishCbs = new Set<(e: UnpublishEvent) => void>();
   private ingress = 0;
@@ -146,6 +158,8 @@ export class EmbeddedMediaServer implements MediaServer {
     const server = this.server;
     this.server = undefined;
     for (const s of this.sockets) s.destroy();
+    for (const w of this.watches.values()) w.cancel();
+    this.watches.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     this.stopping = false;
   }
@@ -169,7 +183,7 @@ export class EmbeddedMediaServer implements MediaServer {
   }
 
   active(): PublishEvent[] {
-    return [...this.live.values()].map((a) => a.event);
+    return [...this.live.values()].filter((a) => a.announced).map((a) => a.event);
   }
 
   endpoints() {
@@ -287,7 +301,10 @@ export class EmbeddedMediaServer implements MediaServer {
     rtmp.onPlayCallback = session.onPlay;
     rtmp.onPushCallback = session.onPush;
     rtmp.onOutputCallback = session.onOutput;
-    rtmp.onPacketCallback = session.onPacket;
+    rtmp.onPacketCallback = (packet) => {
+      session.onPacket(packet);
+      this.watches.get(session)?.packet(packet);
+    };
     // Publish and play are decided here, before node-media-server registers anything.
     let decided = false;
     rtmp.onPublish = (msg) => {
@@ -386,10 +403,29 @@ export class EmbeddedMediaServer implements MediaServer {
       socket.destroy();
       return;
     }
-    this.live.set(streamId, { event: accepted, session });
+    const active: Active = { event: accepted, session, announced: false };
+    const startedAt = Date.now();
+    active.watch = new TrackWatch((tracks) => this.announce(active, tracks, startedAt), this.o.trackWait);
+    this.watches.set(session, active.watch);
+    this.live.set(streamId, active);
     socket.resume();
     this.log.info({ streamId, protocol: accepted.protocol, remoteAddr }, "publish started");
-    for (const cb of this.publishCbs) this.safe(() => cb(accepted));
+  }
+
+  /** onPublish, once the publisher's tracks are known (or could not be told in time). */
+  private announce(active: Active, tracks: PublishEvent["tracks"], startedAt: number): void {
+    this.watches.delete(active.session);
+    active.watch = undefined;
+    const { streamId } = active.event;
+    if (this.live.get(streamId) !== active || this.stopping) return;
+    if (tracks) active.event = { ...active.event, tracks };
+    active.announced = true;
+    this.log.info(
+      { streamId, tracks: tracks ?? "unknown", waitedMs: Date.now() - startedAt },
+      "input tracks",
+    );
+    const e = active.event;
+    for (const cb of this.publishCbs) this.safe(() => cb(e));
   }
 
   private handlePlay(session: NmsSession, streamName: string): void {
@@ -421,9 +457,13 @@ export class EmbeddedMediaServer implements MediaServer {
     for (const [streamId, a] of this.live) {
       if (a.session !== session) continue;
       this.live.delete(streamId);
+      a.watch?.cancel();
+      this.watches.delete(session);
       // Readers (the transcoder, relay peers) get EOF rather than a silent socket.
       for (const sub of session.broadcast.subscribers.values()) this.safe(() => sub.close());
       this.log.info({ streamId, protocol: a.event.protocol }, "publish ended");
+      // Never announced, never unannounced: listeners only hear of publishes they were told of.
+      if (!a.announced) continue;
       const e: UnpublishEvent = { streamId, reason: "publisher disconnected" };
       for (const cb of this.unpublishCbs) this.safe(() => cb(e));
     }

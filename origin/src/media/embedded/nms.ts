@@ -26,12 +26,22 @@ export interface NmsRtmp {
   }) => void;
   onPlayCallback: () => void;
   onPushCallback: () => void;
-  onPacketCallback: (packet: unknown) => void;
+  onPacketCallback: (packet: NmsPacket) => void;
   onOutputCallback: (buf: Buffer) => void;
   onPublish: (invokeMessage: { streamName: string }) => void;
   onPlay: (invokeMessage: { streamName: string }) => void;
   respondPublish(): void;
   respondPlay(): void;
+}
+
+/** node-media-server's parsed FLV tag (core/avpacket.js). */
+export interface NmsPacket {
+  /** FLV tag type: 8 audio, 9 video, 18 script data. */
+  codec_type: number;
+  codec_id: number;
+  /** 0 audio header, 1 audio frame, 2 video header, 3 keyframe, 4 frame, 5 metadata, 6 HDR. */
+  flags: number;
+  data: Buffer;
 }
 
 export interface NmsBroadcast {
@@ -54,7 +64,7 @@ export interface NmsSession {
   onPlay: () => void;
   onPush: () => void;
   onOutput: (buf: Buffer) => void;
-  onPacket: (packet: unknown) => void;
+  onPacket: (packet: NmsPacket) => void;
   onData: (data: Buffer) => void;
   onClose: () => void;
   onError: (err: Error) => void;
@@ -71,6 +81,10 @@ export const nmsContext: {
   eventEmitter: EventEmitter;
   config: Record<string, unknown>;
 } = require("node-media-server/src/core/context.js");
+
+/** AMF0 data message decoder: `@setDataFrame`/`onMetaData` give `dataObj`. */
+export const decodeAmf0Data: (buf: Buffer) => { cmd?: string; dataObj?: Record<string, unknown> | null } =
+  require("node-media-server/src/protocol/amf.js").decodeAmf0Data;
 
 const nmsLogger: {
   log: (message: string, level?: string) => void;
