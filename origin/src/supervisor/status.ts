@@ -1,0 +1,35 @@
+/** Stream status: the per-stream entry, and status events to listeners (the MQTT agent). */
+import type { Logger, StreamStatusValue } from "@dionysia/shared";
+import type { Entry, StreamStatusEvent } from "./types.ts";
+
+export function newEntry(id: string): Entry {
+  return { id, status: "idle", stats: {}, segments: 0, failures: 0, gen: 0, starting: false };
+}
+
+export class StatusEvents {
+  private readonly listeners = new Set<(e: StreamStatusEvent) => void>();
+
+  constructor(private readonly logger: Logger) {}
+
+  on(cb: (e: StreamStatusEvent) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  /** Records the status (and error) and tells listeners when it changed. */
+  set(e: Entry, status: StreamStatusValue, lastError?: string): void {
+    if (lastError !== undefined) e.lastError = lastError;
+    if (e.status === status && lastError === undefined) return;
+    e.status = status;
+    this.logger.info({ streamId: e.id, status }, "stream status");
+    const ev: StreamStatusEvent = { id: e.id, status, stats: { ...e.stats, segmentsWritten: e.segments } };
+    if (e.lastError && status === "error") ev.lastError = e.lastError;
+    for (const l of this.listeners) {
+      try {
+        l(ev);
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message }, "status listener threw");
+      }
+    }
+  }
+}
