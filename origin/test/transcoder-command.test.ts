@@ -57,6 +57,10 @@ describe("ffmpeg command", () => {
     expect(argAfter(args, "-hls_playlist")).toBe("1");
     expect(argAfter(args, "-seg_duration")).toBe("2");
     expect(argAfter(args, "-window_size")).toBe("6");
+    // Chunked: two fragments per segment, so every rendition's first segment is listed on time.
+    expect(argAfter(args, "-streaming")).toBe("1");
+    expect(argAfter(args, "-frag_type")).toBe("duration");
+    expect(argAfter(args, "-frag_duration")).toBe("1");
     expect(argAfter(args, "-media_seg_name")).toBe("$RepresentationID$/seg-r1-$Number%05d$.m4s");
     expect(argAfter(args, "-adaptation_sets")).toBe("id=0,streams=v id=1,streams=a");
     expect(args.at(-1)).toBe("/data/live/s1/manifest.mpd");

@@ -188,6 +188,15 @@ function dashMuxerArgs(plan: OutputPlan, job: TranscodeJob): string[] {
     "1",
     "-hls_playlist",
     "1",
+    // Chunked output (two fragments per segment): without it ffmpeg 5.1's dash muxer lists the
+    // second video rendition's first segment one segment late, and the master waits for it
+    // (publish → playable 3.1 s → 2.1 s with 1 s segments; docs/benchmarks/latency.md).
+    "-streaming",
+    "1",
+    "-frag_type",
+    "duration",
+    "-frag_duration",
+    String(plan.segmentDuration / 2),
     // ffmpeg's own master lacks AVERAGE-BANDWIDTH/FRAME-RATE; it goes aside, we write master.m3u8.
     "-hls_master_name",
     "ffmpeg-master.m3u8",
