@@ -72,6 +72,14 @@ describe.skipIf(!hasMosquitto)("OriginAgent over mosquitto", () => {
     const a = agent("agent-a");
     await a.start();
     expect(a.connected).toBe(true);
+    // Once a first subscriber has received the announce, the broker holds it: a subscriber that
+    // comes later must get it as a retained message.
+    const early = await watcher("dionysia/v1/nodes/agent-a/#");
+    await waitFor(
+      () => early.seen.some((s) => s.topic === topics.nodeAnnounce("agent-a")),
+      10_000,
+      "announce reached the broker",
+    );
     const { seen } = await watcher("dionysia/v1/nodes/agent-a/#");
     await waitFor(
       () => seen.filter((s) => s.topic.endsWith("/telemetry")).length >= 3,
@@ -90,9 +98,10 @@ describe.skipIf(!hasMosquitto)("OriginAgent over mosquitto", () => {
     expect(JSON.parse(state?.payload ?? "{}").state).toBe("online");
     const tel = seen.filter((s) => s.topic.endsWith("/telemetry"));
     const gaps = tel.slice(1).map((t, i) => t.at - (tel[i] as Seen).at);
+    // ~2 s apart; the bounds leave room for a loaded CI machine's timer jitter.
     for (const g of gaps.slice(-1)) {
-      expect(g).toBeGreaterThan(1500);
-      expect(g).toBeLessThan(2600);
+      expect(g).toBeGreaterThan(1200);
+      expect(g).toBeLessThan(3500);
     }
     expect(tel.every((t) => !t.retain)).toBe(true);
     expect(JSON.parse(tel[0]?.payload ?? "{}").loadCapacity).toBe(100);
