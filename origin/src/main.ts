@@ -10,6 +10,7 @@ import {
   type DesiredStream,
   loadConfigOrExit,
   redactConfig,
+  stopOnSignals,
 } from "@dionysia/shared";
 import { agentConfigSpecs } from "./agent/config.ts";
 import { OriginAgent, resolveCapacity, systemTelemetry } from "./agent/index.ts";
@@ -58,22 +59,10 @@ const node = createOriginNode(config, {
 });
 
 let agent: OriginAgent | undefined;
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, "stopping");
-  try {
-    await agent?.stop();
-    await node.stop();
-    process.exit(0);
-  } catch (err) {
-    log.error({ err }, "stop failed");
-    process.exit(1);
-  }
-}
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
+stopOnSignals(log, async () => {
+  await agent?.stop();
+  await node.stop();
+});
 
 await node.start();
 const capacity = await resolveCapacity(config.capacityUnits, config.capacityFallback, {

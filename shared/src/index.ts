@@ -12,4 +12,5 @@ export * from "./schemas/mqtt.ts";
 export * from "./schemas/node.ts";
 export * from "./schemas/profile.ts";
 export * from "./schemas/stream.ts";
+export * from "./shutdown.ts";
 export * from "./topics.ts";
