@@ -31,6 +31,7 @@ function stream(id: string, o: Partial<StreamSnapshot> = {}): StreamSnapshot {
   return {
     id,
     playbackPolicy: "public",
+    status: "live",
     profile: P360,
     keyHash: "a".repeat(64),
     srtPassphrase: "p".repeat(32),

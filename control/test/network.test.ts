@@ -180,10 +180,10 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
     const s = await waitFor(
       async () => {
         const r = await c.api("GET", `/v1/streams/${pullId}`);
-        return r.body.status === "live" ? r.body : undefined;
+        return r.body.status === "live" && r.body.stats?.bitrateKbps === 1234 ? r.body : undefined;
       },
       5000,
-      "status live",
+      "status live with the report's stats",
     );
     expect(s.stats).toMatchObject({ bitrateKbps: 1234, fps: 29.97, speed: 1.01 });
     // The dead node's late report must not overwrite the live one.

@@ -249,6 +249,9 @@ describe("routes", () => {
         .body;
       await d.api("POST", "/v1/streams", { body: { name: "unplaced" } });
       await assignStream(d.control.db, placed.id, "edge1");
+      // Routes follow readiness: a placed stream is routed once its node reports it live.
+      expect((await d.api("GET", "/v1/routes", { key: ROUTER_KEY })).body).toEqual({ routes: [] });
+      await setStreamStatus(d.control.db, placed.id, "live");
       const r = await d.api("GET", "/v1/routes", { key: ROUTER_KEY });
       expect(r.status).toBe(200);
       expect(r.body).toEqual({

@@ -294,13 +294,22 @@ describe("e2e: control + two origins + router + mosquitto", () => {
     const killedAt = Date.now();
     await platform.group.stopOne(ny.svc, "SIGKILL");
     killOrphans(ny.spec, dataDir); // a dead host takes its ffmpeg children with it
+    const seen = new Set<number>();
     await waitFor(
       "the router to send New York viewers to Paris",
-      async () => (await redirectFor(platform, pullId, NEW_YORK)).location.startsWith(parisUrl),
+      async () => {
+        const r = await redirectFor(platform, pullId, NEW_YORK);
+        seen.add(r.status);
+        return r.location.startsWith(parisUrl);
+      },
       15_000,
       100,
     );
     const rerouted = Date.now() - killedAt;
+    // Routes follow readiness: meanwhile viewers get a retryable 503, never a 404.
+    expect([...seen].every((s) => s === 302 || s === 503)).toBe(true);
+    // Once rerouted, Paris already serves it.
+    expect((await fetch(`${platform.routerUrl}/live/${pullId}/master.m3u8`)).status).toBe(200);
     await waitFor(
       "a playable playlist from Paris",
       async () => {

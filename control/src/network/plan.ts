@@ -17,6 +17,7 @@ import { type AssignedStream, planFailover, relayPullUrl } from "../scheduler/pl
 export interface StreamSnapshot {
   id: string;
   playbackPolicy: "public" | "signed";
+  status: "idle" | "starting" | "live" | "error";
   profile: ProfileSpec;
   keyHash: string;
   srtPassphrase: string;

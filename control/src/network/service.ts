@@ -14,7 +14,7 @@ import {
   type StreamStatusMessage,
 } from "@dionysia/shared";
 import type { Client } from "@libsql/client";
-import { and, eq, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, isNull, or, type SQL, sql } from "drizzle-orm";
 import { Gauge, type Registry } from "prom-client";
 import type { ControlConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
@@ -172,8 +172,8 @@ export class Network implements ControlBusHandler {
 
   onStreamStatus(s: StreamStatusMessage): void {
     this.write("stream status", async () => {
-      // Only the node carrying the stream may set its status (a late message from the old node
-      // after a failover must not mark it idle).
+      // Only the node serving the stream may set its status: not a late message from the old node
+      // after a failover, nor the ingest-only node of an overflow pair.
       await this.d.db
         .update(streams)
         .set({
@@ -189,8 +189,17 @@ export class Network implements ControlBusHandler {
           ...(s.srtPort ? { srtPort: s.srtPort } : {}),
         })
         .where(
-          eqAnd(streams.id, s.id, or(eq(streams.nodeId, s.nodeId), eq(streams.transcodeNodeId, s.nodeId))),
+          eqAnd(
+            streams.id,
+            s.id,
+            or(
+              eq(streams.transcodeNodeId, s.nodeId),
+              and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
+            ),
+          ),
         );
+      // A stream going live (or leaving live) changes its route.
+      this.kick();
     });
   }
 
@@ -243,6 +252,7 @@ export class Network implements ControlBusHandler {
     const snap: StreamSnapshot[] = srows.map(({ s, spec }) => ({
       id: s.id,
       playbackPolicy: s.playbackPolicy,
+      status: s.status,
       profile: spec,
       keyHash: s.keyHash,
       srtPassphrase: s.srtPassphrase,
@@ -281,7 +291,8 @@ export class Network implements ControlBusHandler {
     await this.d.db.transaction(async (tx) => {
       for (const [id, a] of changes) {
         const was = prev.get(id);
-        const moved = was?.nodeId !== a.nodeId;
+        // A new serving node is not live yet: routes wait for its status (publishRoutes).
+        const moved = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
         await tx
           .update(streams)
           .set({
@@ -325,7 +336,12 @@ export class Network implements ControlBusHandler {
     const present = new Set<string>();
     for (const s of snap.streams) {
       present.add(s.id);
-      const route = buildRoute({ id: s.id, playbackPolicy: s.playbackPolicy }, placementsOf(s), nodeMap);
+      const placements = placementsOf(s);
+      // Routes follow readiness: while a (new) serving node is not live yet, the published route
+      // stays as it was, so routers answer 503 (its old node is offline) rather than sending
+      // viewers to an origin that would answer 404 until its first segment.
+      if (placements.length > 0 && s.status !== "live") continue;
+      const route = buildRoute({ id: s.id, playbackPolicy: s.playbackPolicy }, placements, nodeMap);
       const key = `route/${s.id}`;
       const body = route ? JSON.stringify({ ...route, ts: 0 }) : "";
       if (this.published.get(key) === body) continue;

@@ -14,6 +14,7 @@ export async function listRoutes(db: Db): Promise<Route[]> {
         playbackPolicy: streams.playbackPolicy,
         nodeId: streams.nodeId,
         transcodeNodeId: streams.transcodeNodeId,
+        status: streams.status,
       })
       .from(streams)
       .orderBy(asc(streams.id)),
@@ -34,7 +35,8 @@ export async function listRoutes(db: Db): Promise<Route[]> {
   );
   const out: Route[] = [];
   for (const s of rows) {
-    if (!s.nodeId) continue;
+    // Like the MQTT routes: only streams their serving node reports live.
+    if (!s.nodeId || s.status !== "live") continue;
     const r = buildRoute(s, placementsOf(s), byId);
     if (r) out.push(r);
   }
