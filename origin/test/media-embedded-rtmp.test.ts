@@ -5,47 +5,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { newStreamId, newStreamKey } from "@dionysia/shared";
-import { execa } from "execa";
 import { createKeyAuthority } from "../src/auth/key-authority.ts";
 import { deriveRelaySecret } from "../src/auth/relay-token.ts";
 import { EmbeddedMediaServer } from "../src/media/embedded/index.ts";
 import type { MediaStreamSpec, PublishEvent, UnpublishEvent } from "../src/media/types.ts";
 import { type ControlStub, startControlStub } from "./media-helpers/control-stub.ts";
-import { type Publisher, probe, publishRtmp } from "./media-helpers/ffmpeg.ts";
+import { probe, publishRtmp, publishTracks } from "./media-helpers/ffmpeg.ts";
 import { makeStream, PROFILE, testLogger } from "./media-helpers/fixtures.ts";
 import { waitFor } from "./media-helpers/wait.ts";
 
 const NODE_KEY = "nk_embedded_rtmp_test_key";
-
-/** A publisher with only some tracks (and optionally no onMetaData), for the track report. */
-function publishTracks(url: string, o: { video: boolean; audio: boolean; metadata?: boolean }): Publisher {
-  const args = ["-hide_banner", "-nostdin", "-loglevel", "error", "-re"];
-  if (o.video) args.push("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=15");
-  if (o.audio) args.push("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000");
-  args.push("-t", "3");
-  if (o.video) args.push("-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-pix_fmt", "yuv420p");
-  if (o.audio) args.push("-c:a", "aac", "-b:a", "64k");
-  if (o.metadata === false) args.push("-flvflags", "no_metadata");
-  const proc = execa("ffmpeg", [...args, "-f", "flv", url], {
-    reject: false,
-    stdin: "ignore",
-    stdout: "ignore",
-    cleanup: true,
-    forceKillAfterDelay: 2000,
-  });
-  const done = proc.then(
-    (r) => r.exitCode,
-    () => undefined,
-  );
-  return {
-    proc,
-    done,
-    async stop() {
-      proc.kill("SIGTERM");
-      await done;
-    },
-  };
-}
 
 describe("embedded media server: RTMP", () => {
   let server: EmbeddedMediaServer;

@@ -67,6 +67,21 @@ export function publishRtmp(url: string, seconds = 6): Publisher {
   return wrap(spawn([...TEST_INPUT, "-t", String(seconds), ...ENCODE, "-f", "flv", url]));
 }
 
+/** A 3 s RTMP publisher with only some tracks (and optionally no onMetaData), for the track report. */
+export function publishTracks(
+  url: string,
+  o: { video: boolean; audio: boolean; metadata?: boolean },
+): Publisher {
+  const args = ["-re"];
+  if (o.video) args.push("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=15");
+  if (o.audio) args.push("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000");
+  args.push("-t", "3");
+  if (o.video) args.push("-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-pix_fmt", "yuv420p");
+  if (o.audio) args.push("-c:a", "aac", "-b:a", "64k");
+  if (o.metadata === false) args.push("-flvflags", "no_metadata");
+  return wrap(spawn([...args, "-f", "flv", url]));
+}
+
 /** Publishes the test pattern as MPEG-TS over SRT (caller). */
 export function publishSrt(host: string, port: number, passphrase: string, seconds = 6): Publisher {
   const q = new URLSearchParams({ passphrase, pbkeylen: "16", mode: "caller" });
