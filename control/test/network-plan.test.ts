@@ -8,23 +8,12 @@ import {
   planReconcile,
   type StreamSnapshot,
 } from "../src/network/plan.ts";
+import { nodeView } from "./helpers/nodes.ts";
 
 const P360 = BUILTIN_PROFILES["builtin-360p"] as ProfileSpec; // ≈ 7.2 units
 
 function node(id: string, lat: number, lon: number, o: Partial<NodeSnapshot> = {}): NodeSnapshot {
-  return {
-    id,
-    lat,
-    lon,
-    region: "eu",
-    online: true,
-    cordoned: false,
-    draining: false,
-    capacity: 100,
-    used: 0,
-    relayUrl: `rtmp://${id}.test:1935/relay`,
-    ...o,
-  };
+  return nodeView(id, lat, lon, { relayUrl: `rtmp://${id}.test:1935/relay`, ...o });
 }
 
 function stream(id: string, o: Partial<StreamSnapshot> = {}): StreamSnapshot {

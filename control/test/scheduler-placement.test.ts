@@ -2,22 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { haversineKm } from "@dionysia/shared";
 import { type NodeView, PlacementIndex, placeStream } from "../src/scheduler/placement.ts";
 import { type AssignedStream, planClaim, planFailover, planOverflow } from "../src/scheduler/plans.ts";
+import { nodeView } from "./helpers/nodes.ts";
 
-function node(id: string, lat: number, lon: number, o: Partial<NodeView> = {}): NodeView {
-  return {
-    id,
-    lat,
-    lon,
-    region: "eu",
-    online: true,
-    cordoned: false,
-    draining: false,
-    capacity: 100,
-    used: 0,
-    relayUrl: `rtmp://${id}:1935/live`,
-    ...o,
-  };
-}
+const node = nodeView;
 
 const PARIS = { lat: 48.8566, lon: 2.3522 };
 const paris = node("paris", 48.85, 2.35);
