@@ -85,6 +85,8 @@ export const DesiredStream = T.Object({
   srtPassphrase: T.Optional(T.String({ minLength: 10, maxLength: 79 })),
   source: T.Optional(T.Union([SourceUrl, T.Null()])),
   pullFrom: T.Optional(T.String()),
+  /** Embedded media server: the stream's SRT listener port, assigned once by control (stable). */
+  srtPort: T.Optional(T.Integer({ minimum: 1, maximum: 65535 })),
 });
 export type DesiredStream = Static<typeof DesiredStream>;
 
@@ -105,6 +107,11 @@ export const StreamStatusMessage = T.Object({
   speed: T.Optional(T.Number({ minimum: 0 })),
   lastError: T.Optional(T.String({ maxLength: 2000 })),
   srtPort: T.Optional(T.Integer({ minimum: 1, maximum: 65535 })),
+  /**
+   * Rendition names the node serves now (the desired profile's, less any rung the supervisor shed
+   * under overload). Absent: all of the desired profile's.
+   */
+  renditions: T.Optional(T.Array(T.String({ maxLength: 32 }), { maxItems: 32 })),
 });
 export type StreamStatusMessage = Static<typeof StreamStatusMessage>;
 
