@@ -19,6 +19,7 @@ import { deriveRelaySecret } from "./auth/relay-token.ts";
 import { originConfigSpec } from "./config.ts";
 import { createMediaServer, MediamtxMediaServer, mediaConfigSpec } from "./media/index.ts";
 import type { MediaStreamSpec } from "./media/types.ts";
+import { createOriginMetrics } from "./metrics/index.ts";
 import { createOriginNode } from "./node.ts";
 import { signedPullUrl } from "./pull-url.ts";
 import type { StreamStatusEvent } from "./supervisor/index.ts";
@@ -48,11 +49,20 @@ const authority = createKeyAuthority({
   nodeId: config.nodeId,
   logger: log,
 });
-const mediaServer = createMediaServer({ config, authority, logger: log, nodeKey: config.nodeKey });
+// One registry for the node: the media server counts refused publishes in it.
+const metrics = createOriginMetrics();
+const mediaServer = createMediaServer({
+  config,
+  authority,
+  logger: log,
+  nodeKey: config.nodeKey,
+  publishRejected: metrics.publishRejected,
+});
 const relaySecret = config.relaySecret ?? (config.nodeKey ? deriveRelaySecret(config.nodeKey) : undefined);
 const node = createOriginNode(config, {
   mediaServer,
   logger: log,
+  metrics,
   ...(mediaServer instanceof MediamtxMediaServer
     ? { extraRoutes: { "/internal/mediamtx/auth": mediaServer.authHandler() } }
     : {}),

@@ -35,7 +35,7 @@ describe("key authority", () => {
     stub.mode = "normal";
     const before = stub.requests.length;
     const r = await authority().authorize({ streamKey: local.key, protocol: "rtmp" });
-    expect(r).toEqual({ streamId: local.spec.id, keyHash: local.spec.keyHash, profile: PROFILE });
+    expect(r).toEqual({ ok: true, streamId: local.spec.id, keyHash: local.spec.keyHash, profile: PROFILE });
     expect(stub.requests.length).toBe(before);
   });
 
@@ -46,9 +46,10 @@ describe("key authority", () => {
       protocol: "srt",
       remoteAddr: "10.0.0.9",
     });
-    expect(r?.streamId).toBe(remote.streamId);
-    expect(r?.keyHash).toBe(sha256Hex(remote.streamKey));
-    expect(r?.profile.name).toBe(PROFILE.name);
+    if (!r.ok) throw new Error(`refused: ${r.reason}`);
+    expect(r.streamId).toBe(remote.streamId);
+    expect(r.keyHash).toBe(sha256Hex(remote.streamKey));
+    expect(r.profile.name).toBe(PROFILE.name);
     const last = stub.requests.at(-1)!;
     expect(last.auth).toBe(`Bearer ${NODE_KEY}`);
     expect(last.body).toEqual({
@@ -59,39 +60,50 @@ describe("key authority", () => {
     });
   });
 
-  test("control says 403 / 409 → rejected", async () => {
+  test("control's refusals keep their reason: 403 wrong key, 409 no_capacity / already_live / node_unavailable", async () => {
     stub.mode = "normal";
-    expect(await authority().authorize({ streamKey: "sk_wrong", protocol: "rtmp" })).toBeNull();
-    stub.mode = "conflict";
-    expect(await authority().authorize({ streamKey: remote.streamKey, protocol: "rtmp" })).toBeNull();
+    expect(await authority().authorize({ streamKey: "sk_wrong", protocol: "rtmp" })).toMatchObject({
+      ok: false,
+      reason: "wrong_key",
+    });
+    for (const mode of ["no_capacity", "already_live", "node_unavailable"] as const) {
+      stub.mode = mode;
+      const r = await authority().authorize({ streamKey: remote.streamKey, protocol: "rtmp" });
+      expect(r).toMatchObject({ ok: false, reason: mode });
+      // Control's own message is kept for the logs.
+      expect(r.ok ? "" : r.detail).toContain(mode);
+    }
   });
 
-  test("fail closed: 5xx, timeout, malformed answer, mismatched hash, unreachable, no control", async () => {
-    for (const mode of ["error500", "malformed", "wrongHash"] as const) {
+  test("fail closed, with the reason: 5xx / timeout / unreachable → control_unreachable; malformed / mismatched → control_error", async () => {
+    const reasonOf = async (a: ReturnType<typeof authority>) => {
+      const r = await a.authorize({ streamKey: remote.streamKey, protocol: "rtmp" });
+      return r.ok ? "accepted" : r.reason;
+    };
+    stub.mode = "error500";
+    expect(await reasonOf(authority())).toBe("control_unreachable");
+    for (const mode of ["malformed", "wrongHash"] as const) {
       stub.mode = mode;
-      expect(await authority().authorize({ streamKey: remote.streamKey, protocol: "rtmp" })).toBeNull();
+      expect(await reasonOf(authority())).toBe("control_error");
     }
     stub.mode = "slow";
     const t0 = Date.now();
-    expect(
-      await authority({ timeoutMs: 300 }).authorize({ streamKey: remote.streamKey, protocol: "rtmp" }),
-    ).toBeNull();
+    expect(await reasonOf(authority({ timeoutMs: 300 }))).toBe("control_unreachable");
     expect(Date.now() - t0).toBeLessThan(1500);
     stub.mode = "normal";
-    expect(
-      await authority({ controlUrl: "http://127.0.0.1:9" }).authorize({
-        streamKey: remote.streamKey,
-        protocol: "rtmp",
-      }),
-    ).toBeNull();
+    expect(await reasonOf(authority({ controlUrl: "http://127.0.0.1:9" }))).toBe("control_unreachable");
+    // Without control, a key the desired state does not know is just a wrong key.
     const noControl = createKeyAuthority({ local: () => [], nodeId: "node-a", logger: testLogger });
-    expect(await noControl.authorize({ streamKey: remote.streamKey, protocol: "rtmp" })).toBeNull();
+    expect(await reasonOf(noControl)).toBe("wrong_key");
   });
 
   test("empty and oversized keys never reach control", async () => {
     const before = stub.requests.length;
-    expect(await authority().authorize({ streamKey: "", protocol: "rtmp" })).toBeNull();
-    expect(await authority().authorize({ streamKey: "x".repeat(1000), protocol: "rtmp" })).toBeNull();
+    for (const streamKey of ["", "x".repeat(1000)])
+      expect(await authority().authorize({ streamKey, protocol: "rtmp" })).toMatchObject({
+        ok: false,
+        reason: "wrong_key",
+      });
     expect(stub.requests.length).toBe(before);
   });
 });

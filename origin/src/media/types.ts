@@ -4,6 +4,7 @@
  * interface only. The same behaviour tests run against whichever implementation is present.
  */
 import type { NodeIngestEndpoints, ProfileSpec } from "@dionysia/shared";
+import type { PublishDecision } from "../auth/publish-refusal.ts";
 
 export type IngestProtocol = "rtmp" | "srt" | "rtsp" | "webrtc" | "pull";
 
@@ -68,11 +69,11 @@ export interface MediaServer {
   ingressBytes(): number;
 }
 
-/** Decides whether a stream key may publish on this node. Fail closed. */
+/** Decides whether a stream key may publish on this node, and if not, why. Fail closed. */
 export interface KeyAuthority {
   authorize(req: {
     streamKey: string;
     protocol: IngestProtocol;
     remoteAddr?: string;
-  }): Promise<{ streamId: string; keyHash: string; profile: ProfileSpec } | null>;
+  }): Promise<PublishDecision>;
 }
