@@ -38,6 +38,7 @@ const localSpecs = (): MediaStreamSpec[] =>
     keyHash: s.keyHash,
     profile: s.profile,
     ...(s.srtPassphrase ? { srtPassphrase: s.srtPassphrase } : {}),
+    ...(s.srtPort ? { srtPort: s.srtPort } : {}),
     ...(s.source ? { source: s.source } : {}),
     ...(s.pullFrom ? { pullFrom: s.pullFrom } : {}),
   }));
@@ -57,6 +58,8 @@ const mediaServer = createMediaServer({
   logger: log,
   nodeKey: config.nodeKey,
   publishRejected: metrics.publishRejected,
+  // RTMP and SRT listen where the HTTP server does unless MEDIA_BIND_HOST says otherwise.
+  defaultBindHost: config.host,
 });
 const relaySecret = config.relaySecret ?? (config.nodeKey ? deriveRelaySecret(config.nodeKey) : undefined);
 const node = createOriginNode(config, {
@@ -125,7 +128,9 @@ agent = new OriginAgent({
 function publishStatus(id: string, e?: StreamStatusEvent) {
   const srtPort = "srtPort" in mediaServer ? mediaServer.srtPort(id) : undefined;
   const stats = e?.stats ?? {};
-  const lastError = e?.lastError ?? node.supervisor.lastError(id);
+  // A listener that could not start (its SRT port taken) is the stream's problem too.
+  const inputError = "inputError" in mediaServer ? mediaServer.inputError(id) : undefined;
+  const lastError = e?.lastError ?? node.supervisor.lastError(id) ?? inputError;
   void agent?.publishStreamStatus({
     id,
     nodeId: config.nodeId,

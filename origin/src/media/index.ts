@@ -29,6 +29,8 @@ export interface CreateMediaServerOptions {
   ffmpegPath?: string;
   /** Counts refused publishes by reason (`dionysia_origin_publish_rejected_total`). */
   publishRejected?: MediamtxAuthDeps["publishRejected"];
+  /** Embedded listen address when MEDIA_BIND_HOST is unset (the origin's ORIGIN_HOST). */
+  defaultBindHost?: string;
 }
 
 /** Which implementation to run and, for mediamtx, which binary. Pure apart from the PATH lookup. */
@@ -80,7 +82,7 @@ export function createMediaServer(o: CreateMediaServerOptions): EmbeddedMediaSer
     authority: o.authority,
     logger: o.logger,
     rtmpPort: c.rtmpPort,
-    bindHost: c.mediaBindHost,
+    bindHost: c.mediaBindHost ?? o.defaultBindHost ?? "0.0.0.0",
     publicHost: c.publicHost,
     srtPortRange: c.srtPortRange,
     pullBackoff: { maxMs: c.pullMaxBackoffMs },

@@ -15,6 +15,11 @@ export interface MediaStreamSpec {
   keyHash: string;
   /** Embedded SRT: the listener for this stream is protected by this passphrase. */
   srtPassphrase?: string;
+  /**
+   * Embedded SRT: the listener's UDP port, assigned once by control (desired state `srtPort`), so
+   * the ingest URL never moves. Absent: a port from SRT_PORT_RANGE, kept while the listener lives.
+   */
+  srtPort?: number;
   /** Pull input (rtsp/rtmp/srt/http HLS): the media server pulls it with reconnect and back-off. */
   source?: string | null;
   /** Overflow transcoding: pull the stream from a peer node's relay URL. */

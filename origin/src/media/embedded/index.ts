@@ -121,6 +121,11 @@ export class EmbeddedMediaServer implements MediaServer {
     return this.relays.srtPort(streamId);
   }
 
+  /** Why the stream's input listener is not running (e.g. its SRT port is taken), if it is not. */
+  inputError(streamId: string): string | undefined {
+    return this.relays.inputError(streamId);
+  }
+
   /** Pids of the ffmpeg relays running now (diagnostics, tests). */
   processes(): number[] {
     return this.relays.pids();

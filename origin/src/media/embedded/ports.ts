@@ -19,10 +19,11 @@ export function udpPortFree(port: number, host = "0.0.0.0"): Promise<boolean> {
 export async function pickUdpPort(
   range: { from: number; to: number },
   reserved: Set<number>,
+  host = "0.0.0.0",
 ): Promise<number | undefined> {
   for (let p = range.from; p <= range.to; p++) {
     if (reserved.has(p)) continue;
-    if (await udpPortFree(p)) return p;
+    if (await udpPortFree(p, host)) return p;
   }
   return undefined;
 }

@@ -1,0 +1,184 @@
+/**
+ * Per-stream SRT ports assigned by control (desired `srtPort`), with real ffmpeg: the listener is
+ * on that port, keeps it when the listener or the whole server restarts, refuses (log + input
+ * error) rather than moving when the port is taken, and a deleted stream's URL reaches no one.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createSocket, type Socket } from "node:dgram";
+import { connect } from "node:net";
+import { loadConfig } from "@dionysia/shared";
+import { createKeyAuthority } from "../src/auth/key-authority.ts";
+import { EmbeddedMediaServer } from "../src/media/embedded/index.ts";
+import { createMediaServer, mediaConfigSpec } from "../src/media/index.ts";
+import type { MediaStreamSpec, PublishEvent } from "../src/media/types.ts";
+import { publishSrt } from "./media-helpers/ffmpeg.ts";
+import { captureLogger, makeSrtStream, randomPortRange } from "./media-helpers/fixtures.ts";
+import { pidAlive, waitFor } from "./media-helpers/wait.ts";
+
+const hasFfmpeg = Bun.which("ffmpeg") !== null;
+if (!hasFfmpeg) console.warn("skipping embedded SRT port tests: ffmpeg not on PATH");
+
+const win = randomPortRange();
+/** The fallback range: the first 10 ports of our window; control's ports come from the rest. */
+const range = { from: win.from, to: win.from + 9 };
+const assigned = (i: number) => win.from + 20 + i;
+
+function bindUdp(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket("udp4");
+    s.once("error", reject);
+    s.bind(port, "127.0.0.1", () => resolve(s));
+  });
+}
+
+describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", () => {
+  let specs: MediaStreamSpec[] = [];
+  const published: PublishEvent[] = [];
+  const { logger, lines } = captureLogger();
+  const servers: EmbeddedMediaServer[] = [];
+  const a = makeSrtStream();
+  const b = makeSrtStream();
+  a.spec.srtPort = assigned(0);
+  b.spec.srtPort = assigned(1);
+
+  async function newServer(): Promise<EmbeddedMediaServer> {
+    const s = new EmbeddedMediaServer({
+      rtmpPort: 0,
+      bindHost: "127.0.0.1",
+      srtPortRange: range,
+      logger,
+      authority: createKeyAuthority({ local: () => specs, nodeId: "node-test", logger }),
+    });
+    s.onPublish((e) => published.push(e));
+    servers.push(s);
+    await s.start();
+    return s;
+  }
+
+  /** Pushes until the listener (maybe restarting) takes the publish; resolves when onPublish fires. */
+  async function pushUntilLive(port: number, passphrase: string, streamId: string) {
+    const before = published.filter((e) => e.streamId === streamId).length;
+    await waitFor(
+      async () => {
+        await publishSrt("127.0.0.1", port, passphrase, 2).done;
+        return published.filter((e) => e.streamId === streamId).length > before;
+      },
+      30000,
+      `SRT publish of ${streamId} on ${port}`,
+      200,
+    );
+  }
+
+  let server: EmbeddedMediaServer;
+  beforeAll(async () => {
+    server = await newServer();
+  });
+  afterAll(async () => {
+    for (const s of servers) await s.stop();
+  }, 30000);
+
+  test("the listener is on the desired srtPort and takes a push with the passphrase", async () => {
+    specs = [a.spec];
+    await server.configure(specs);
+    expect(server.srtPort(a.spec.id)).toBe(assigned(0));
+    expect(server.inputError(a.spec.id)).toBeUndefined();
+    await pushUntilLive(assigned(0), a.passphrase, a.spec.id);
+    expect(published.at(-1)).toMatchObject({ streamId: a.spec.id, protocol: "srt" });
+  }, 60000);
+
+  test("a killed listener comes back on the same port; so does a restarted server", async () => {
+    const [pid] = server.processes();
+    expect(pid).toBeDefined();
+    process.kill(pid!, "SIGKILL");
+    await waitFor(() => !pidAlive(pid!) && server.processes().some((p) => p !== pid), 15000, "new listener");
+    expect(server.srtPort(a.spec.id)).toBe(assigned(0));
+    await pushUntilLive(assigned(0), a.passphrase, a.spec.id);
+
+    // Origin restart: a fresh server with the same desired state listens on the same port.
+    await server.stop();
+    server = await newServer();
+    await server.configure(specs);
+    expect(server.srtPort(a.spec.id)).toBe(assigned(0));
+    await pushUntilLive(assigned(0), a.passphrase, a.spec.id);
+  }, 90000);
+
+  test("a taken port is refused (log + input error), never swapped for another; freed → used", async () => {
+    const squatter = await bindUdp(assigned(1));
+    try {
+      specs = [a.spec, b.spec];
+      await server.configure(specs);
+      expect(server.srtPort(b.spec.id)).toBeUndefined();
+      expect(server.inputError(b.spec.id)).toContain(`SRT port ${assigned(1)} is taken`);
+      expect(lines.find((l) => l.msg === "SRT port taken: listener not started")).toMatchObject({
+        streamId: b.spec.id,
+        port: assigned(1),
+      });
+      // Two streams given one port: the second is refused, the first keeps it.
+      const twin = makeSrtStream();
+      twin.spec.srtPort = assigned(0);
+      await server.configure([a.spec, b.spec, twin.spec]);
+      expect(server.srtPort(a.spec.id)).toBe(assigned(0));
+      expect(server.srtPort(twin.spec.id)).toBeUndefined();
+      expect(server.inputError(twin.spec.id)).toContain(`by stream ${a.spec.id}`);
+    } finally {
+      await new Promise<void>((r) => squatter.close(() => r()));
+    }
+    await server.configure(specs);
+    expect(server.srtPort(b.spec.id)).toBe(assigned(1));
+    expect(server.inputError(b.spec.id)).toBeUndefined();
+  }, 60000);
+
+  test("a deleted stream's SRT URL reaches no other stream's listener", async () => {
+    specs = [b.spec];
+    await server.configure(specs);
+    expect(server.srtPort(a.spec.id)).toBeUndefined();
+    const before = published.length;
+    // a's old URL: nothing listens there any more.
+    expect(await publishSrt("127.0.0.1", assigned(0), a.passphrase, 2).done).not.toBe(0);
+    // a's passphrase on b's port: b's listener refuses it in the SRT handshake.
+    expect(await publishSrt("127.0.0.1", assigned(1), a.passphrase, 2).done).not.toBe(0);
+    expect(published.length).toBe(before);
+  }, 60000);
+});
+
+/** Whether a TCP connection to host:port is accepted (loopback addresses only). */
+function tcpReachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, host, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on("error", () => resolve(false));
+  });
+}
+
+describe("embedded listen address", () => {
+  const { logger } = captureLogger();
+  const start = async (env: Record<string, string>) => {
+    const server = createMediaServer({
+      config: loadConfig(mediaConfigSpec, { MEDIA_SERVER: "embedded", RTMP_PORT: "0", ...env }),
+      authority: createKeyAuthority({ local: () => [], nodeId: "n", logger }),
+      logger,
+      defaultBindHost: "127.0.0.1",
+    }) as EmbeddedMediaServer;
+    await server.start();
+    return server;
+  };
+
+  test("RTMP listens on ORIGIN_HOST (127.0.0.1) unless MEDIA_BIND_HOST says otherwise", async () => {
+    const narrow = await start({});
+    try {
+      expect(await tcpReachable("127.0.0.1", narrow.rtmpPort())).toBe(true);
+      // 127.0.0.2 is loopback too, but not the address the server bound.
+      expect(await tcpReachable("127.0.0.2", narrow.rtmpPort())).toBe(false);
+    } finally {
+      await narrow.stop();
+    }
+    const wide = await start({ MEDIA_BIND_HOST: "0.0.0.0" });
+    try {
+      expect(await tcpReachable("127.0.0.2", wide.rtmpPort())).toBe(true);
+    } finally {
+      await wide.stop();
+    }
+  });
+});
