@@ -11,7 +11,8 @@ import { createKeyAuthority } from "../src/auth/key-authority.ts";
 import { EmbeddedMediaServer } from "../src/media/embedded/index.ts";
 import { createMediaServer, mediaConfigSpec } from "../src/media/index.ts";
 import type { MediaStreamSpec, PublishEvent } from "../src/media/types.ts";
-import { publishSrt } from "./media-helpers/ffmpeg.ts";
+import { createOriginMetrics } from "../src/metrics/index.ts";
+import { publishRtmp, publishSrt } from "./media-helpers/ffmpeg.ts";
 import { captureLogger, makeSrtStream, randomPortRange } from "./media-helpers/fixtures.ts";
 import { pidAlive, waitFor } from "./media-helpers/wait.ts";
 
@@ -36,6 +37,7 @@ describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", 
   const published: PublishEvent[] = [];
   const { logger, lines } = captureLogger();
   const servers: EmbeddedMediaServer[] = [];
+  const metrics = createOriginMetrics();
   const a = makeSrtStream();
   const b = makeSrtStream();
   a.spec.srtPort = assigned(0);
@@ -47,6 +49,7 @@ describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", 
       bindHost: "127.0.0.1",
       srtPortRange: range,
       logger,
+      publishRejected: metrics.publishRejected,
       authority: createKeyAuthority({ local: () => specs, nodeId: "node-test", logger }),
     });
     s.onPublish((e) => published.push(e));
@@ -87,10 +90,10 @@ describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", 
   }, 60000);
 
   test("a killed listener comes back on the same port; so does a restarted server", async () => {
-    const [pid] = server.processes();
-    expect(pid).toBeDefined();
-    process.kill(pid!, "SIGKILL");
-    await waitFor(() => !pidAlive(pid!) && server.processes().some((p) => p !== pid), 15000, "new listener");
+    // The listener restarts by itself after each publisher leaves: take the one running now.
+    const pid = await waitFor(() => server.processes()[0], 10000, "a running listener");
+    process.kill(pid, "SIGKILL");
+    await waitFor(() => !pidAlive(pid) && server.processes().some((p) => p !== pid), 15000, "new listener");
     expect(server.srtPort(a.spec.id)).toBe(assigned(0));
     await pushUntilLive(assigned(0), a.passphrase, a.spec.id);
 
@@ -126,6 +129,31 @@ describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", 
     await server.configure(specs);
     expect(server.srtPort(b.spec.id)).toBe(assigned(1));
     expect(server.inputError(b.spec.id)).toBeUndefined();
+  }, 60000);
+
+  test("an SRT push to a stream an RTMP publisher holds → refused as already_live (log + metric)", async () => {
+    const rtmp = publishRtmp(`rtmp://127.0.0.1:${server.rtmpPort()}/live/${a.key}`, 10);
+    try {
+      await waitFor(
+        () => server.active().find((e) => e.streamId === a.spec.id),
+        15000,
+        "RTMP publisher live",
+      );
+      const before = lines.length;
+      const srt = publishSrt("127.0.0.1", assigned(0), a.passphrase, 3);
+      const logged = await waitFor(
+        () => lines.slice(before).find((l) => l.msg === "publish rejected: already_live"),
+        15000,
+        "already_live refusal",
+      );
+      expect(logged).toMatchObject({ reason: "already_live", protocol: "srt", streamId: a.spec.id });
+      const text = await metrics.registry.metrics();
+      expect(text).toContain('dionysia_origin_publish_rejected_total{reason="already_live"} 1');
+      expect(await srt.done).not.toBe(0);
+      expect(server.active().filter((e) => e.streamId === a.spec.id)).toHaveLength(1);
+    } finally {
+      await rtmp.stop();
+    }
   }, 60000);
 
   test("a deleted stream's SRT URL reaches no other stream's listener", async () => {

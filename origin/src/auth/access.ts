@@ -33,6 +33,19 @@ export type ReadDecision = { ok: true; via: "loopback" | "relay" } | { ok: false
 export interface AccessPolicy {
   authorize(req: PublishRequest): Promise<PublishDecision>;
   authorize(req: ReadRequest): Promise<ReadDecision>;
+  /**
+   * Records a publish refused after the key check (two publishers racing through it, an SRT
+   * relay's publish while the stream already has one): same log line and counter as authorize's.
+   */
+  rejected(r: PublishRejection): void;
+}
+
+export interface PublishRejection {
+  reason: PublishRefusal;
+  protocol: IngestProtocol;
+  streamId?: string;
+  remoteAddr?: string;
+  detail?: string;
 }
 
 export interface AccessPolicyOptions {
@@ -60,19 +73,20 @@ export function createAccessPolicy(o: AccessPolicyOptions): AccessPolicy {
     if (d.ok && o.isPublishing?.(d.streamId))
       d = refuse("already_live", { streamId: d.streamId, detail: "a publisher is already connected here" });
     if (d.ok) return d;
-    o.rejected?.inc({ reason: d.reason });
-    // The key is never logged: a typo'd key is one character away from a valid one.
-    log.warn(
-      {
-        reason: d.reason,
-        detail: d.detail,
-        protocol,
-        remoteAddr,
-        ...(d.streamId ? { streamId: d.streamId } : {}),
-      },
-      `publish rejected: ${d.reason}`,
-    );
+    rejected({
+      reason: d.reason,
+      protocol,
+      ...(remoteAddr ? { remoteAddr } : {}),
+      ...(d.streamId ? { streamId: d.streamId } : {}),
+      ...(d.detail ? { detail: d.detail } : {}),
+    });
     return d;
+  }
+
+  function rejected(r: PublishRejection): void {
+    o.rejected?.inc({ reason: r.reason });
+    // The key is never logged: a typo'd key is one character away from a valid one.
+    log.warn({ ...r }, `publish rejected: ${r.reason}`);
   }
 
   function read(req: ReadRequest): ReadDecision {
@@ -94,5 +108,5 @@ export function createAccessPolicy(o: AccessPolicyOptions): AccessPolicy {
   async function authorize(req: PublishRequest | ReadRequest): Promise<PublishDecision | ReadDecision> {
     return req.action === "publish" ? publish(req) : read(req);
   }
-  return { authorize };
+  return { authorize, rejected };
 }

@@ -205,7 +205,13 @@ export class RtmpSessions {
     const streamId = accepted.streamId;
     // Also catches two publishers of one key racing through the (async) key check.
     if (this.live.has(streamId)) {
-      this.log.warn({ streamId, remoteAddr, app }, "publish rejected: stream already has a publisher");
+      this.o.access.rejected({
+        reason: "already_live",
+        protocol: accepted.protocol,
+        streamId,
+        ...(accepted.remoteAddr ? { remoteAddr: accepted.remoteAddr } : {}),
+        detail: "a publisher is already connected here",
+      });
       this.refusePublish(session, streamNum, "already_live");
       return;
     }
