@@ -5,10 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createSocket, type Socket } from "node:dgram";
+import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { loadConfig } from "@dionysia/shared";
+import { execa } from "execa";
 import { createKeyAuthority } from "../src/auth/key-authority.ts";
+import { srtListenerArgs } from "../src/media/embedded/ffmpeg-args.ts";
 import { EmbeddedMediaServer } from "../src/media/embedded/index.ts";
+import { udpPortFree } from "../src/media/embedded/ports.ts";
 import { createMediaServer, mediaConfigSpec } from "../src/media/index.ts";
 import type { MediaStreamSpec, PublishEvent } from "../src/media/types.ts";
 import { createOriginMetrics } from "../src/metrics/index.ts";
@@ -23,6 +27,16 @@ const win = randomPortRange();
 /** The fallback range: the first 10 ports of our window; control's ports come from the rest. */
 const range = { from: win.from, to: win.from + 9 };
 const assigned = (i: number) => win.from + 20 + i;
+
+/** Alive and not a zombie (an orphan killed here is reaped by pid 1 whenever it gets to it). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return pidAlive(pid);
+  }
+}
 
 function bindUdp(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -130,6 +144,61 @@ describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", 
     expect(server.srtPort(b.spec.id)).toBe(assigned(1));
     expect(server.inputError(b.spec.id)).toBeUndefined();
   }, 60000);
+
+  test.skipIf(!existsSync("/proc/self/stat"))(
+    "an orphaned listener of a killed origin holding the port is reclaimed; a live one is not",
+    async () => {
+      const d = makeSrtStream();
+      d.spec.srtPort = assigned(2);
+      const args = srtListenerArgs({
+        port: assigned(2),
+        passphrase: d.passphrase,
+        bind: "127.0.0.1",
+        internalUrl: `rtmp://127.0.0.1:9/internal/${d.spec.id}?t=old`,
+      });
+      // A live listener (its parent, this test, is alive): never killed, the port is refused.
+      const live = execa("ffmpeg", args, {
+        reject: false,
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "ignore",
+      });
+      try {
+        await waitFor(
+          async () => !(await udpPortFree(assigned(2), "127.0.0.1")),
+          10000,
+          "live listener bound",
+        );
+        await server.configure([...specs, d.spec]);
+        expect(server.srtPort(d.spec.id)).toBeUndefined();
+        expect(server.inputError(d.spec.id)).toContain("is taken");
+        expect(pidAlive(live.pid!)).toBe(true);
+      } finally {
+        live.kill("SIGKILL");
+        await live;
+      }
+      // An orphan: started through a shell that exits at once, so its parent is gone (as after a
+      // SIGKILLed origin).
+      const sh = await execa("sh", ["-c", 'ffmpeg "$@" >/dev/null 2>&1 & echo $!', "sh", ...args]);
+      const orphan = Number(String(sh.stdout).trim());
+      try {
+        await waitFor(async () => !(await udpPortFree(assigned(2), "127.0.0.1")), 10000, "orphan bound");
+        await server.configure([...specs, d.spec]);
+        expect(server.srtPort(d.spec.id)).toBe(assigned(2));
+        expect(running(orphan)).toBe(false);
+        expect(lines.find((l) => String(l.msg).startsWith("killing an orphaned SRT listener"))).toMatchObject(
+          {
+            port: assigned(2),
+            pids: [orphan],
+          },
+        );
+      } finally {
+        if (running(orphan)) process.kill(orphan, "SIGKILL");
+        await server.configure(specs);
+      }
+    },
+    60000,
+  );
 
   test("an SRT push to a stream an RTMP publisher holds → refused as already_live (log + metric)", async () => {
     const rtmp = publishRtmp(`rtmp://127.0.0.1:${server.rtmpPort()}/live/${a.key}`, 10);

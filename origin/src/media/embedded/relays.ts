@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { type Logger, sha256Hex } from "@dionysia/shared";
 import type { IngestProtocol, MediaStreamSpec } from "../types.ts";
 import { pullArgs, srtListenerArgs } from "./ffmpeg-args.ts";
-import { pickUdpPort, udpPortFree } from "./ports.ts";
+import { orphanSrtListeners, pickUdpPort, udpPortFree } from "./ports.ts";
 import { RelayProcess } from "./relay-process.ts";
 
 export const INTERNAL_APP = "internal";
@@ -135,6 +135,30 @@ export class InputRelays {
     log.info({ sourceHost: host }, "pull input started");
   }
 
+  /**
+   * Whether the port can be bound, after killing an orphaned listener of a killed origin that
+   * still holds it (ports.ts): with stable ports it would otherwise block the stream for good.
+   */
+  private async portFreeOrReclaimed(port: number, bind: string, log: Logger): Promise<boolean> {
+    if (await udpPortFree(port, bind)) return true;
+    const orphans = await orphanSrtListeners(port);
+    if (orphans.length === 0) return false;
+    log.warn({ port, pids: orphans }, "killing an orphaned SRT listener of a previous run holding the port");
+    for (const pid of orphans) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      if (await udpPortFree(port, bind)) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
   private async startSrt(spec: MediaStreamSpec, sig: string): Promise<void> {
     const reserved = new Set([...this.relays.values()].map((r) => r.port).filter((p): p is number => !!p));
     for (const p of this.assigned) reserved.add(p);
@@ -145,7 +169,7 @@ export class InputRelays {
       // Control's port or none: a listener elsewhere would leave the stream's URL pointing at
       // whatever holds this port.
       const holder = [...this.relays.entries()].find(([, r]) => r.port === spec.srtPort)?.[0];
-      const free = !holder && (await udpPortFree(spec.srtPort, bind));
+      const free = !holder && (await this.portFreeOrReclaimed(spec.srtPort, bind, log));
       if (!free) {
         const why = `SRT port ${spec.srtPort} is taken${holder ? ` by stream ${holder}` : ""}; listener not started`;
         log.error({ port: spec.srtPort, bind, holder }, "SRT port taken: listener not started");
