@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { newStreamId, newStreamKey, sha256Hex } from "@dionysia/shared";
 import { createKeyAuthority } from "../src/auth/key-authority.ts";
+import { refusalFromControl } from "../src/auth/publish-refusal.ts";
 import { deriveRelaySecret, signRelayToken, verifyRelayToken } from "../src/auth/relay-token.ts";
 import { type ControlStub, startControlStub } from "./media-helpers/control-stub.ts";
 import { makeStream, PROFILE, testLogger } from "./media-helpers/fixtures.ts";
@@ -105,6 +106,27 @@ describe("key authority", () => {
         reason: "wrong_key",
       });
     expect(stub.requests.length).toBe(before);
+  });
+});
+
+describe("control's refusal → reason (pure)", () => {
+  const body = (code: string) => JSON.stringify({ error: { code, message: `m ${code}` } });
+  test("documented codes keep their name; the rest is control's problem, not the key's", () => {
+    expect(refusalFromControl(403, body("forbidden"))).toEqual({
+      reason: "wrong_key",
+      detail: "forbidden: m forbidden",
+    });
+    expect(refusalFromControl(404, "")).toEqual({ reason: "wrong_key", detail: "HTTP 404" });
+    for (const code of ["no_capacity", "already_live", "node_unavailable"] as const)
+      expect(refusalFromControl(409, body(code)).reason).toBe(code);
+    expect(refusalFromControl(409, body("something_new")).reason).toBe("control_error");
+    expect(refusalFromControl(409, "not json").reason).toBe("control_error");
+    expect(refusalFromControl(401, body("unauthorized")).reason).toBe("control_error");
+    expect(refusalFromControl(503, body("unavailable")).reason).toBe("control_unreachable");
+    expect(
+      refusalFromControl(409, JSON.stringify({ error: { code: "no_capacity", message: "x".repeat(999) } }))
+        .detail.length,
+    ).toBeLessThanOrEqual(300);
   });
 });
 
