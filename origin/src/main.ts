@@ -19,6 +19,7 @@ import { deriveRelaySecret } from "./auth/relay-token.ts";
 import { originConfigSpec } from "./config.ts";
 import { createMediaServer, MediamtxMediaServer, mediaConfigSpec } from "./media/index.ts";
 import type { MediaStreamSpec } from "./media/types.ts";
+import { createOriginMetrics } from "./metrics/index.ts";
 import { createOriginNode } from "./node.ts";
 import { signedPullUrl } from "./pull-url.ts";
 import type { StreamStatusEvent } from "./supervisor/index.ts";
@@ -37,6 +38,7 @@ const localSpecs = (): MediaStreamSpec[] =>
     keyHash: s.keyHash,
     profile: s.profile,
     ...(s.srtPassphrase ? { srtPassphrase: s.srtPassphrase } : {}),
+    ...(s.srtPort ? { srtPort: s.srtPort } : {}),
     ...(s.source ? { source: s.source } : {}),
     ...(s.pullFrom ? { pullFrom: s.pullFrom } : {}),
   }));
@@ -48,11 +50,22 @@ const authority = createKeyAuthority({
   nodeId: config.nodeId,
   logger: log,
 });
-const mediaServer = createMediaServer({ config, authority, logger: log, nodeKey: config.nodeKey });
+// One registry for the node: the media server counts refused publishes in it.
+const metrics = createOriginMetrics();
+const mediaServer = createMediaServer({
+  config,
+  authority,
+  logger: log,
+  nodeKey: config.nodeKey,
+  publishRejected: metrics.publishRejected,
+  // RTMP and SRT listen where the HTTP server does unless MEDIA_BIND_HOST says otherwise.
+  defaultBindHost: config.host,
+});
 const relaySecret = config.relaySecret ?? (config.nodeKey ? deriveRelaySecret(config.nodeKey) : undefined);
 const node = createOriginNode(config, {
   mediaServer,
   logger: log,
+  metrics,
   ...(mediaServer instanceof MediamtxMediaServer
     ? { extraRoutes: { "/internal/mediamtx/auth": mediaServer.authHandler() } }
     : {}),
@@ -115,7 +128,9 @@ agent = new OriginAgent({
 function publishStatus(id: string, e?: StreamStatusEvent) {
   const srtPort = "srtPort" in mediaServer ? mediaServer.srtPort(id) : undefined;
   const stats = e?.stats ?? {};
-  const lastError = e?.lastError ?? node.supervisor.lastError(id);
+  // A listener that could not start (its SRT port taken) is the stream's problem too.
+  const inputError = "inputError" in mediaServer ? mediaServer.inputError(id) : undefined;
+  const lastError = e?.lastError ?? node.supervisor.lastError(id) ?? inputError;
   void agent?.publishStreamStatus({
     id,
     nodeId: config.nodeId,

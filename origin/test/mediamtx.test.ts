@@ -13,7 +13,9 @@ import { buildMediamtxConfig, renderMediamtxYaml } from "../src/media/mediamtx/c
 import { MediamtxMediaServer } from "../src/media/mediamtx/index.ts";
 import { readyChanges } from "../src/media/mediamtx/paths.ts";
 import type { PublishEvent, UnpublishEvent } from "../src/media/types.ts";
-import { makeStream, testLogger } from "./media-helpers/fixtures.ts";
+import { createOriginMetrics } from "../src/metrics/index.ts";
+import { startControlStub } from "./media-helpers/control-stub.ts";
+import { captureLogger, makeStream, PROFILE, testLogger } from "./media-helpers/fixtures.ts";
 import { waitFor } from "./media-helpers/wait.ts";
 
 const secret = deriveRelaySecret("nk_mediamtx_test_node_key");
@@ -163,6 +165,53 @@ describe("mediamtx HTTP auth", () => {
     expect((await call("{not json")).status).toBe(400);
     expect((await call("42")).status).toBe(400);
     expect((await call({ ...base, ip: "198.51.100.7", action: "api", path: "" })).status).toBe(403);
+  });
+});
+
+describe("mediamtx HTTP auth: refusals carry the reason", () => {
+  const NODE_KEY = "nk_mediamtx_refusal_key";
+  const remote = { streamId: "remote-1", streamKey: "sk_remote_mtx_1", profileId: "p", profile: PROFILE };
+  const stub = startControlStub(NODE_KEY, [remote]);
+  afterAll(() => stub.stop());
+  const metrics = createOriginMetrics();
+  const { logger, lines } = captureLogger();
+  const handler = mediamtxAuthHandler({
+    authority: createKeyAuthority({
+      local: () => [],
+      controlUrl: stub.url,
+      nodeKey: NODE_KEY,
+      nodeId: "n1",
+      logger,
+    }),
+    logger,
+    publishRejected: metrics.publishRejected,
+  });
+  const publish = (key: string) =>
+    handler(
+      new Request("http://origin/internal/mediamtx/auth", {
+        method: "POST",
+        body: JSON.stringify({ ip: "203.0.113.5", action: "publish", path: `live/${key}`, protocol: "srt" }),
+      }),
+    );
+
+  test("no_capacity / already_live / node_unavailable → 403 naming the reason; wrong key → 401; logged and counted", async () => {
+    for (const mode of ["no_capacity", "already_live", "node_unavailable"] as const) {
+      stub.mode = mode;
+      const r = await publish(remote.streamKey);
+      expect(r.status).toBe(403);
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe(mode);
+      expect(lines.at(-1)).toMatchObject({ msg: `publish rejected: ${mode}`, reason: mode, protocol: "srt" });
+    }
+    stub.mode = "normal";
+    const wrong = await publish("sk_wrong_key");
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe("wrong_key");
+    expect(lines.at(-1)).toMatchObject({ reason: "wrong_key" });
+    const text = await metrics.registry.metrics();
+    for (const reason of ["no_capacity", "already_live", "node_unavailable", "wrong_key"])
+      expect(text).toContain(`dionysia_origin_publish_rejected_total{reason="${reason}"} 1`);
+    expect((await publish(remote.streamKey)).status).toBe(200);
   });
 });
 

@@ -1,18 +1,19 @@
 /**
  * The stream key check, shared by every media server: first against the key hashes of the local
  * desired state, then (unknown key) by asking control's `POST /v1/ingest/authorize`.
- * Fail closed: control unreachable, slow, 5xx or a malformed answer means "no".
+ * Fail closed: control unreachable, slow, 5xx or a malformed answer means "no". Every "no" carries
+ * its reason (publish-refusal.ts); the access policy logs and counts it.
  */
 import {
   decodeMessage,
   IngestAuthorizeResponse,
   type Logger,
-  type ProfileSpec,
   SAFE_ID,
   safeEqual,
   sha256Hex,
 } from "@dionysia/shared";
 import type { IngestProtocol, KeyAuthority, MediaStreamSpec } from "../media/types.ts";
+import { type Authorization, type PublishDecision, refusalFromControl, refuse } from "./publish-refusal.ts";
 
 export interface KeyAuthorityOptions {
   /** The streams this node carries now (desired state). */
@@ -26,8 +27,6 @@ export interface KeyAuthorityOptions {
   /** Deadline for the control round trip (default 3000 ms). */
   timeoutMs?: number;
 }
-
-export type Authorization = { streamId: string; keyHash: string; profile: ProfileSpec };
 
 /** Stream keys are short tokens; anything longer is garbage and never reaches control. */
 const MAX_KEY_LENGTH = 256;
@@ -51,11 +50,10 @@ export function createKeyAuthority(o: KeyAuthorityOptions): KeyAuthority {
     hash: string,
     protocol: IngestProtocol,
     remoteAddr: string | undefined,
-  ): Promise<Authorization | null> {
-    if (!o.controlUrl || !o.nodeKey) {
-      log.warn({ protocol, remoteAddr }, "unknown stream key and no control configured: rejected");
-      return null;
-    }
+  ): Promise<PublishDecision> {
+    // Without control, a key the desired state does not know is simply wrong.
+    if (!o.controlUrl || !o.nodeKey)
+      return refuse("wrong_key", { detail: "not in the desired state; no control" });
     const url = new URL("/v1/ingest/authorize", o.controlUrl).toString();
     let res: Response;
     try {
@@ -71,44 +69,33 @@ export function createKeyAuthority(o: KeyAuthorityOptions): KeyAuthority {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
-      log.error(
-        { err: (err as Error).message, protocol },
-        "control unreachable: publish rejected (fail closed)",
-      );
-      return null;
+      const name = (err as Error).name;
+      const detail = name === "TimeoutError" ? `no answer in ${timeoutMs} ms` : (err as Error).message;
+      return refuse("control_unreachable", { detail: detail.slice(0, 300) });
     }
     const text = await res.text().catch(() => "");
-    if (res.status === 403 || res.status === 404 || res.status === 409) {
-      log.warn({ status: res.status, protocol, remoteAddr }, "control refused the stream key");
-      return null;
-    }
     if (res.status !== 200) {
-      log.error({ status: res.status, protocol }, "control answered with an error: publish rejected");
-      return null;
+      const r = refusalFromControl(res.status, text);
+      return refuse(r.reason, { detail: r.detail });
     }
     const decoded = decodeMessage(IngestAuthorizeResponse, text);
-    if (!decoded.ok) {
-      log.error({ error: decoded.error }, "malformed answer from control: publish rejected");
-      return null;
-    }
+    if (!decoded.ok)
+      return refuse("control_error", { detail: `malformed answer: ${decoded.error}`.slice(0, 300) });
     const v = decoded.value;
     // Control must vouch for exactly the key that was presented and name a usable stream id.
-    if (!SAFE_ID.test(v.streamId) || !safeEqual(v.keyHash.toLowerCase(), hash)) {
-      log.error({ streamId: v.streamId }, "control answer does not match the presented key: rejected");
-      return null;
-    }
+    if (!SAFE_ID.test(v.streamId) || !safeEqual(v.keyHash.toLowerCase(), hash))
+      return refuse("control_error", { detail: "answer does not match the presented key" });
     log.info({ streamId: v.streamId, profileId: v.profileId, protocol }, "stream key authorized by control");
-    return { streamId: v.streamId, keyHash: hash, profile: v.profile };
+    return { ok: true, streamId: v.streamId, keyHash: hash, profile: v.profile };
   }
 
   return {
     async authorize({ streamKey, protocol, remoteAddr }) {
-      if (typeof streamKey !== "string" || streamKey.length === 0 || streamKey.length > MAX_KEY_LENGTH) {
-        return null;
-      }
+      if (typeof streamKey !== "string" || streamKey.length === 0 || streamKey.length > MAX_KEY_LENGTH)
+        return refuse("wrong_key", { detail: "empty or oversized key" });
       const hash = sha256Hex(streamKey);
       const local = findLocal(hash);
-      if (local) return local;
+      if (local) return { ok: true, ...local };
       return askControl(streamKey, hash, protocol, remoteAddr);
     },
   };

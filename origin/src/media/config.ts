@@ -12,10 +12,11 @@ export const mediaConfigSpec = {
     doc: "Host name used in announced ingest and relay URLs",
   }),
   rtmpPort: v.port("RTMP_PORT", { default: 1935, doc: "RTMP ingest port (embedded server and mediamtx)" }),
-  mediaBindHost: v.string("MEDIA_BIND_HOST", {
-    default: "0.0.0.0",
-    doc: "Listen address of the embedded RTMP and SRT listeners",
-  }),
+  mediaBindHost: optional(
+    v.string("MEDIA_BIND_HOST", {
+      doc: "Listen address of the embedded RTMP and SRT listeners; default: ORIGIN_HOST",
+    }),
+  ),
   srtPortRange: v.portRange("SRT_PORT_RANGE", {
     default: { from: 10000, to: 10100 },
     doc: "Embedded server: UDP ports for per-stream SRT listeners (one per stream with a passphrase)",

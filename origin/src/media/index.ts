@@ -6,6 +6,7 @@ import type { ConfigOf, Logger } from "@dionysia/shared";
 import { deriveRelaySecret } from "../auth/relay-token.ts";
 import type { mediaConfigSpec } from "./config.ts";
 import { EmbeddedMediaServer } from "./embedded/index.ts";
+import type { MediamtxAuthDeps } from "./mediamtx/auth.ts";
 import { MediamtxMediaServer } from "./mediamtx/index.ts";
 import type { KeyAuthority } from "./types.ts";
 
@@ -26,6 +27,10 @@ export interface CreateMediaServerOptions {
   /** Node key: relay tokens are derived from it unless RELAY_SECRET is set. */
   nodeKey?: string;
   ffmpegPath?: string;
+  /** Counts refused publishes by reason (`dionysia_origin_publish_rejected_total`). */
+  publishRejected?: MediamtxAuthDeps["publishRejected"];
+  /** Embedded listen address when MEDIA_BIND_HOST is unset (the origin's ORIGIN_HOST). */
+  defaultBindHost?: string;
 }
 
 /** Which implementation to run and, for mediamtx, which binary. Pure apart from the PATH lookup. */
@@ -62,6 +67,7 @@ export function createMediaServer(o: CreateMediaServerOptions): EmbeddedMediaSer
       ...(choice.bin && !choice.apiUrl ? { bin: choice.bin } : {}),
       ...(choice.apiUrl ? { apiUrl: choice.apiUrl } : {}),
       ...(relaySecret ? { relaySecret } : {}),
+      ...(o.publishRejected ? { publishRejected: o.publishRejected } : {}),
       config: {
         authHttpAddress: c.mediamtxAuthUrl,
         rtmpPort: c.rtmpPort,
@@ -76,11 +82,12 @@ export function createMediaServer(o: CreateMediaServerOptions): EmbeddedMediaSer
     authority: o.authority,
     logger: o.logger,
     rtmpPort: c.rtmpPort,
-    bindHost: c.mediaBindHost,
+    bindHost: c.mediaBindHost ?? o.defaultBindHost ?? "0.0.0.0",
     publicHost: c.publicHost,
     srtPortRange: c.srtPortRange,
     pullBackoff: { maxMs: c.pullMaxBackoffMs },
     ...(relaySecret ? { relaySecret } : {}),
+    ...(o.publishRejected ? { publishRejected: o.publishRejected } : {}),
     ...(o.ffmpegPath ? { ffmpegPath: o.ffmpegPath } : {}),
   });
 }

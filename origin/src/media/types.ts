@@ -4,6 +4,7 @@
  * interface only. The same behaviour tests run against whichever implementation is present.
  */
 import type { NodeIngestEndpoints, ProfileSpec } from "@dionysia/shared";
+import type { PublishDecision } from "../auth/publish-refusal.ts";
 
 export type IngestProtocol = "rtmp" | "srt" | "rtsp" | "webrtc" | "pull";
 
@@ -14,6 +15,11 @@ export interface MediaStreamSpec {
   keyHash: string;
   /** Embedded SRT: the listener for this stream is protected by this passphrase. */
   srtPassphrase?: string;
+  /**
+   * Embedded SRT: the listener's UDP port, assigned once by control (desired state `srtPort`), so
+   * the ingest URL never moves. Absent: a port from SRT_PORT_RANGE, kept while the listener lives.
+   */
+  srtPort?: number;
   /** Pull input (rtsp/rtmp/srt/http HLS): the media server pulls it with reconnect and back-off. */
   source?: string | null;
   /** Overflow transcoding: pull the stream from a peer node's relay URL. */
@@ -68,11 +74,11 @@ export interface MediaServer {
   ingressBytes(): number;
 }
 
-/** Decides whether a stream key may publish on this node. Fail closed. */
+/** Decides whether a stream key may publish on this node, and if not, why. Fail closed. */
 export interface KeyAuthority {
   authorize(req: {
     streamKey: string;
     protocol: IngestProtocol;
     remoteAddr?: string;
-  }): Promise<{ streamId: string; keyHash: string; profile: ProfileSpec } | null>;
+  }): Promise<PublishDecision>;
 }

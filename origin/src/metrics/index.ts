@@ -1,5 +1,6 @@
 /** Prometheus metrics of an origin node (one registry per node, so tests can run several). */
 import { Counter, Gauge, Registry } from "prom-client";
+import { PUBLISH_REFUSALS } from "../auth/publish-refusal.ts";
 
 /**
  * The HTTP server's counters as plain numbers: the hot path adds to a field or a map entry and
@@ -21,6 +22,8 @@ export interface OriginMetrics {
   transcoderRestarts: Counter<"stream" | "reason">;
   bytesServed: Counter<"kind">;
   httpRequests: Counter<"method" | "status">;
+  /** Publishes refused by the access policy, by reason (wrong_key, no_capacity, already_live...). */
+  publishRejected: Counter<"reason">;
   /** Written by the HTTP server; `bytesServed`/`httpRequests` read them on scrape. */
   http: HttpCounters;
   /** Body bytes served under /live so far (all kinds): the egress telemetry reads this. */
@@ -64,6 +67,7 @@ export function createOriginMetrics(): OriginMetrics {
       labelNames: ["stream", "reason"],
       registers,
     }),
+    publishRejected: publishRejectedCounter(registers),
     bytesServed: new Counter({
       name: "dionysia_origin_bytes_served_total",
       help: "Response body bytes served under /live",
@@ -89,4 +93,16 @@ export function createOriginMetrics(): OriginMetrics {
       },
     }),
   };
+}
+
+function publishRejectedCounter(registers: Registry[]): Counter<"reason"> {
+  const c = new Counter({
+    name: "dionysia_origin_publish_rejected_total",
+    help: "Publishes refused, by reason (wrong_key, no_capacity, already_live, node_unavailable, control_*)",
+    labelNames: ["reason"],
+    registers,
+  });
+  // Every reason is exported from the start (at 0), so a rate() over it has a series to read.
+  for (const reason of PUBLISH_REFUSALS) c.inc({ reason }, 0);
+  return c;
 }

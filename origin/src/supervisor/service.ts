@@ -170,6 +170,7 @@ export class Supervisor {
       id: s.id,
       keyHash: s.keyHash,
       srtPassphrase: s.srtPassphrase,
+      srtPort: s.srtPort,
       source: s.source ?? null,
       pullFrom: s.pullFrom,
       profile: s.profile,

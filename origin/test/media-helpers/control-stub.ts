@@ -1,6 +1,8 @@
 /**
  * A real local HTTP server implementing control's documented `POST /v1/ingest/authorize`
- * contract (shared IngestAuthorizeRequest / IngestAuthorizeResponse), for key-check tests.
+ * contract (shared IngestAuthorizeRequest / IngestAuthorizeResponse, errors as shared ErrorBody),
+ * for key-check tests. Its refusals are control's: 403 `forbidden` for an unknown key, 409 with
+ * `no_capacity` / `already_live` / `node_unavailable` (control/src/ingest/service.ts).
  */
 import { decodeMessage, IngestAuthorizeRequest, type ProfileSpec, sha256Hex } from "@dionysia/shared";
 
@@ -11,7 +13,22 @@ export interface StubStream {
   profile: ProfileSpec;
 }
 
-export type StubMode = "normal" | "error500" | "slow" | "malformed" | "wrongHash" | "conflict";
+export type StubMode =
+  | "normal"
+  | "error500"
+  | "slow"
+  | "malformed"
+  | "wrongHash"
+  | "no_capacity"
+  | "already_live"
+  | "node_unavailable";
+
+/** The messages control sends with each 409 (the origin must not rely on their wording). */
+const CONFLICTS = {
+  no_capacity: "node n has no room for this stream's profile and no neighbour can transcode it",
+  already_live: "the stream is live on another healthy node",
+  node_unavailable: "node n is cordoned or draining",
+} as const;
 
 export interface ControlStub {
   url: string;
@@ -56,11 +73,12 @@ export function startControlStub(nodeKey: string, streams: StubStream[] = []): C
       if (stub.mode === "error500")
         return Response.json({ error: { code: "internal", message: "boom" } }, { status: 500 });
       if (stub.mode === "slow") await new Promise((r) => setTimeout(r, 2000));
-      if (stub.mode === "conflict")
-        return Response.json({ error: { code: "conflict", message: "live elsewhere" } }, { status: 409 });
       const hit = stub.streams.find((s) => s.streamKey === d.value.streamKey);
       if (!hit)
-        return Response.json({ error: { code: "forbidden", message: "unknown key" } }, { status: 403 });
+        return Response.json({ error: { code: "forbidden", message: "not authorized" } }, { status: 403 });
+      const mode = stub.mode;
+      if (mode === "no_capacity" || mode === "already_live" || mode === "node_unavailable")
+        return Response.json({ error: { code: mode, message: CONFLICTS[mode] } }, { status: 409 });
       if (stub.mode === "malformed") return new Response('{"streamId": 42}', { status: 200 });
       return Response.json({
         streamId: hit.streamId,

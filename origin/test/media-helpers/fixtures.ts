@@ -1,6 +1,7 @@
 import {
   BUILTIN_PROFILES,
   createLogger,
+  type Logger,
   newSrtPassphrase,
   newStreamId,
   newStreamKey,
@@ -34,4 +35,15 @@ export function makeSrtStream(): TestStream & { passphrase: string } {
 export function randomPortRange(): { from: number; to: number } {
   const from = 20000 + Math.floor(Math.random() * 2000) * 20;
   return { from, to: from + 39 };
+}
+
+/** A JSON logger whose lines the test can read (for "the log says the real reason"). */
+export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({
+    service: "origin-test",
+    level: "info",
+    destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  });
+  return { logger, lines };
 }

@@ -9,6 +9,7 @@
  */
 import { createServer, type Server } from "node:net";
 import { type Logger, SAFE_ID } from "@dionysia/shared";
+import { type AccessPolicyOptions, createAccessPolicy } from "../../auth/access.ts";
 import { signRelayToken } from "../../auth/relay-token.ts";
 import type { KeyAuthority, MediaServer, MediaStreamSpec, PublishEvent, UnpublishEvent } from "../types.ts";
 import { routeNmsLogs } from "./nms.ts";
@@ -29,6 +30,8 @@ export interface EmbeddedMediaServerOptions {
   srtPortRange?: { from: number; to: number };
   /** HMAC secret for relay tokens; without it peers cannot read (only loopback can). */
   relaySecret?: string;
+  /** Counts refused publishes by reason (`dionysia_origin_publish_rejected_total`). */
+  publishRejected?: AccessPolicyOptions["rejected"];
   ffmpegPath?: string;
   /** Pull restart back-off (default 500 ms doubling to 30 s). */
   pullBackoff?: { initialMs?: number; maxMs?: number };
@@ -70,10 +73,16 @@ export class EmbeddedMediaServer implements MediaServer {
       ...(o.ffmpegPath ? { ffmpegPath: o.ffmpegPath } : {}),
       ...(o.pullBackoff ? { pullBackoff: o.pullBackoff } : {}),
     });
+    const access = createAccessPolicy({
+      authority: o.authority,
+      logger: this.log,
+      isPublishing: (id) => this.sessions.isPublishing(id),
+      ...(o.relaySecret ? { relaySecret: o.relaySecret } : {}),
+      ...(o.publishRejected ? { rejected: o.publishRejected } : {}),
+    });
     this.sessions = new RtmpSessions({
       logger: this.log,
-      authority: o.authority,
-      ...(o.relaySecret ? { relaySecret: o.relaySecret } : {}),
+      access,
       ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
       ...(o.trackWait ? { trackWait: o.trackWait } : {}),
       isStopping: () => this.stopping,
@@ -110,6 +119,11 @@ export class EmbeddedMediaServer implements MediaServer {
   /** UDP port of the SRT listener for a stream, to announce in its status. */
   srtPort(streamId: string): number | undefined {
     return this.relays.srtPort(streamId);
+  }
+
+  /** Why the stream's input listener is not running (e.g. its SRT port is taken), if it is not. */
+  inputError(streamId: string): string | undefined {
+    return this.relays.inputError(streamId);
   }
 
   /** Pids of the ffmpeg relays running now (diagnostics, tests). */

@@ -31,6 +31,8 @@ export interface NmsRtmp {
   onPublish: (invokeMessage: { streamName: string }) => void;
   onPlay: (invokeMessage: { streamName: string }) => void;
   respondPublish(): void;
+  /** `onStatus` on a message stream; level "error" makes ffmpeg print `Server error: <description>`. */
+  sendStatusMessage(sid: number, level: "status" | "error", code: string, description: string): void;
   respondPlay(): void;
 }
 

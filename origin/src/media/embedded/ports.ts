@@ -1,5 +1,6 @@
-/** Picking free UDP ports for SRT listeners from the configured range. */
+/** UDP ports for SRT listeners: free-port checks, the range fallback, orphans of a killed origin. */
 import { createSocket } from "node:dgram";
+import { readdir, readFile } from "node:fs/promises";
 
 /** True when a UDP socket can bind the port right now (nothing else listens there). */
 export function udpPortFree(port: number, host = "0.0.0.0"): Promise<boolean> {
@@ -19,10 +20,46 @@ export function udpPortFree(port: number, host = "0.0.0.0"): Promise<boolean> {
 export async function pickUdpPort(
   range: { from: number; to: number },
   reserved: Set<number>,
+  host = "0.0.0.0",
 ): Promise<number | undefined> {
   for (let p = range.from; p <= range.to; p++) {
     if (reserved.has(p)) continue;
-    if (await udpPortFree(p)) return p;
+    if (await udpPortFree(p, host)) return p;
   }
   return undefined;
+}
+
+const INTERNAL_OUTPUT = /^rtmp:\/\/127\.0\.0\.1:\d+\/internal\//;
+
+/**
+ * Pids of orphaned SRT listeners of an embedded server on this UDP port: ffmpeg processes with our
+ * listener arguments (srtListenerArgs: `srt://…:{port}?…mode=listener`, output to an `internal/`
+ * RTMP path) whose parent is gone (reparented to pid 1 or to a non-Bun subreaper). A killed origin
+ * leaves these behind holding the stream's port; a live origin's listeners are never matched.
+ * Linux /proc only; elsewhere (or unreadable) none.
+ */
+export async function orphanSrtListeners(port: number): Promise<number[]> {
+  let entries: string[];
+  try {
+    entries = await readdir("/proc");
+  } catch {
+    return [];
+  }
+  const input = new RegExp(`^srt://[^/?]*:${port}\\?(.*&)?mode=listener(&|$)`);
+  const found: number[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = (await readFile(`/proc/${e}/cmdline`, "utf8")).split("\0");
+      if (!argv[0]?.includes("ffmpeg") || !argv.some((a) => input.test(a))) continue;
+      if (!argv.some((a) => INTERNAL_OUTPUT.test(a))) continue;
+      const stat = await readFile(`/proc/${e}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const parent = ppid > 1 ? (await readFile(`/proc/${ppid}/comm`, "utf8").catch(() => "")).trim() : "";
+      if (ppid <= 1 || parent !== "bun") found.push(Number(e));
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
 }

@@ -1,6 +1,8 @@
 /**
  * The embedded server's input relays, reconciled to the stream specs: one ffmpeg SRT listener per
- * stream with a passphrase (UDP port from the range), one ffmpeg pull per `source`/`pullFrom`.
+ * stream with a passphrase, one ffmpeg pull per `source`/`pullFrom`. The SRT port is the spec's
+ * `srtPort` (control's, stable) when given, refused (never swapped) when something else holds it;
+ * else one from the range. A restarted listener keeps its port.
  * Each re-publishes into the local RTMP server on `internal/{streamId}?t={nonce}`, with a fresh
  * nonce per spawn that only this process knows (ADR 0030).
  */
@@ -8,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { type Logger, sha256Hex } from "@dionysia/shared";
 import type { IngestProtocol, MediaStreamSpec } from "../types.ts";
 import { pullArgs, srtListenerArgs } from "./ffmpeg-args.ts";
-import { pickUdpPort } from "./ports.ts";
+import { orphanSrtListeners, pickUdpPort, udpPortFree } from "./ports.ts";
 import { RelayProcess } from "./relay-process.ts";
 
 export const INTERNAL_APP = "internal";
@@ -40,6 +42,10 @@ interface Relay {
 
 export class InputRelays {
   private readonly relays = new Map<string, Relay>();
+  /** Every port control assigned in the current specs: the range fallback never hands these out. */
+  private assigned = new Set<number>();
+  /** Why a stream's input could not be started (its SRT port is taken...), until it is. */
+  private readonly errors = new Map<string, string>();
   /** Internal publish tokens of our own ffmpeg relays: nonce -> what it publishes. */
   private readonly internal = new Map<string, InternalPublisher>();
 
@@ -52,8 +58,14 @@ export class InputRelays {
       const src = s.pullFrom ?? s.source ?? undefined;
       if (src) want.set(s.id, { kind: "pull", sig: `pull|${sha256Hex(src)}`, spec: s });
       else if (s.srtPassphrase)
-        want.set(s.id, { kind: "srt", sig: `srt|${sha256Hex(s.srtPassphrase)}`, spec: s });
+        want.set(s.id, {
+          kind: "srt",
+          sig: `srt|${s.srtPort ?? "range"}|${sha256Hex(s.srtPassphrase)}`,
+          spec: s,
+        });
     }
+    for (const id of this.errors.keys()) if (!want.has(id)) this.errors.delete(id);
+    this.assigned = new Set([...want.values()].map((w) => w.spec.srtPort).filter((p): p is number => !!p));
     for (const [id, r] of this.relays) {
       if (want.get(id)?.sig === r.sig) continue;
       this.relays.delete(id);
@@ -77,6 +89,11 @@ export class InputRelays {
     return this.relays.get(streamId)?.port;
   }
 
+  /** Why the stream's input relay is not running, when it could not be started. */
+  inputError(streamId: string): string | undefined {
+    return this.errors.get(streamId);
+  }
+
   pids(): number[] {
     return [...this.relays.values()].map((r) => r.proc.pid).filter((p): p is number => p !== undefined);
   }
@@ -85,6 +102,7 @@ export class InputRelays {
     await Promise.all([...this.relays.values()].map((r) => r.proc.stop()));
     this.relays.clear();
     this.internal.clear();
+    this.errors.clear();
   }
 
   private internalUrl(relay: Relay, streamId: string, protocol: IngestProtocol, remoteAddr?: string): string {
@@ -117,15 +135,58 @@ export class InputRelays {
     log.info({ sourceHost: host }, "pull input started");
   }
 
+  /**
+   * Whether the port can be bound, after killing an orphaned listener of a killed origin that
+   * still holds it (ports.ts): with stable ports it would otherwise block the stream for good.
+   */
+  private async portFreeOrReclaimed(port: number, bind: string, log: Logger): Promise<boolean> {
+    if (await udpPortFree(port, bind)) return true;
+    const orphans = await orphanSrtListeners(port);
+    if (orphans.length === 0) return false;
+    log.warn({ port, pids: orphans }, "killing an orphaned SRT listener of a previous run holding the port");
+    for (const pid of orphans) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      if (await udpPortFree(port, bind)) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
   private async startSrt(spec: MediaStreamSpec, sig: string): Promise<void> {
     const reserved = new Set([...this.relays.values()].map((r) => r.port).filter((p): p is number => !!p));
-    const range = this.o.srtPortRange ?? { from: 10000, to: 10100 };
-    const port = await pickUdpPort(range, reserved);
+    for (const p of this.assigned) reserved.add(p);
     const log = this.o.logger.child({ streamId: spec.id, kind: "srt" });
-    if (port === undefined) {
-      log.error({ range }, "no free UDP port left for an SRT listener");
-      return;
+    const bind = this.o.bindHost ?? "0.0.0.0";
+    let port: number | undefined;
+    if (spec.srtPort !== undefined) {
+      // Control's port or none: a listener elsewhere would leave the stream's URL pointing at
+      // whatever holds this port.
+      const holder = [...this.relays.entries()].find(([, r]) => r.port === spec.srtPort)?.[0];
+      const free = !holder && (await this.portFreeOrReclaimed(spec.srtPort, bind, log));
+      if (!free) {
+        const why = `SRT port ${spec.srtPort} is taken${holder ? ` by stream ${holder}` : ""}; listener not started`;
+        log.error({ port: spec.srtPort, bind, holder }, "SRT port taken: listener not started");
+        this.errors.set(spec.id, why);
+        return;
+      }
+      port = spec.srtPort;
+    } else {
+      const range = this.o.srtPortRange ?? { from: 10000, to: 10100 };
+      port = await pickUdpPort(range, reserved, bind);
+      if (port === undefined) {
+        log.error({ range }, "no free UDP port left for an SRT listener");
+        this.errors.set(spec.id, `no free UDP port in ${range.from}-${range.to} for the SRT listener`);
+        return;
+      }
     }
+    this.errors.delete(spec.id);
     const passphrase = spec.srtPassphrase!;
     const relay: Relay = { kind: "srt", sig, port, proc: undefined as unknown as RelayProcess };
     relay.proc = new RelayProcess({
@@ -139,7 +200,7 @@ export class InputRelays {
         srtListenerArgs({
           port,
           passphrase,
-          bind: this.o.bindHost ?? "0.0.0.0",
+          bind,
           internalUrl: this.internalUrl(relay, spec.id, "srt"),
         }),
     });

@@ -1,14 +1,16 @@
 /**
- * RTMP connections of the embedded server, through node-media-server's session code: the key is
- * checked (KeyAuthority) before `Publish.Start` is answered, the publish is renamed to
- * `live/{streamId}`, onPublish waits for the publisher's tracks (tracks.ts), and reads are allowed
- * from loopback on `live/{id}` or with a relay token on `relay/{id}` (ADR 0030, 0031).
+ * RTMP connections of the embedded server, through node-media-server's session code: the access
+ * policy (auth/access.ts) decides before `Publish.Start` is answered, a refusal is answered with an
+ * onStatus error that names the reason (ffmpeg prints `Server error: <description>`, OBS shows it),
+ * the publish is renamed to `live/{streamId}`, onPublish waits for the publisher's tracks
+ * (tracks.ts), and reads go through the same policy (ADR 0030, 0031, 0033).
  */
 import type { Socket } from "node:net";
 import { type Logger, SAFE_ID } from "@dionysia/shared";
-import { verifyRelayToken } from "../../auth/relay-token.ts";
+import type { AccessPolicy } from "../../auth/access.ts";
+import { describeRefusal, type PublishRefusal } from "../../auth/publish-refusal.ts";
 import { isLoopback } from "../net.ts";
-import type { KeyAuthority, PublishEvent, UnpublishEvent } from "../types.ts";
+import type { PublishEvent, UnpublishEvent } from "../types.ts";
 import { type NmsSession, RtmpSession } from "./nms.ts";
 import { INTERNAL_APP, type InternalPublisher } from "./relays.ts";
 import { TrackWatch, type TrackWatchOptions } from "./tracks.ts";
@@ -16,10 +18,27 @@ import { TrackWatch, type TrackWatchOptions } from "./tracks.ts";
 export const LIVE_APP = "live";
 export const RELAY_APP = "relay";
 
+/** How long a refused client gets to read the onStatus error and hang up before we cut it. */
+const REFUSAL_LINGER_MS = 2000;
+
+/**
+ * The onStatus a refused publish gets. BadName is Adobe's code for a wrong stream name (the key is
+ * the name here) and for a stream already being published; the rest are denials whose description
+ * says why.
+ */
+export function refusalStatus(reason: PublishRefusal | "bad_app"): { code: string; description: string } {
+  if (reason === "bad_app")
+    return { code: "NetStream.Publish.BadName", description: "publish to rtmp://<host>/live/<stream key>" };
+  const code =
+    reason === "wrong_key" || reason === "already_live"
+      ? "NetStream.Publish.BadName"
+      : "NetStream.Publish.Denied";
+  return { code, description: describeRefusal(reason) };
+}
+
 export interface RtmpSessionsOptions {
   logger: Logger;
-  authority: KeyAuthority;
-  relaySecret?: string;
+  access: AccessPolicy;
   idleTimeoutMs?: number;
   trackWait?: TrackWatchOptions;
   isStopping: () => boolean;
@@ -74,6 +93,11 @@ export class RtmpSessions {
     this.watches.clear();
   }
 
+  /** Whether a publisher holds the stream now (announced or still being looked at). */
+  isPublishing(streamId: string): boolean {
+    return this.live.has(streamId);
+  }
+
   /** Takes over a new TCP connection. */
   accept(socket: Socket): void {
     if (this.o.isStopping()) {
@@ -104,7 +128,10 @@ export class RtmpSessions {
     rtmp.onPlay = (msg) => {
       if (decided) return void socket.destroy();
       decided = true;
-      this.handlePlay(session, msg.streamName);
+      void this.handlePlay(session, msg.streamName).catch((err) => {
+        this.log.error({ err: (err as Error).message }, "play handling failed");
+        socket.destroy();
+      });
     };
     socket.on("data", (data: Buffer) => {
       if (session.isPublisher) this.ingress += data.length;
@@ -138,6 +165,7 @@ export class RtmpSessions {
     // Nothing from this client is read until the key is decided.
     socket.pause();
     let accepted: PublishEvent | null = null;
+    let refusal: PublishRefusal | "bad_app" = "bad_app";
     if (app === INTERNAL_APP) {
       const entry = this.o.internalPublisher(query.get("t") ?? "");
       if (entry && entry.streamId === name && isLoopback(remoteAddr)) {
@@ -149,32 +177,42 @@ export class RtmpSessions {
         };
       }
     } else if (app === LIVE_APP) {
-      const auth = await this.o.authority.authorize({
+      const d = await this.o.access.authorize({
+        action: "publish",
         streamKey: name,
         protocol: "rtmp",
         ...(remoteAddr ? { remoteAddr } : {}),
       });
-      if (auth) {
-        const known = this.o.hasSpec(auth.streamId);
+      if (d.ok) {
+        const known = this.o.hasSpec(d.streamId);
         accepted = {
-          streamId: auth.streamId,
+          streamId: d.streamId,
           protocol: "rtmp",
-          inputUrl: this.o.inputUrl(auth.streamId),
+          inputUrl: this.o.inputUrl(d.streamId),
           ...(remoteAddr ? { remoteAddr } : {}),
-          ...(known ? {} : { profile: auth.profile, keyHash: auth.keyHash }),
+          ...(known ? {} : { profile: d.profile, keyHash: d.keyHash }),
         };
-      }
+      } else refusal = d.reason;
     }
     if (socket.destroyed || this.o.isStopping()) return;
     if (!accepted) {
-      this.log.warn({ remoteAddr, app }, "publish rejected: invalid stream key");
-      socket.destroy();
+      // The access policy logged and counted its refusals; an unknown app or a forged internal
+      // publish never reached it.
+      if (app !== LIVE_APP) this.log.warn({ remoteAddr, app }, "publish rejected: not a live/{key} publish");
+      this.refusePublish(session, streamNum, refusal);
       return;
     }
     const streamId = accepted.streamId;
+    // Also catches two publishers of one key racing through the (async) key check.
     if (this.live.has(streamId)) {
-      this.log.warn({ streamId, remoteAddr }, "publish rejected: stream already has a publisher");
-      socket.destroy();
+      this.o.access.rejected({
+        reason: "already_live",
+        protocol: accepted.protocol,
+        streamId,
+        ...(accepted.remoteAddr ? { remoteAddr: accepted.remoteAddr } : {}),
+        detail: "a publisher is already connected here",
+      });
+      this.refusePublish(session, streamNum, "already_live");
       return;
     }
     rtmp.streamName = streamId;
@@ -214,25 +252,54 @@ export class RtmpSessions {
     this.o.emitPublish(e);
   }
 
-  private handlePlay(session: NmsSession, streamName: string): void {
+  /** Answers the publish with an onStatus error, then closes once the client had time to read it. */
+  private refusePublish(session: NmsSession, streamNum: number, reason: PublishRefusal | "bad_app"): void {
+    const { socket, rtmp } = session;
+    const { code, description } = refusalStatus(reason);
+    try {
+      rtmp.sendStatusMessage(streamNum, "error", code, description);
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, "could not send the refusal");
+    }
+    // end() flushes the answer first; a client that does not hang up is cut after the linger.
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+    socket.once("close", () => clearTimeout(timer));
+  }
+
+  private async handlePlay(session: NmsSession, streamName: string): Promise<void> {
     const { socket, rtmp } = session;
     const app = rtmp.streamApp;
     const { name, query } = splitName(streamName);
     const remoteAddr = socket.remoteAddress;
+    const streamNum = rtmp.parserPacket.header.stream_id;
     let ok = false;
     // Only streams this node carries can be read: no waiting readers on arbitrary names.
-    if (SAFE_ID.test(name) && (this.live.has(name) || this.o.hasSpec(name))) {
-      if (app === LIVE_APP) ok = isLoopback(remoteAddr);
-      else if (app === RELAY_APP) ok = verifyRelayToken(this.o.relaySecret, name, query.get("token"));
+    if (
+      (app === LIVE_APP || app === RELAY_APP) &&
+      SAFE_ID.test(name) &&
+      (this.live.has(name) || this.o.hasSpec(name))
+    ) {
+      socket.pause();
+      const d = await this.o.access.authorize({
+        action: "read",
+        path: `${app}/${name}`,
+        token: query.get("token"),
+        ...(remoteAddr ? { remoteAddr } : {}),
+      });
+      ok = d.ok;
+      if (socket.destroyed) return;
+      socket.resume();
+    } else {
+      this.log.warn({ remoteAddr, app }, "read refused: no such stream here");
     }
     if (!ok) {
-      this.log.warn({ remoteAddr, app }, "read refused");
       socket.destroy();
       return;
     }
     rtmp.streamName = name;
     rtmp.streamQuery = {};
-    rtmp.streamId = rtmp.parserPacket.header.stream_id;
+    rtmp.streamId = streamNum;
     rtmp.respondPlay();
     rtmp.onConnectCallback({ app: LIVE_APP, name, host: rtmp.streamHost, query: {} });
     rtmp.onPlayCallback();

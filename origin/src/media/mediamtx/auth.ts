@@ -1,14 +1,14 @@
 /**
  * mediamtx's HTTP authentication (`authMethod: http`): mediamtx POSTs
  * `{ip, user, password, token, action, path, protocol, id, query}` and accepts on 2xx.
- * publish: path `live/{streamKey}` (RTMP/RTSP/WHIP; SRT streamid `publish:live/{key}`), key checked by
- * the KeyAuthority. read/playback: loopback (the origin itself) or a peer with a relay token on
- * `relay/{streamId}`. Everything else is refused.
+ * publish: path `live/{streamKey}` (RTMP/RTSP/WHIP; SRT streamid `publish:live/{key}`); read/playback:
+ * `live/...` from loopback or `relay/{streamId}` with a token. Both are decided by the origin's one
+ * access policy (auth/access.ts), which logs and counts each refusal with its reason; the answer's
+ * body names it too. mediamtx only looks at the status (its client sees a generic auth failure).
  */
 import type { Logger } from "@dionysia/shared";
-import { SAFE_ID } from "@dionysia/shared";
-import type { Authorization } from "../../auth/key-authority.ts";
-import { verifyRelayToken } from "../../auth/relay-token.ts";
+import { type AccessPolicyOptions, createAccessPolicy } from "../../auth/access.ts";
+import { type Authorization, describeRefusal } from "../../auth/publish-refusal.ts";
 import { isLoopback } from "../net.ts";
 import type { IngestProtocol, KeyAuthority } from "../types.ts";
 
@@ -28,6 +28,8 @@ export interface MediamtxAuthDeps {
   authority: KeyAuthority;
   logger: Logger;
   relaySecret?: string;
+  /** Counts refused publishes by reason (`dionysia_origin_publish_rejected_total`). */
+  publishRejected?: AccessPolicyOptions["rejected"];
   /** Told about every accepted publish (lets the paths poller map `live/{key}` to a stream id). */
   onAuthorized?: (key: string, auth: Authorization) => void;
 }
@@ -39,15 +41,21 @@ const PROTOCOLS: Record<string, IngestProtocol> = {
   webrtc: "webrtc",
 };
 
-function deny(status: 400 | 401 | 403, message: string): Response {
+function deny(status: 400 | 401 | 403, message: string, code?: string): Response {
   return Response.json(
-    { error: { code: status === 400 ? "bad_request" : "forbidden", message } },
+    { error: { code: code ?? (status === 400 ? "bad_request" : "forbidden"), message } },
     { status },
   );
 }
 
 export function mediamtxAuthHandler(deps: MediamtxAuthDeps): (req: Request) => Promise<Response> {
   const log = deps.logger.child({ component: "mediamtx-auth" });
+  const access = createAccessPolicy({
+    authority: deps.authority,
+    logger: deps.logger,
+    ...(deps.relaySecret ? { relaySecret: deps.relaySecret } : {}),
+    ...(deps.publishRejected ? { rejected: deps.publishRejected } : {}),
+  });
   return async (req) => {
     if (req.method !== "POST") return deny(400, "POST expected");
     let body: MediamtxAuthRequest;
@@ -68,29 +76,29 @@ export function mediamtxAuthHandler(deps: MediamtxAuthDeps): (req: Request) => P
         return deny(401, "publish requires live/{streamKey}");
       }
       const key = m[1]!;
-      const auth = await deps.authority.authorize({
+      const d = await access.authorize({
+        action: "publish",
         streamKey: key,
         protocol: PROTOCOLS[String(body.protocol)] ?? "rtmp",
         ...(ip ? { remoteAddr: ip } : {}),
       });
-      if (!auth) {
-        log.warn({ ip, protocol: body.protocol }, "publish refused: invalid stream key");
-        return deny(401, "invalid stream key");
-      }
+      // 401 for a wrong key (mediamtx then asks RTSP/WebRTC clients for credentials), 403 otherwise.
+      if (!d.ok) return deny(d.reason === "wrong_key" ? 401 : 403, describeRefusal(d.reason), d.reason);
+      const auth: Authorization = { streamId: d.streamId, keyHash: d.keyHash, profile: d.profile };
       deps.onAuthorized?.(key, auth);
       log.info({ streamId: auth.streamId, ip, protocol: body.protocol }, "publish authorized");
       return new Response(null, { status: 200 });
     }
     if (action === "read" || action === "playback") {
-      if (isLoopback(ip)) return new Response(null, { status: 200 });
-      const m = /^relay\/([^/]+)$/.exec(path);
       const token = new URLSearchParams(String(body.query ?? "")).get("token") ?? body.password ?? body.token;
-      if (m && SAFE_ID.test(m[1]!) && verifyRelayToken(deps.relaySecret, m[1]!, token)) {
-        log.info({ streamId: m[1], ip }, "relay read authorized");
-        return new Response(null, { status: 200 });
-      }
-      log.warn({ ip, action, protocol: body.protocol }, "read refused");
-      return deny(403, "reading is reserved to this origin and authorized peers");
+      const d = await access.authorize({
+        action: "read",
+        path,
+        ...(token ? { token } : {}),
+        ...(ip ? { remoteAddr: ip } : {}),
+      });
+      if (d.ok) return new Response(null, { status: 200 });
+      return deny(403, d.detail);
     }
     if ((action === "api" || action === "metrics" || action === "pprof") && isLoopback(ip)) {
       return new Response(null, { status: 200 });

@@ -11,10 +11,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { type Logger, sha256Hex } from "@dionysia/shared";
-import type { Authorization } from "../../auth/key-authority.ts";
+import type { Authorization } from "../../auth/publish-refusal.ts";
 import { RelayProcess } from "../embedded/relay-process.ts";
 import type { KeyAuthority, MediaServer, MediaStreamSpec, PublishEvent, UnpublishEvent } from "../types.ts";
-import { mediamtxAuthHandler } from "./auth.ts";
+import { type MediamtxAuthDeps, mediamtxAuthHandler } from "./auth.ts";
 import { type MediamtxConfigOptions, renderMediamtxYaml } from "./config.ts";
 import { fetchPaths, type MediamtxPathItem, protocolOf, readyChanges } from "./paths.ts";
 
@@ -30,6 +30,8 @@ export interface MediamtxMediaServerOptions {
   config: MediamtxConfigOptions;
   publicHost?: string;
   relaySecret?: string;
+  /** Counts refused publishes by reason (`dionysia_origin_publish_rejected_total`). */
+  publishRejected?: MediamtxAuthDeps["publishRejected"];
   pollIntervalMs?: number;
 }
 
@@ -63,6 +65,7 @@ export class MediamtxMediaServer implements MediaServer {
       authority: this.o.authority,
       logger: this.o.logger,
       ...(this.o.relaySecret ? { relaySecret: this.o.relaySecret } : {}),
+      ...(this.o.publishRejected ? { publishRejected: this.o.publishRejected } : {}),
       onAuthorized: (key, auth) => this.authorized.set(sha256Hex(key), auth),
     });
   }
