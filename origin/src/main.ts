@@ -12,6 +12,7 @@ import {
   redactConfig,
   stopOnSignals,
 } from "@dionysia/shared";
+import { CapacityCorrection, capacityMoved } from "./agent/capacity-correction.ts";
 import { agentConfigSpecs } from "./agent/config.ts";
 import { OriginAgent, resolveCapacity, systemTelemetry } from "./agent/index.ts";
 import { createKeyAuthority } from "./auth/key-authority.ts";
@@ -59,7 +60,9 @@ const node = createOriginNode(config, {
 });
 
 let agent: OriginAgent | undefined;
+let correctionTimer: ReturnType<typeof setInterval> | undefined;
 stopOnSignals(log, async () => {
+  clearInterval(correctionTimer);
   await agent?.stop();
   await node.stop();
 });
@@ -70,6 +73,12 @@ const capacity = await resolveCapacity(config.capacityUnits, config.capacityFall
   logger: log,
 });
 log.info({ capacity }, "capacity");
+// What is announced: the calibration, corrected by what live streams really cost (ADR 0044).
+const announced = { loadUnits: capacity.loadUnits, measured: capacity.measured };
+const correction =
+  capacity.measured && capacity.cpuSecondsPerMpx
+    ? new CapacityCorrection({ calibrated: capacity.loadUnits, cpuSecondsPerMpx: capacity.cpuSecondsPerMpx })
+    : undefined;
 
 const egress = () => node.metrics.egressBytes();
 
@@ -87,14 +96,14 @@ agent = new OriginAgent({
     lon: config.lon,
     publicUrl: config.publicUrl,
     ingest: mediaServer.endpoints(),
-    capacity,
+    capacity: announced,
     encoders: [node.backend?.name ?? "ffmpeg", "libx264", "libx265", "aac", "libopus"],
     mediaServer: mediaServer.kind,
     version: VERSION,
     ts: Date.now(),
   }),
   telemetry: systemTelemetry({
-    capacity: () => capacity.loadUnits,
+    capacity: () => announced.loadUnits,
     streams: () => node.supervisor.stats(),
     loadUsed: () => node.supervisor.loadUsed(),
     ingressBytes: () => mediaServer.ingressBytes(),
@@ -130,6 +139,19 @@ function publishStatus(id: string, e?: StreamStatusEvent) {
 }
 node.supervisor.onStatus((e) => publishStatus(e.id, e));
 await agent.start();
+if (correction) {
+  correctionTimer = setInterval(() => {
+    correction.observe(node.supervisor.usage());
+    const next = correction.capacity;
+    if (!capacityMoved(announced.loadUnits, next)) return;
+    log.info(
+      { from: announced.loadUnits, to: next, factor: Math.round(correction.factor * 1000) / 1000 },
+      "capacity corrected from live streams",
+    );
+    announced.loadUnits = next;
+    void agent?.reannounce().catch((err) => log.warn({ err: (err as Error).message }, "re-announce failed"));
+  }, config.telemetryIntervalMs);
+}
 log.info(
   {
     url: node.http?.url,

@@ -56,6 +56,8 @@ export async function startRun(
     // A master from an earlier run would point players at playlists about to be replaced.
     await rm(join(job.outDir, layout.master), { force: true });
     if (e.gen !== gen || ctx.isStopped()) return;
+    // Progress counters (out_time, frames) start again with the process.
+    e.stats = {};
     const proc = runTranscoder(cmd, {
       secret: input.inputUrl,
       logger: log,

@@ -14,7 +14,9 @@ import {
   type StreamStats,
   type StreamStatusValue,
 } from "@dionysia/shared";
+import type { StreamUsage } from "../agent/capacity-correction.ts";
 import type { MediaStreamSpec, PublishEvent } from "../media/types.ts";
+import { processCpuSeconds } from "../proc-cpu.ts";
 import { watchRun } from "./outputs.ts";
 import { profileKey, startRun, stopRun } from "./run.ts";
 import { newEntry, StatusEvents } from "./status.ts";
@@ -118,6 +120,22 @@ export class Supervisor {
     let sum = 0;
     for (const e of this.entries.values()) if (e.run) sum += profileCost(e.run.job.profile);
     return Math.round(sum * 1000) / 1000;
+  }
+
+  /** Cumulative CPU and media seconds of each running transcoder (capacity correction, ADR 0044). */
+  usage(): StreamUsage[] {
+    const out: StreamUsage[] = [];
+    for (const e of this.entries.values()) {
+      if (!e.run) continue;
+      out.push({
+        id: e.id,
+        runId: e.run.job.runId ?? "0",
+        cost: profileCost(e.run.job.profile),
+        cpuSeconds: processCpuSeconds(e.run.proc.pid),
+        mediaSeconds: e.stats.outTimeSec,
+      });
+    }
+    return out;
   }
 
   /** Running transcoder processes (tests check them for orphans). */
