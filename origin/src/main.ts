@@ -135,6 +135,8 @@ function publishStatus(id: string, e?: StreamStatusEvent) {
     ...(stats.speed !== undefined ? { speed: stats.speed } : {}),
     ...(lastError ? { lastError: lastError.slice(0, 2000) } : {}),
     ...(srtPort ? { srtPort } : {}),
+    // The ladder served now: less than the profile's while the supervisor sheds rungs (ADR 0027).
+    ...(e?.renditions ? { renditions: e.renditions } : {}),
   });
 }
 node.supervisor.onStatus((e) => publishStatus(e.id, e));
