@@ -98,11 +98,21 @@ const master = (outDir: string) =>
 describe.skipIf(!hasFfmpeg)("overload: slow is shed, not restarted", () => {
   test("a ladder far too heavy: top rung shed, master and status list the served rungs, no stall loop", async () => {
     const { sup, events, outDir } = await setup("heavy1", heavy);
-    await waitFor(() => sup.status("heavy1") === "live", 90_000, "live after shedding");
-    // Served: the two light rungs; the status says so.
-    const live = events.filter((e) => e.status === "live").at(-1)!;
-    expect(live.renditions).toEqual(["180p", "90p"]);
-    const m = master(outDir);
+    // On a quiet machine the heavy ladder may get a first segment out (status live with three
+    // rungs) before its speed over the window condemns it; either way it is shed.
+    await waitFor(
+      () => events.some((e) => e.status === "live" && e.renditions?.join(",") === "180p,90p"),
+      90_000,
+      "live with the top rung shed",
+    );
+    const m = await waitFor(
+      () => {
+        const x = master(outDir);
+        return x.variants.length === 2 ? x : undefined;
+      },
+      30_000,
+      "master with the served rungs",
+    );
     expect(m.variants.map((v) => v.resolution?.height)).toEqual([180, 90]);
     // The shed rung's playlist is not in the master (media_0 was the 1440p one).
     expect(m.variants.map((v) => v.uri)).toEqual(["media_1.m3u8", "media_2.m3u8"]);
@@ -120,6 +130,8 @@ describe.skipIf(!hasFfmpeg)("overload: slow is shed, not restarted", () => {
     expect((sup.stats()[0]!.segments ?? 0) - before).toBeGreaterThanOrEqual(8);
     expect(events.some((e) => e.status === "error")).toBe(false);
     expect(sup.lastError("heavy1")).toBeUndefined();
+    // One step was enough: the light rungs were not shed in turn.
+    expect(master(outDir).variants).toHaveLength(2);
     // The served playlists grew past one segment and play.
     const pl = read(join(outDir, "media_1.m3u8"));
     expect(pl.segments.length).toBe(4);
@@ -172,7 +184,12 @@ describe.skipIf(!hasFfmpeg)("restart continues the playlists", () => {
     expect(periods.length).toBeGreaterThanOrEqual(1);
     const lastPeriod = periods.at(-1)!;
     expect(`run-${lastPeriod[1]}`).not.toBe(oldRun);
-    if (periods.length === 2) expect(Number(periods[1]![2])).toBeGreaterThan(Number(periods[0]![2]));
+    if (after.segments.some((s) => s.startsWith(`${oldRun}/`))) {
+      // Both runs' segments are listed: both Periods are there, in order.
+      expect(periods).toHaveLength(2);
+      expect(`run-${periods[0]![1]}`).toBe(oldRun);
+      expect(Number(periods[1]![2])).toBeGreaterThan(Number(periods[0]![2]));
+    }
     expect(mpd).toContain(`initialization="run-${lastPeriod[1]}/$RepresentationID$/init-`);
     // ffprobe plays the served HLS across the restart and reads the manifest.
     const hls = await ffprobeStreams(join(outDir, "media_0.m3u8"));
@@ -180,6 +197,33 @@ describe.skipIf(!hasFfmpeg)("restart continues the playlists", () => {
     const dash = await ffprobeStreams(join(outDir, "manifest.mpd"));
     expect(dash.filter((s) => s.codec_type === "video").map((s) => s.height)).toEqual([180, 90]);
   }, 150_000);
+
+  test("HLS alone (hls muxer): the rendition folder's playlist continues into the new run's folder", async () => {
+    const { sup, outDir } = await setup("cont2", { ...small, formats: ["hls"], renditions: [light[1]] });
+    await waitFor(() => sup.status("cont2") === "live", 45_000, "live");
+    await waitFor(() => read(join(outDir, "90p/index.m3u8")).segments.length >= 2, 20_000, "2 segments");
+    const before = read(join(outDir, "90p/index.m3u8"));
+    const pid1 = sup.processes()[0]!.pid!;
+    process.kill(pid1, "SIGKILL");
+    const after = await waitFor(
+      () => {
+        const p = read(join(outDir, "90p/index.m3u8"));
+        return p.discontinuities.length === 1 && p.discontinuities[0]! < p.segments.length - 1
+          ? p
+          : undefined;
+      },
+      45_000,
+      "two segments after a discontinuity",
+    );
+    expect(after.mediaSequence + after.segments.length).toBeGreaterThan(
+      before.mediaSequence + before.segments.length,
+    );
+    // Segments are referenced relative to the served playlist's folder.
+    expect(after.segments.every((s) => s.startsWith("../run-"))).toBe(true);
+    for (const s of after.segments) expect(existsSync(join(outDir, "90p", s))).toBe(true);
+    const streams = await ffprobeStreams(join(outDir, "90p/index.m3u8"));
+    expect(streams.find((s) => s.codec_type === "video")?.height).toBe(90);
+  }, 120_000);
 });
 
 describe.skipIf(!hasFfmpeg)("a back end is judged by its output", () => {
