@@ -56,9 +56,17 @@ function cgroupCores(): number | undefined {
   }
 }
 
-/** Cores this process may run on: the CPU affinity set, capped by a cgroup CPU quota. */
-export function usableCores(): number {
+let cores: { value: number; at: number } | undefined;
+
+/**
+ * Cores this process may run on: the CPU affinity set, capped by a cgroup CPU quota. Read again
+ * at most every 10 s (the supervisor asks on every poll).
+ */
+export function usableCores(now = Date.now()): number {
+  if (cores && now - cores.at < 10_000) return cores.value;
   const affinity = typeof availableParallelism === "function" ? availableParallelism() : cpus().length;
   const quota = cgroupCores();
-  return Math.max(0.1, quota !== undefined ? Math.min(affinity, quota) : affinity);
+  const value = Math.max(0.1, quota !== undefined ? Math.min(affinity, quota) : affinity);
+  cores = { value, at: now };
+  return value;
 }

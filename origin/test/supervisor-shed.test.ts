@@ -148,6 +148,12 @@ describe.skipIf(!hasFfmpeg)("restart continues the playlists", () => {
     const before = read(join(outDir, "media_0.m3u8"));
     const beforeEnd = before.mediaSequence + before.segments.length;
     const oldRun = dirname(dirname(before.segments[0]!));
+    // What the capacity correction reads (ADR 0044): the run's CPU and media seconds so far.
+    const u = sup.usage()[0]!;
+    expect(`run-${u.runId}`).toBe(oldRun);
+    expect(u.cpuSeconds).toBeGreaterThan(0);
+    expect(u.mediaSeconds).toBeGreaterThan(1);
+    expect(u.cost).toBeCloseTo(0.864 + 0.216 + 0.25, 3);
     const pid1 = sup.processes()[0]!.pid!;
     process.kill(pid1, "SIGKILL");
     await waitFor(() => sup.processes()[0]?.pid !== pid1 && sup.processes()[0]?.pid, 20_000, "restarted");
