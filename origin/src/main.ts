@@ -12,6 +12,7 @@ import {
   redactConfig,
   stopOnSignals,
 } from "@dionysia/shared";
+import { CapacityCorrection, capacityMoved } from "./agent/capacity-correction.ts";
 import { agentConfigSpecs } from "./agent/config.ts";
 import { OriginAgent, resolveCapacity, systemTelemetry } from "./agent/index.ts";
 import { createKeyAuthority } from "./auth/key-authority.ts";
@@ -72,7 +73,9 @@ const node = createOriginNode(config, {
 });
 
 let agent: OriginAgent | undefined;
+let correctionTimer: ReturnType<typeof setInterval> | undefined;
 stopOnSignals(log, async () => {
+  clearInterval(correctionTimer);
   await agent?.stop();
   await node.stop();
 });
@@ -83,6 +86,12 @@ const capacity = await resolveCapacity(config.capacityUnits, config.capacityFall
   logger: log,
 });
 log.info({ capacity }, "capacity");
+// What is announced: the calibration, corrected by what live streams really cost (ADR 0044).
+const announced = { loadUnits: capacity.loadUnits, measured: capacity.measured };
+const correction =
+  capacity.measured && capacity.cpuSecondsPerMpx
+    ? new CapacityCorrection({ calibrated: capacity.loadUnits, cpuSecondsPerMpx: capacity.cpuSecondsPerMpx })
+    : undefined;
 
 const egress = () => node.metrics.egressBytes();
 
@@ -100,14 +109,14 @@ agent = new OriginAgent({
     lon: config.lon,
     publicUrl: config.publicUrl,
     ingest: mediaServer.endpoints(),
-    capacity,
+    capacity: announced,
     encoders: [node.backend?.name ?? "ffmpeg", "libx264", "libx265", "aac", "libopus"],
     mediaServer: mediaServer.kind,
     version: VERSION,
     ts: Date.now(),
   }),
   telemetry: systemTelemetry({
-    capacity: () => capacity.loadUnits,
+    capacity: () => announced.loadUnits,
     streams: () => node.supervisor.stats(),
     loadUsed: () => node.supervisor.loadUsed(),
     ingressBytes: () => mediaServer.ingressBytes(),
@@ -141,10 +150,25 @@ function publishStatus(id: string, e?: StreamStatusEvent) {
     ...(stats.speed !== undefined ? { speed: stats.speed } : {}),
     ...(lastError ? { lastError: lastError.slice(0, 2000) } : {}),
     ...(srtPort ? { srtPort } : {}),
+    // The ladder served now: less than the profile's while the supervisor sheds rungs (ADR 0027).
+    ...(e?.renditions ? { renditions: e.renditions } : {}),
   });
 }
 node.supervisor.onStatus((e) => publishStatus(e.id, e));
 await agent.start();
+if (correction) {
+  correctionTimer = setInterval(() => {
+    correction.observe(node.supervisor.usage());
+    const next = correction.capacity;
+    if (!capacityMoved(announced.loadUnits, next)) return;
+    log.info(
+      { from: announced.loadUnits, to: next, factor: Math.round(correction.factor * 1000) / 1000 },
+      "capacity corrected from live streams",
+    );
+    announced.loadUnits = next;
+    void agent?.reannounce().catch((err) => log.warn({ err: (err as Error).message }, "re-announce failed"));
+  }, config.telemetryIntervalMs);
+}
 log.info(
   {
     url: node.http?.url,

@@ -146,9 +146,12 @@ describe("supervisor + ffmpeg", () => {
 
     // Sliding window: old segments deleted.
     const { readdirSync } = await import("node:fs");
-    const firstDir = dirname(join(outDir, master.variants[0]!.uri));
+    // Segments live in the run's folder; the served playlist says where.
+    const firstUri = master.variants[0]!.uri;
+    const firstPl = readPlaylist(join(outDir, firstUri));
+    const segDir = dirname(join(outDir, dirname(firstUri), firstPl.segments[0]!));
     await waitFor(
-      () => readdirSync(join(firstDir, "0")).filter((n) => n.endsWith(".m4s")).length <= 4 + 3,
+      () => readdirSync(segDir).filter((n) => n.endsWith(".m4s")).length <= 4 + 3,
       10_000,
       "window",
     );

@@ -1,61 +1,76 @@
 /**
- * Capacity calibration: a short real x264 encode of a test pattern measures how many output
- * megapixels per second this host sustains, which is the unit of stream cost
- * (shared/src/profile/cost.ts: a 1280x720@30 rendition costs 27.6). ffmpeg runs for a fixed
- * wall time with `-progress`, and only frames after a warm-up count, so the result does not
- * depend on process start-up or on how fast the machine is.
+ * Capacity calibration by CPU time (ADR 0044). A short real encode of the built-in 720p ladder's
+ * video (testsrc2 1280x720@30 → split → 720p/480p/360p libx264 veryfast, the same filter graph
+ * and encoder flags as a live stream) measures the CPU-seconds this host spends per output
+ * megapixel. Capacity = usable cores / (CPU-s per Mpx) × safety, in load units (output Mpx/s,
+ * shared/src/profile/cost.ts), so it agrees with stream cost by construction. CPU time is read
+ * from /proc between progress reports after a warm-up: a busy host makes the encode slower, not
+ * more expensive, so the result does not depend on what else runs.
  */
 
-import type { Logger } from "@dionysia/shared";
-import { execa } from "execa";
+import { BUILTIN_PROFILES, DEFAULT_PROFILE_ID, type Logger, type Rendition } from "@dionysia/shared";
+import { processCpuSeconds, usableCores } from "../proc-cpu.ts";
+import { buildFilterGraph, videoEncodeArgs } from "../transcoder/ffmpeg/command.ts";
 
 export interface CalibrationOptions {
   ffmpeg?: string;
-  width?: number;
-  height?: number;
-  fps?: number;
-  preset?: string;
-  /** Wall time of the measurement, after warm-up. */
+  /** Wall time of the measurement, after warm-up (longer on a busy host, see maxWallMs). */
   durationMs?: number;
-  warmupMs?: number;
-  /** Fraction of the measured rate announced as capacity (headroom for audio, packaging, serving). */
+  /** Output frames ignored at the start (encoder pipelines filling). */
+  warmupFrames?: number;
+  /** Fewest frames to measure over, however long that takes (up to maxWallMs). */
+  minFrames?: number;
+  /** Hard limit of the whole encode. */
+  maxWallMs?: number;
+  /** Fraction of the measured capacity announced (headroom for audio, packaging, serving). */
   safety?: number;
+  /** Cores to count; default: usable cores (affinity, cgroup quota). */
+  cores?: number;
   logger?: Logger;
 }
 
 export interface CalibrationResult {
   loadUnits: number;
-  /** Output megapixels per second measured. */
-  mpxPerSecond: number;
-  /** Encoder speed relative to real time at the test fps. */
-  speed: number;
+  /** CPU-seconds per output megapixel of the calibration ladder. */
+  cpuSecondsPerMpx: number;
+  cores: number;
   frames: number;
-  seconds: number;
+  cpuSeconds: number;
+  wallSeconds: number;
+  /** What a wall-clock calibration would have announced from the same run (diagnostics). */
+  wallLoadUnits: number;
+  /** "proc": CPU between progress reports; "rusage": whole process (start-up included). */
+  method: "proc" | "rusage";
   measured: true;
 }
 
 export const DEFAULT_SAFETY = 0.8;
+export const CALIBRATION_FPS = 30;
 
-/** Pure conversion: frames encoded in `seconds` at width x height → load units. */
-export function capacityFromMeasurement(m: {
+/** The work measured: the default ladder's encoded video renditions. */
+export const CALIBRATION_LADDER: Rendition[] = (
+  BUILTIN_PROFILES[DEFAULT_PROFILE_ID]?.renditions ?? []
+).filter((r) => r.codec !== "copy");
+
+/** Output megapixels per frame of the calibration ladder (720p + 480p + 360p = 1.562). */
+export const CALIBRATION_MPX_PER_FRAME = CALIBRATION_LADDER.reduce(
+  (s, r) => s + ((r.width ?? 0) * (r.height ?? 0)) / 1e6,
+  0,
+);
+
+/** Pure conversion: CPU spent on `frames` ladder frames → load units for `cores`. */
+export function capacityFromCpu(m: {
+  cpuSeconds: number;
   frames: number;
-  seconds: number;
-  width: number;
-  height: number;
-  fps: number;
+  cores: number;
+  mpxPerFrame?: number;
   safety?: number;
-}): Omit<CalibrationResult, "measured"> {
-  if (!(m.seconds > 0) || !(m.frames >= 0)) throw new Error("calibration measured no time");
-  const fpsAchieved = m.frames / m.seconds;
-  const mpxPerSecond = (fpsAchieved * m.width * m.height) / 1e6;
-  const loadUnits = Math.round(mpxPerSecond * (m.safety ?? DEFAULT_SAFETY) * 10) / 10;
-  return {
-    loadUnits,
-    mpxPerSecond: Math.round(mpxPerSecond * 100) / 100,
-    speed: Math.round((fpsAchieved / m.fps) * 100) / 100,
-    frames: m.frames,
-    seconds: Math.round(m.seconds * 1000) / 1000,
-  };
+}): { loadUnits: number; cpuSecondsPerMpx: number } {
+  const mpx = m.frames * (m.mpxPerFrame ?? CALIBRATION_MPX_PER_FRAME);
+  if (!(m.cpuSeconds > 0) || !(mpx > 0)) throw new Error("calibration measured no CPU time or no frames");
+  const cpuSecondsPerMpx = m.cpuSeconds / mpx;
+  const loadUnits = Math.round((m.cores / cpuSecondsPerMpx) * (m.safety ?? DEFAULT_SAFETY) * 10) / 10;
+  return { loadUnits, cpuSecondsPerMpx };
 }
 
 /** Parses `-progress` key=value blocks; returns the frame count of each completed block. */
@@ -73,31 +88,9 @@ export function parseProgressFrames(chunk: string): number[] {
   return out;
 }
 
-/**
- * Operator override (ORIGIN_CAPACITY_UNITS) wins; otherwise measure. A failed calibration
- * (no ffmpeg, no libx264) yields `fallback` with `measured: false` rather than no capacity.
- */
-export async function resolveCapacity(
-  override: number | undefined,
-  fallback: number,
-  o: CalibrationOptions = {},
-): Promise<{ loadUnits: number; measured: boolean }> {
-  if (override !== undefined) return { loadUnits: override, measured: false };
-  try {
-    const r = await measureCapacity(o);
-    return { loadUnits: r.loadUnits, measured: true };
-  } catch (err) {
-    o.logger?.warn({ err: (err as Error).message, fallback }, "capacity calibration failed; using fallback");
-    return { loadUnits: fallback, measured: false };
-  }
-}
-
-export async function measureCapacity(o: CalibrationOptions = {}): Promise<CalibrationResult> {
-  const width = o.width ?? 640;
-  const height = o.height ?? 360;
-  const fps = o.fps ?? 30;
-  const durationMs = o.durationMs ?? 2000;
-  const warmupMs = o.warmupMs ?? 500;
+/** The calibration command: the ladder's filter graph and encoder flags, output discarded. */
+export function calibrationArgs(): string[] {
+  const { graph, labels } = buildFilterGraph(CALIBRATION_LADDER);
   const args = [
     "-hide_banner",
     "-nostdin",
@@ -106,59 +99,116 @@ export async function measureCapacity(o: CalibrationOptions = {}): Promise<Calib
     "-f",
     "lavfi",
     "-i",
-    `testsrc2=size=${width}x${height}:rate=${fps}`,
+    `testsrc2=size=1280x720:rate=${CALIBRATION_FPS}`,
     "-t",
     "3600",
-    "-c:v",
-    "libx264",
-    "-preset",
-    o.preset ?? "veryfast",
-    "-pix_fmt",
-    "yuv420p",
-    "-g",
-    String(fps * 2),
-    "-f",
-    "null",
-    "-progress",
-    "pipe:1",
-    "-stats_period",
-    "0.25",
-    "-",
+    "-filter_complex",
+    graph,
   ];
-  const proc = execa(o.ffmpeg ?? "ffmpeg", args, { reject: false, stdin: "ignore", buffer: false });
-  let start: { at: number; frame: number } | undefined;
-  let last: { at: number; frame: number } | undefined;
-  const t0 = Date.now();
-  proc.stdout?.setEncoding("utf8");
-  proc.stdout?.on("data", (chunk: string) => {
-    const now = performance.now();
-    for (const frame of parseProgressFrames(chunk)) {
-      if (Date.now() - t0 < warmupMs) continue;
-      if (!start) start = { at: now, frame };
-      else last = { at: now, frame };
+  for (const r of CALIBRATION_LADDER) args.push("-map", `[${labels.get(r.name)}]`);
+  CALIBRATION_LADDER.forEach((r, i) => {
+    args.push(...videoEncodeArgs(r, i, 2));
+  });
+  args.push("-f", "null", "-progress", "pipe:1", "-stats_period", "0.25", "-");
+  return args;
+}
+
+/**
+ * Operator override (ORIGIN_CAPACITY_UNITS) wins; otherwise measure. A failed calibration
+ * (no ffmpeg, no libx264) yields `fallback` with `measured: false` rather than no capacity.
+ */
+export async function resolveCapacity(
+  override: number | undefined,
+  fallback: number,
+  o: CalibrationOptions = {},
+): Promise<{ loadUnits: number; measured: boolean; cpuSecondsPerMpx?: number }> {
+  if (override !== undefined) return { loadUnits: override, measured: false };
+  try {
+    const r = await measureCapacity(o);
+    return { loadUnits: r.loadUnits, measured: true, cpuSecondsPerMpx: r.cpuSecondsPerMpx };
+  } catch (err) {
+    o.logger?.warn({ err: (err as Error).message, fallback }, "capacity calibration failed; using fallback");
+    return { loadUnits: fallback, measured: false };
+  }
+}
+
+interface Mark {
+  at: number;
+  frame: number;
+  cpu: number | undefined;
+}
+
+export async function measureCapacity(o: CalibrationOptions = {}): Promise<CalibrationResult> {
+  const durationMs = o.durationMs ?? 2500;
+  const warmupFrames = o.warmupFrames ?? 30;
+  const minFrames = o.minFrames ?? 90;
+  const maxWallMs = o.maxWallMs ?? Math.max(20_000, durationMs * 8);
+  const cores = o.cores ?? usableCores();
+  const proc = Bun.spawn([o.ffmpeg ?? "ffmpeg", ...calibrationArgs()], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stderr = new Response(proc.stderr).text();
+  const t0 = performance.now();
+  const timer = setTimeout(() => proc.kill("SIGKILL"), maxWallMs);
+  let start: Mark | undefined;
+  let last: Mark | undefined;
+  let lastFrame = 0;
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of proc.stdout) {
+      const now = performance.now();
+      for (const frame of parseProgressFrames(decoder.decode(chunk, { stream: true }))) {
+        lastFrame = frame;
+        if (frame < warmupFrames) continue;
+        const mark = { at: now, frame, cpu: processCpuSeconds(proc.pid) };
+        if (!start) start = mark;
+        else last = mark;
+      }
+      if (start && last && last.at - start.at >= durationMs && last.frame - start.frame >= minFrames) break;
     }
-  });
-  let stderr = "";
-  proc.stderr?.setEncoding("utf8");
-  proc.stderr?.on("data", (d: string) => {
-    if (stderr.length < 4000) stderr += d;
-  });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), warmupMs + durationMs);
-  const done = await proc;
-  clearTimeout(timer);
-  if (!start || !last) {
+  } finally {
+    clearTimeout(timer);
+    proc.kill("SIGKILL");
+  }
+  await proc.exited;
+  const wallSeconds = (performance.now() - t0) / 1000;
+  let method: CalibrationResult["method"] = "proc";
+  let cpuSeconds: number;
+  let frames: number;
+  let wall: number;
+  if (start?.cpu !== undefined && last?.cpu !== undefined && last.frame > start.frame) {
+    cpuSeconds = last.cpu - start.cpu;
+    frames = last.frame - start.frame;
+    wall = (last.at - start.at) / 1000;
+  } else {
+    // No /proc (not Linux): the whole process's rusage, start-up included (a little pessimistic).
+    const ru = proc.resourceUsage();
+    method = "rusage";
+    cpuSeconds = ru ? Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6 : 0;
+    frames = lastFrame;
+    wall = wallSeconds;
+  }
+  if (!(frames > 0) || !(cpuSeconds > 0)) {
+    const err = (await stderr).trim().slice(0, 500);
     throw new Error(
-      `calibration encode produced no progress (exit ${done.exitCode ?? done.signal}): ${stderr.trim().slice(0, 500)}`,
+      `calibration encode produced no progress (exit ${proc.exitCode ?? proc.signalCode}): ${err}`,
     );
   }
-  const r = capacityFromMeasurement({
-    frames: last.frame - start.frame,
-    seconds: (last.at - start.at) / 1000,
-    width,
-    height,
-    fps,
-    safety: o.safety,
-  });
+  const safety = o.safety ?? DEFAULT_SAFETY;
+  const c = capacityFromCpu({ cpuSeconds, frames, cores, safety });
+  const r: CalibrationResult = {
+    loadUnits: c.loadUnits,
+    cpuSecondsPerMpx: Math.round(c.cpuSecondsPerMpx * 1e6) / 1e6,
+    cores: Math.round(cores * 100) / 100,
+    frames,
+    cpuSeconds: Math.round(cpuSeconds * 100) / 100,
+    wallSeconds: Math.round(wall * 1000) / 1000,
+    wallLoadUnits: Math.round((frames / wall) * CALIBRATION_MPX_PER_FRAME * safety * 10) / 10,
+    method,
+    measured: true,
+  };
   o.logger?.info({ ...r }, "capacity calibrated");
-  return { ...r, measured: true };
+  return r;
 }

@@ -24,7 +24,7 @@ export const agentConfigSpecs = {
     default: 2500,
     min: 500,
     max: 30_000,
-    doc: "Wall time of the start-up calibration encode",
+    doc: "Least wall time of the start-up calibration encode (CPU time is what it measures; ADR 0044)",
   }),
   capacityFallback: v.number("ORIGIN_CAPACITY_FALLBACK", {
     default: 20,

@@ -1,18 +1,26 @@
 /**
- * One stream's transcode lifecycle: start (input tracks, output folders, spawn), unexpected exit
- * (status `error`, restart after exponential back-off) and stop.
+ * One stream's transcode lifecycle: start (input tracks, the run's own folder, spawn), unexpected
+ * exit (status `error`, restart after exponential back-off), restarts the supervisor asked for
+ * (shed or recover a rung: at once, status kept) and stop. A back end is judged by what it wrote:
+ * an exit without a single segment is an error carrying its log, whatever the exit code.
  */
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { DesiredStream } from "@dionysia/shared";
 import type { PublishEvent } from "../media/types.ts";
+import { planOutputs } from "../transcoder/plan.ts";
 import { runTranscoder, type TranscoderExit } from "../transcoder/process.ts";
 import type { TranscodeJob } from "../transcoder/types.ts";
+import { shedProfile } from "./overload.ts";
 import { probeInput } from "./probe.ts";
 import type { Entry, ResolvedOptions, Run, RunContext } from "./types.ts";
 
 /** A running transcoder is restarted when this changes. */
 export const profileKey = (s: DesiredStream) => JSON.stringify(s.profile);
+
+/** Terminal colour and cursor codes (gpac colours its errors): not for a status message. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[ -/]*[@-~]`, "g");
+export const stripAnsi = (s: string) => s.replace(ANSI, "");
 
 /** What the input carries: as the media server reported it, else probed (unless disabled). */
 async function inputTracks(o: ResolvedOptions, input: PublishEvent): Promise<TranscodeJob["input"]> {
@@ -22,6 +30,8 @@ async function inputTracks(o: ResolvedOptions, input: PublishEvent): Promise<Tra
   if (typeof o.probeInput === "function") return o.probeInput(input.inputUrl);
   return probeInput(input.inputUrl);
 }
+
+export const streamDir = (o: ResolvedOptions, id: string) => join(o.dataDir, "live", id);
 
 export async function startRun(
   ctx: RunContext,
@@ -36,14 +46,18 @@ export async function startRun(
     clearTimeout(e.cleanupTimer);
     e.cleanupTimer = undefined;
   }
-  ctx.setStatus(e, "starting");
+  // A restart the supervisor chose (shed, recover) keeps the stream live: players go on reading.
+  if (e.status !== "live") ctx.setStatus(e, "starting");
   const log = o.logger.child({ streamId: e.id });
+  const runId = Date.now().toString(36);
+  const dir = `run-${runId}`;
+  const outDir = streamDir(o, e.id);
   const job: TranscodeJob = {
     streamId: e.id,
-    profile: spec.profile,
+    profile: shedProfile(spec.profile, e.level),
     inputUrl: input.inputUrl,
-    outDir: join(o.dataDir, "live", e.id),
-    runId: Date.now().toString(36),
+    outDir: join(outDir, dir),
+    runId,
   };
   try {
     const probe = await inputTracks(o, input);
@@ -51,26 +65,56 @@ export async function startRun(
     if (e.gen !== gen || ctx.isStopped()) return;
     const layout = o.backend.layout(job);
     const cmd = o.backend.buildCommand(job);
+    const served = o.backend.layout({ ...job, profile: spec.profile, outDir });
+    if (e.served.size === 0) {
+      // A fresh stream: nothing of an earlier process (an origin restart) is continued.
+      await rm(join(outDir, layout.master), { force: true });
+      if (served.dash) await rm(join(outDir, served.dash), { force: true });
+    }
     await mkdir(job.outDir, { recursive: true });
     await Promise.all(layout.dirs.map((d) => mkdir(join(job.outDir, d), { recursive: true })));
-    // A master from an earlier run would point players at playlists about to be replaced.
-    await rm(join(job.outDir, layout.master), { force: true });
+    const playlists = [
+      ...served.variants.map((v) => v.playlist),
+      ...(served.audio ? [served.audio.playlist] : []),
+    ];
+    await Promise.all(playlists.map((p) => mkdir(dirname(join(outDir, p)), { recursive: true })));
     if (e.gen !== gen || ctx.isStopped()) return;
+    // Progress counters (out_time, frames) start again with the process.
+    e.stats = {};
+    e.renditions = planOutputs(job).video.map((r) => r.name);
+    let run: Run | undefined;
     const proc = runTranscoder(cmd, {
       secret: input.inputUrl,
       logger: log,
       onStats: (s) => {
         e.stats = { ...e.stats, ...s };
+        if (run) {
+          const now = Date.now();
+          const last = run.progress[run.progress.length - 1];
+          const out = s.outTimeSec;
+          if (out !== undefined && out > 0 && (!last || out > last.outSec)) {
+            run.lastProgressAt = now;
+            run.progress.push({ at: now, outSec: out });
+          } else if (!last) {
+            // Before the first output a report alone shows life: the encoders fill their pipelines
+            // (x264's lookahead), and ffmpeg reports nothing while its input read blocks.
+            run.lastProgressAt = now;
+          }
+        }
         if (s.speed !== undefined) o.metrics?.encoderSpeed.set({ stream: e.id }, s.speed);
         if (s.fps !== undefined) o.metrics?.encoderFps.set({ stream: e.id }, s.fps);
       },
     });
-    const run: Run = {
+    run = {
       proc,
       job,
       layout,
+      dir,
       startedAt: Date.now(),
+      progress: [],
+      cpu: [],
       ends: new Map(),
+      segments: 0,
       masterWritten: false,
       stopping: false,
       profileKey: profileKey(spec),
@@ -78,8 +122,15 @@ export async function startRun(
     e.run = run;
     e.starting = false;
     ctx.updateActive();
-    log.info({ backend: o.backend.name, pid: proc.pid, runId: job.runId }, "transcoder started");
-    void proc.exited.then((exit) => handleExit(ctx, e, run, exit));
+    // A shed or recover restart keeps the status `live`: tell listeners the new served renditions
+    // now (otherwise they come with the next status change).
+    if (e.status === "live") ctx.setStatus(e, "live");
+    log.info(
+      { backend: o.backend.name, pid: proc.pid, runId, level: e.level, renditions: e.renditions },
+      "transcoder started",
+    );
+    const started = run;
+    void proc.exited.then((exit) => handleExit(ctx, e, started, exit));
   } catch (err) {
     e.starting = false;
     if (e.gen !== gen) return;
@@ -89,16 +140,40 @@ export async function startRun(
   }
 }
 
+/** The status message for an exit nobody asked for (pure). */
+export function exitMessage(
+  exit: TranscoderExit,
+  wroteSegments: boolean,
+  stall?: { factor: number; segmentDuration: number },
+): string {
+  if (stall) return `stalled: no output in ${stall.factor} x ${stall.segmentDuration}s`;
+  const tail = stripAnsi(exit.stderrTail).split("\n").filter(Boolean).slice(-5).join(" | ");
+  const how = `code ${exit.code}, signal ${exit.signal}`;
+  if (!wroteSegments) {
+    return `transcoder exited (${how}) without writing any playlist or segment${tail ? `: ${tail}` : ""}`;
+  }
+  return `transcoder exited (${how})${tail ? `: ${tail}` : ""}`;
+}
+
 function handleExit(ctx: RunContext, e: Entry, run: Run, exit: TranscoderExit): void {
   const { o } = ctx;
   if (e.run === run) e.run = undefined;
+  e.retired.set(run.dir, Date.now());
   ctx.updateActive();
   if (run.stopping || ctx.isStopped()) return;
-  const reason = run.killedFor ?? "crash";
-  const msg =
+  if (run.killedFor === "shed" || run.killedFor === "recover") {
+    // Asked for by the overload handling: start the new ladder now, no back-off.
+    ctx.reconcile(e.id);
+    return;
+  }
+  const reason = run.killedFor ?? (run.segments === 0 ? "no_output" : "crash");
+  const msg = exitMessage(
+    exit,
+    run.segments > 0,
     reason === "stall"
-      ? `stalled: no new segment in ${o.stallFactor} x ${run.job.profile.segmentDuration}s`
-      : `transcoder exited (code ${exit.code}, signal ${exit.signal})${exit.stderrTail ? `: ${exit.stderrTail.split("\n").slice(-3).join(" | ")}` : ""}`;
+      ? { factor: o.stallFactor, segmentDuration: run.job.profile.segmentDuration }
+      : undefined,
+  );
   o.metrics?.transcoderRestarts.inc({ stream: e.id, reason });
   const delay = Math.min(o.backoffMaxMs, o.backoffInitialMs * 2 ** e.failures);
   e.failures++;

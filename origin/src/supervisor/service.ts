@@ -1,9 +1,9 @@
 /**
  * The supervisor reconciles running transcoders to what is desired and what is live:
  * a stream runs when it is desired on this node (role origin or transcode) and its input is live.
- * One run's lifecycle (start, back-off, stop) is in run.ts, the output watch (segments, master,
- * stall) in outputs.ts, status events in status.ts. It removes a stream's files after a grace
- * period when its publisher leaves.
+ * One run's lifecycle (start, back-off, stop) is in run.ts, the output watch (served playlists,
+ * master, stuck/slow judgement) in outputs.ts with its rules in overload.ts and served.ts, status
+ * events in status.ts. It removes a stream's files after a grace period when its publisher leaves.
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -14,7 +14,9 @@ import {
   type StreamStats,
   type StreamStatusValue,
 } from "@dionysia/shared";
+import type { StreamUsage } from "../agent/capacity-correction.ts";
 import type { MediaStreamSpec, PublishEvent } from "../media/types.ts";
+import { processCpuSeconds } from "../proc-cpu.ts";
 import { watchRun } from "./outputs.ts";
 import { profileKey, startRun, stopRun } from "./run.ts";
 import { newEntry, StatusEvents } from "./status.ts";
@@ -46,6 +48,8 @@ export class Supervisor {
       startupGraceMs: 15_000,
       cleanupGraceMs: 0,
       pollMs: 250,
+      slowBelow: 0.9,
+      recoverHoldMs: 30_000,
       ...opts,
     };
     this.events = new StatusEvents(this.o.logger);
@@ -53,6 +57,7 @@ export class Supervisor {
       o: this.o,
       isStopped: () => this.stopped,
       setStatus: (e, status, lastError) => this.events.set(e, status, lastError),
+      desiredProfile: (id) => this.specOf(id)?.profile,
       reconcile: (id) => this.reconcile(id),
       updateActive: () => this.updateActive(),
     };
@@ -118,6 +123,22 @@ export class Supervisor {
     let sum = 0;
     for (const e of this.entries.values()) if (e.run) sum += profileCost(e.run.job.profile);
     return Math.round(sum * 1000) / 1000;
+  }
+
+  /** Cumulative CPU and media seconds of each running transcoder (capacity correction, ADR 0044). */
+  usage(): StreamUsage[] {
+    const out: StreamUsage[] = [];
+    for (const e of this.entries.values()) {
+      if (!e.run) continue;
+      out.push({
+        id: e.id,
+        runId: e.run.job.runId ?? "0",
+        cost: profileCost(e.run.job.profile),
+        cpuSeconds: processCpuSeconds(e.run.proc.pid),
+        mediaSeconds: e.stats.outTimeSec,
+      });
+    }
+    return out;
   }
 
   /** Running transcoder processes (tests check them for orphans). */
@@ -199,7 +220,8 @@ export class Supervisor {
     const e = this.entry(id);
     if (want && spec && input) {
       if (e.run && (e.run.profileKey !== profileKey(spec) || e.run.job.inputUrl !== input.inputUrl)) {
-        // Profile or input changed: restart on the new settings.
+        // Profile or input changed: restart on the new settings (the whole new ladder).
+        e.level = 0;
         const gen = ++e.gen;
         void stopRun(this.ctx, e).then(() => {
           if (e.gen === gen) this.reconcile(id);
@@ -216,6 +238,8 @@ export class Supervisor {
     }
     e.starting = false;
     e.failures = 0;
+    // The next publish starts with the whole ladder; shedding starts over if the host is still short.
+    e.level = 0;
     if (e.run) {
       const profile = e.run.job.profile;
       void stopRun(this.ctx, e).then(() =>
@@ -233,6 +257,10 @@ export class Supervisor {
     e.cleanupTimer = setTimeout(() => {
       e.cleanupTimer = undefined;
       if (e.run || e.starting) return;
+      // The files go: so do the served playlists' windows (the next publish starts new ones).
+      e.served.clear();
+      e.manifests = [];
+      e.retired.clear();
       void rm(join(this.o.dataDir, "live", e.id), { recursive: true, force: true });
       if (!this.specOf(e.id)) this.entries.delete(e.id);
     }, grace);

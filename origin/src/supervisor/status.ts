@@ -3,7 +3,21 @@ import type { Logger, StreamStatusValue } from "@dionysia/shared";
 import type { Entry, StreamStatusEvent } from "./types.ts";
 
 export function newEntry(id: string): Entry {
-  return { id, status: "idle", stats: {}, segments: 0, failures: 0, gen: 0, starting: false };
+  return {
+    id,
+    status: "idle",
+    stats: {},
+    segments: 0,
+    failures: 0,
+    gen: 0,
+    starting: false,
+    level: 0,
+    shedAt: 0,
+    holdMs: 0,
+    served: new Map(),
+    manifests: [],
+    retired: new Map(),
+  };
 }
 
 export class StatusEvents {
@@ -16,13 +30,18 @@ export class StatusEvents {
     return () => this.listeners.delete(cb);
   }
 
-  /** Records the status (and error) and tells listeners when it changed. */
+  private readonly told = new Map<string, string | undefined>();
+
+  /** Records the status (and error) and tells listeners when it or the served renditions changed. */
   set(e: Entry, status: StreamStatusValue, lastError?: string): void {
     if (lastError !== undefined) e.lastError = lastError;
-    if (e.status === status && lastError === undefined) return;
+    const names = status === "idle" ? undefined : e.renditions?.join(",");
+    if (e.status === status && lastError === undefined && this.told.get(e.id) === names) return;
     e.status = status;
-    this.logger.info({ streamId: e.id, status }, "stream status");
+    this.told.set(e.id, names);
+    this.logger.info({ streamId: e.id, status, renditions: names }, "stream status");
     const ev: StreamStatusEvent = { id: e.id, status, stats: { ...e.stats, segmentsWritten: e.segments } };
+    if (names !== undefined && e.renditions) ev.renditions = [...e.renditions];
     if (e.lastError && status === "error") ev.lastError = e.lastError;
     for (const l of this.listeners) {
       try {

@@ -1,15 +1,19 @@
 /** The supervisor's options and its per-stream bookkeeping, shared by its modules. */
-import type { Logger, StreamStatusValue } from "@dionysia/shared";
+import type { Logger, ProfileSpec, StreamStatusValue } from "@dionysia/shared";
 import type { MediaServer } from "../media/types.ts";
 import type { OriginMetrics } from "../metrics/index.ts";
 import type { RunningTranscoder } from "../transcoder/process.ts";
 import type { OutputLayout, TranscodeJob, TranscoderBackend, TranscoderStats } from "../transcoder/types.ts";
+import type { ProgressSample } from "./overload.ts";
+import type { RunManifest, ServedPlaylist } from "./served.ts";
 
 export interface StreamStatusEvent {
   id: string;
   status: StreamStatusValue;
   lastError?: string;
   stats: TranscoderStats;
+  /** Rendition names served now (the desired profile's less any shed rung), while a run exists. */
+  renditions?: string[];
 }
 
 export interface SupervisorOptions {
@@ -27,6 +31,12 @@ export interface SupervisorOptions {
   /** How long a stopped stream's files stay (players finishing the window). Default 2 × window. */
   cleanupGraceMs?: number;
   pollMs?: number;
+  /** A run whose encoder speed over the last window is below this is slow (default 0.9). */
+  slowBelow?: number;
+  /** Speed window (default max(8 s, 4 segments)). */
+  speedWindowMs?: number;
+  /** Time at a shed level before the step back is considered (default 30 s; doubles on relapse). */
+  recoverHoldMs?: number;
   /**
    * Probe the input for audio/video before starting, when the publish event carries no `tracks`;
    * false to trust the profile.
@@ -35,19 +45,39 @@ export interface SupervisorOptions {
 }
 
 /** Options with their defaults filled in. */
-export type ResolvedOptions = Required<Omit<SupervisorOptions, "metrics" | "probeInput">> & SupervisorOptions;
+export type ResolvedOptions = Required<Omit<SupervisorOptions, "metrics" | "probeInput" | "speedWindowMs">> &
+  SupervisorOptions;
+
+/** CPU counters at one moment: this run's process and the whole host (all cores, ms). */
+export interface CpuSample {
+  at: number;
+  own: number | undefined;
+  hostIdleMs: number;
+  hostTotalMs: number;
+}
 
 /** One running transcoder process and what it was started for. */
 export interface Run {
   proc: RunningTranscoder;
+  /** As started: `profile` is the served (possibly shed) one, `outDir` the run's own folder. */
   job: TranscodeJob;
   layout: OutputLayout;
+  /** The run folder relative to the stream folder (`run-{runId}`). */
+  dir: string;
   startedAt: number;
   lastSegmentAt?: number;
+  /** Last time the encoder's output time advanced. */
+  lastProgressAt?: number;
+  progress: ProgressSample[];
+  cpu: CpuSample[];
   ends: Map<string, number>;
+  /** Segments this run has written (all playlists). */
+  segments: number;
   masterWritten: boolean;
   stopping: boolean;
-  killedFor?: "stall";
+  /** Why the supervisor ended it: stuck (restart with back-off), or shed/recover (restart now). */
+  killedFor?: "stall" | "shed" | "recover";
+  slowLogged?: boolean;
   profileKey: string;
 }
 
@@ -63,6 +93,18 @@ export interface Entry {
   /** Bumped on every start/stop decision: async work from an older decision is dropped. */
   gen: number;
   starting: boolean;
+  /** Shed level (overload.ts): 0 = the desired ladder. */
+  level: number;
+  shedAt: number;
+  holdMs: number;
+  lastRecoverAt?: number;
+  /** Served rendition names of the current or last run. */
+  renditions?: string[];
+  /** Served media playlists by path, and the DASH Periods of recent runs. */
+  served: Map<string, ServedPlaylist>;
+  manifests: RunManifest[];
+  /** Folders of ended runs (relative to the stream folder) → when they ended. */
+  retired: Map<string, number>;
   restartTimer?: ReturnType<typeof setTimeout>;
   cleanupTimer?: ReturnType<typeof setTimeout>;
 }
@@ -72,6 +114,8 @@ export interface RunContext {
   readonly o: ResolvedOptions;
   isStopped(): boolean;
   setStatus(e: Entry, status: StreamStatusValue, lastError?: string): void;
+  /** The desired (unshed) profile of a stream, while it is desired. */
+  desiredProfile(id: string): ProfileSpec | undefined;
   /** Re-decides one stream (after a back-off delay, for instance). */
   reconcile(id: string): void;
   /** Number of running transcoders changed. */

@@ -1,7 +1,9 @@
 /**
  * Transcode cost of a profile in "load units": the output pixel rate in megapixels per second,
- * so one 1280x720@30 rendition costs 27.6. Copy renditions and audio cost a small constant
- * (demux/mux work). A node's capacity is announced in the same units.
+ * so one 1280x720@30 rendition costs 27.6 and the built-in 720p ladder 47.1. Copy renditions and
+ * audio cost a small constant (demux/mux work). A node's capacity is announced in the same units:
+ * the origin calibrates it by the CPU time of encoding the built-in ladder (ADR 0044), so a unit
+ * means the same work on both sides.
  */
 import type { ProfileSpec } from "../schemas/profile.ts";
 
