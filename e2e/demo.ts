@@ -3,8 +3,8 @@
  * `./dionysia up`, shows progress, and prints the playback URL once the ladder is being served.
  */
 import { join, resolve } from "node:path";
+import { waitFor } from "../shared/src/testkit/index.ts";
 import { loadDevState } from "./lib/devstate.ts";
-import { waitFor } from "./lib/wait.ts";
 import { ROOT } from "./platform.ts";
 
 const dataDir = resolve(process.env.DIONYSIA_DATA ?? join(ROOT, "data"));

@@ -5,8 +5,8 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { httpOk, waitFor } from "../shared/src/testkit/index.ts";
 import { ProcessGroup, type RunningService } from "./lib/processes.ts";
-import { httpOk, waitFor } from "./lib/wait.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 

@@ -3,8 +3,8 @@
  * control, embedded media server in the origin), a default stream, and where to push and watch.
  */
 import { join, resolve } from "node:path";
+import { waitFor } from "../shared/src/testkit/index.ts";
 import { loadOrCreateDevState, saveDevState } from "./lib/devstate.ts";
-import { waitFor } from "./lib/wait.ts";
 import { ROOT, startPlatform } from "./platform.ts";
 
 const env = process.env;

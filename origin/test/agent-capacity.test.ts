@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { profileCost } from "@dionysia/shared";
+import { FFMPEG_INSTALL, findBinary, reportSkip } from "@dionysia/shared/testkit";
 import {
   capacityFromMeasurement,
   measureCapacity,
@@ -8,10 +9,15 @@ import {
   resolveCapacity,
 } from "../src/agent/capacity.ts";
 
-const hasFfmpeg = spawnSync("ffmpeg", ["-hide_banner", "-encoders"], { encoding: "utf8" }).stdout?.includes(
-  "libx264",
-);
-if (!hasFfmpeg) console.warn("ffmpeg with libx264 not found: real calibration test skipped");
+const ffmpeg = findBinary("ffmpeg");
+const hasFfmpeg =
+  ffmpeg !== undefined &&
+  spawnSync(ffmpeg, ["-hide_banner", "-encoders"], { encoding: "utf8" }).stdout?.includes("libx264");
+if (!hasFfmpeg)
+  reportSkip(
+    "origin/test/agent-capacity.test.ts (real calibration encode)",
+    `ffmpeg with libx264 not found (${FFMPEG_INSTALL})`,
+  );
 
 describe("capacity conversion", () => {
   test("frames per second at a size become output megapixels per second (load units)", () => {
