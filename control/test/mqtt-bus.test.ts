@@ -238,9 +238,9 @@ for (const [name, start, skip] of brokers) {
       expect(after).toEqual([]);
     });
 
-    test.skipIf(name !== "mosquitto")(
-      "republishes retained desired state and routes after a broker restart",
-      async () => {
+    // Only mosquitto can be killed and restarted on the same port here (aedes runs in-process).
+    if (name === "mosquitto")
+      test("republishes retained desired state and routes after a broker restart", async () => {
         const m = broker.mosquitto as Mosquitto;
         const rec = new Recorder();
         const b = await bus(rec);
@@ -258,7 +258,6 @@ for (const [name, start, skip] of brokers) {
         // And it still consumes after the restart.
         await late.publishAsync(topics.nodeTelemetry("n5"), JSON.stringify(sampleTelemetry()), { qos: 1 });
         await waitFor("telemetry after restart", () => rec.telemetry.length === 1, 5000);
-      },
-    );
+      });
   });
 }
