@@ -209,6 +209,9 @@ describe.skipIf(!hasMosquitto)("e2e: control + two origins + router + mosquitto"
       (await (await fetch(await playlistUrl())).text()).split("\n").filter((l) => l && !l.startsWith("#"));
     const before = new Set(await segments());
     await broker.kill(); // no clean shutdown: retained messages are lost too
+    // Down for longer than control's silence timeout (3 telemetry intervals of 500 ms): an outage
+    // of control's own broker must not read as every node going silent.
+    await Bun.sleep(2500);
     await broker.restart();
     const restartedAt = Date.now();
     // Origins and control reconnect: telemetry reaches control again through the new broker.
