@@ -7,12 +7,19 @@
 import { accessSync, appendFileSync, constants, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
-/** sbin directories hold mosquitto and nginx but are often not on a non-root PATH. */
-const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
+/**
+ * sbin directories hold mosquitto and nginx but are often not on a non-root PATH. The launcher's
+ * DIONYSIA_SBIN_PATH overrides them (empty: PATH only, to test what happens without a binary).
+ */
+function sbinDirs(): string[] {
+  return (process.env.DIONYSIA_SBIN_PATH ?? "/usr/local/sbin:/usr/sbin:/sbin")
+    .split(delimiter)
+    .filter(Boolean);
+}
 
 /** Absolute path of an executable on PATH (or in the sbin directories), else undefined. */
 export function findBinary(name: string, path = process.env.PATH ?? ""): string | undefined {
-  const dirs = [...path.split(delimiter).filter(Boolean), ...SBIN];
+  const dirs = [...path.split(delimiter).filter(Boolean), ...sbinDirs()];
   for (const dir of dirs) {
     const file = join(dir, name);
     try {
