@@ -126,7 +126,7 @@ try {
 const p = platform;
 const originUrl = [...p.origins.values()][0]?.url ?? "";
 const urls = {
-  console: p.controlUrl,
+  api: `${p.controlUrl}/v1`,
   swagger: `${p.controlUrl}/swagger`,
   router: p.routerUrl,
   origin: originUrl,
