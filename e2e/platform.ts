@@ -95,6 +95,8 @@ export function originEnv(o: PlatformOptions, spec: OriginSpec, mqttUrl: string,
     SRT_PORT_RANGE: spec.srtPortRange,
     MQTT_URL: mqttUrl,
     MEDIA_SERVER: "embedded",
+    // RTMP and SRT listen where everything else does (the embedded default is every interface).
+    MEDIA_BIND_HOST: host,
   };
 }
 
