@@ -17,9 +17,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type HlsSource, startHlsSource } from "../e2e/lib/hls-source.ts";
-import { type Mosquitto, startMosquitto } from "../e2e/lib/mosquitto.ts";
-import { smallLadder, testPatternArgs } from "../e2e/lib/test-pattern.ts";
-import { freePort, httpOk, waitFor } from "../e2e/lib/wait.ts";
 import {
   killOrphans,
   type OriginSpec,
@@ -28,6 +25,15 @@ import {
   ROOT,
   startPlatform,
 } from "../e2e/platform.ts";
+import {
+  freePort,
+  httpOk,
+  type Mosquitto,
+  smallLadder,
+  startMosquitto,
+  testPatternArgs,
+  waitFor,
+} from "../shared/src/testkit/index.ts";
 import { firstVariantSegments, getStatus } from "./lib/hls.ts";
 import { firstEvent, parseLogLines } from "./lib/origin-log.ts";
 import { median, ms, sec } from "./lib/stats.ts";

@@ -14,10 +14,10 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Route } from "../shared/src/schemas/mqtt.ts";
+import { freePort } from "../shared/src/testkit/index.ts";
 import { runWrk, type WrkResult } from "./router/wrk.ts";
 
 type Sample = WrkResult & { cpuUsPerReq: number };
@@ -59,17 +59,6 @@ function cpuSeconds(pid: number | undefined): number {
 
 function has(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
 }
 
 async function waitHttp(url: string, timeoutMs = 20_000): Promise<void> {

@@ -16,7 +16,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort, waitFor } from "../e2e/lib/wait.ts";
+import { freePort, waitFor } from "../shared/src/testkit/index.ts";
 import { type Nginx, startNginx } from "./lib/nginx.ts";
 import { median } from "./lib/stats.ts";
 import { runWrk, type WrkResult } from "./router/wrk.ts";

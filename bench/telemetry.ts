@@ -15,8 +15,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startEmbeddedBroker } from "../control/src/mqtt/broker.ts";
 import { ControlBus, type ControlBusHandler } from "../control/src/mqtt/bus.ts";
-import { startMosquitto, waitFor } from "../control/test/helpers/mqttBroker.ts";
 import type { NodeTelemetry } from "../shared/src/index.ts";
+import { startMosquitto, waitFor } from "../shared/src/testkit/index.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -93,7 +93,7 @@ for (let p = 0; p < PUBLISHERS; p++) {
 
 try {
   // Warm-up: every node has reported at least once.
-  await waitFor(() => registry.size >= NODES, 30_000, "all nodes seen", 100);
+  await waitFor("all nodes seen", () => registry.size >= NODES, 30_000, 100);
   const c0 = process.cpuUsage();
   const w0 = performance.now();
   const m0 = telemetry;

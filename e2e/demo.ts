@@ -3,14 +3,17 @@
  * `./dionysia up`, shows progress, and prints the playback URL once the ladder is being served.
  */
 import { join, resolve } from "node:path";
+import { waitFor } from "../shared/src/testkit/index.ts";
 import { loadDevState } from "./lib/devstate.ts";
-import { waitFor } from "./lib/wait.ts";
+import { readRunning } from "./lib/running.ts";
 import { ROOT } from "./platform.ts";
 
 const dataDir = resolve(process.env.DIONYSIA_DATA ?? join(ROOT, "data"));
 const state = loadDevState(join(dataDir, "dev.json"));
-if (!state?.demo || !state.ports) {
-  console.error("No running platform found: start it first with ./dionysia up (in another terminal).");
+if (!state?.demo || !state.ports || !readRunning(dataDir)) {
+  console.error(
+    `No running platform found in ${dataDir}: start it first with ./dionysia up (in another terminal).`,
+  );
   process.exit(1);
 }
 const host = process.env.DIONYSIA_HOST ?? "127.0.0.1";

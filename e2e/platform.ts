@@ -5,8 +5,8 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ProcessGroup, type RunningService } from "./lib/processes.ts";
-import { httpOk, waitFor } from "./lib/wait.ts";
+import { httpOk, waitFor } from "../shared/src/testkit/index.ts";
+import { exitDescription, ProcessGroup, type RunningService } from "./lib/processes.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 
@@ -39,6 +39,8 @@ export interface PlatformOptions {
   /** Extra env for every service (e.g. short telemetry intervals in tests). */
   env?: Record<string, string>;
   onProgress?: (msg: string) => void;
+  /** The group to start the services in (`up` makes it first, so Ctrl-C during start stops them). */
+  group?: ProcessGroup;
 }
 
 export interface Platform {
@@ -52,6 +54,23 @@ export interface Platform {
   /** Authorized fetch against control's API. */
   api(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
   stop(): Promise<void>;
+}
+
+/**
+ * Waits for a service's /health; fails at once when the process exits meanwhile (a port taken, a
+ * config error) instead of polling until the timeout.
+ */
+async function waitHealthy(svc: RunningService, url: string, timeoutMs: number): Promise<void> {
+  const proc = svc.proc;
+  let done = false;
+  const died = proc.exited.then(() => {
+    if (!done) throw new Error(`${svc.spec.name} exited (${exitDescription(proc)})`);
+  });
+  try {
+    await Promise.race([waitFor(`${svc.spec.name} ${url}`, () => httpOk(url), timeoutMs), died]);
+  } finally {
+    done = true;
+  }
 }
 
 function which(bin: string): boolean {
@@ -76,13 +95,15 @@ export function originEnv(o: PlatformOptions, spec: OriginSpec, mqttUrl: string,
     SRT_PORT_RANGE: spec.srtPortRange,
     MQTT_URL: mqttUrl,
     MEDIA_SERVER: "embedded",
+    // RTMP and SRT listen where everything else does (the embedded default is every interface).
+    MEDIA_BIND_HOST: host,
   };
 }
 
 export async function startPlatform(o: PlatformOptions): Promise<Platform> {
   const progress = o.onProgress ?? (() => {});
   const host = o.host ?? "127.0.0.1";
-  const group = new ProcessGroup({ echo: o.echo ?? false });
+  const group = o.group ?? new ProcessGroup({ echo: o.echo ?? false });
   const controlUrl = `http://${host}:${o.controlPort}`;
   const routerUrl = `http://${host}:${o.routerPort}`;
   const mqttUrl = o.mqttUrl ?? `mqtt://${host}:${o.mqttPort}`;
@@ -115,7 +136,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     },
   });
   try {
-    await waitFor("control /health", () => httpOk(`${controlUrl}/health`), 30_000);
+    await waitHealthy(control, `${controlUrl}/health`, 30_000);
   } catch (err) {
     await fail("control", control, err);
   }
@@ -127,12 +148,14 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
       name: spec.id,
       cmd: ["bun", join(ROOT, "origin/src/main.ts")],
       env: { ...common, ...originEnv(o, spec, mqttUrl, controlUrl) },
+      // A crashed origin leaves its ffmpeg children behind (they would keep writing its files).
+      beforeRestart: () => killOrphans(spec, o.dataDir),
     });
     origins.set(spec.id, { spec, url: `http://${host}:${spec.httpPort}`, svc });
   }
   for (const { spec, url, svc } of origins.values()) {
     try {
-      await waitFor(`origin ${spec.id} /health`, () => httpOk(`${url}/health`), 60_000);
+      await waitHealthy(svc, `${url}/health`, 60_000);
     } catch (err) {
       await fail(`origin ${spec.id}`, svc, err);
     }
@@ -161,7 +184,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
       : ["bun", join(ROOT, "router/src/main.bun.ts")];
   const router = group.start({ name: "router", cmd: routerCmd, env: routerEnv, cwd: join(ROOT, "router") });
   try {
-    await waitFor("router /health", () => httpOk(`${routerUrl}/health`), 30_000);
+    await waitHealthy(router, `${routerUrl}/health`, 30_000);
   } catch (err) {
     await fail("router", router, err);
   }

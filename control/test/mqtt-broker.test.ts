@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createLogger } from "@dionysia/shared";
+import { waitFor } from "@dionysia/shared/testkit";
 import mqtt, { type MqttClient } from "mqtt";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../src/mqtt/broker.ts";
-import { waitFor } from "./helpers/mqttBroker.ts";
 
 const logger = createLogger({ service: "test", level: "silent" });
 let broker: EmbeddedBroker;
@@ -43,7 +43,7 @@ describe("embedded aedes broker", () => {
       if (topic === "t/retained") got.push(`${payload}:${packet.retain}`);
     });
     await sub.subscribeAsync("t/retained", { qos: 1 });
-    await waitFor(() => got.length > 0, 5000, "retained message");
+    await waitFor("retained message", () => got.length > 0, 5000);
     expect(got[0]).toBe("hello:true");
     // An empty retained payload clears it.
     await pub.publishAsync("t/retained", "", { retain: true, qos: 1 });
@@ -69,7 +69,7 @@ describe("embedded aedes broker", () => {
     });
     // Abrupt end without DISCONNECT: the broker must send the will.
     (dying as unknown as { stream: { destroy(): void } }).stream.destroy();
-    await waitFor(() => wills.length > 0, 5000, "last will");
+    await waitFor("last will", () => wills.length > 0, 5000);
     expect(wills[0]).toBe("offline");
   });
 
@@ -78,7 +78,7 @@ describe("embedded aedes broker", () => {
     const c = mqtt.connect(b.url, { protocolVersion: 4, reconnectPeriod: 0 });
     await new Promise((r) => c.once("connect", r));
     await b.close();
-    await waitFor(() => !c.connected, 5000, "client disconnect");
+    await waitFor("client disconnect", () => !c.connected, 5000);
     c.end(true);
   });
 });

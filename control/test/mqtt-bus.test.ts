@@ -7,11 +7,11 @@ import {
   type StreamStatusMessage,
   topics,
 } from "@dionysia/shared";
+import { type Mosquitto, requireMosquitto, startMosquitto, waitFor } from "@dionysia/shared/testkit";
 import mqtt, { type MqttClient } from "mqtt";
 import { startEmbeddedBroker } from "../src/mqtt/broker.ts";
 import { ControlBus, type StateSource } from "../src/mqtt/bus.ts";
 import { buildDesired, buildRoute } from "../src/mqtt/messages.ts";
-import { hasMosquitto, type Mosquitto, startMosquitto, waitFor } from "./helpers/mqttBroker.ts";
 import {
   sampleAnnounce,
   sampleDesiredStream,
@@ -54,6 +54,8 @@ interface BrokerUnderTest {
   mosquitto?: Mosquitto;
 }
 
+const hasMosquitto = requireMosquitto("control/test/mqtt-bus.test.ts (ControlBus over mosquitto)");
+
 const brokers: [string, () => Promise<BrokerUnderTest>, boolean][] = [
   [
     "mosquitto",
@@ -72,9 +74,6 @@ const brokers: [string, () => Promise<BrokerUnderTest>, boolean][] = [
     false,
   ],
 ];
-
-if (!hasMosquitto)
-  console.warn("mosquitto not installed at /usr/sbin/mosquitto: mosquitto bus tests skipped");
 
 for (const [name, start, skip] of brokers) {
   describe.skipIf(skip)(`ControlBus over ${name}`, () => {
@@ -126,10 +125,11 @@ for (const [name, start, skip] of brokers) {
       });
       await p.publishAsync(topics.streamStatus("s1"), JSON.stringify(sampleStatus("s1", "n1")), { qos: 1 });
       await waitFor(
+        "status, telemetry and state received",
         () => rec.statuses.length === 1 && rec.telemetry.length === 1 && rec.states.length === 1,
         5000,
       );
-      await waitFor(() => rec.announces.length === 1, 5000);
+      await waitFor("the announce", () => rec.announces.length === 1, 5000);
       expect(rec.announces[0]?.id).toBe("n1");
       expect(rec.states[0]).toMatchObject({ nodeId: "n1", s: { state: "online" }, source: "message" });
       expect(rec.telemetry[0]).toMatchObject({ nodeId: "n1", t: { loadUsed: 42 } });
@@ -161,11 +161,11 @@ for (const [name, start, skip] of brokers) {
       for (const [t, payload] of bad) await p.publishAsync(t, payload, { qos: 1 });
       rec.throwOnAnnounce = true;
       await p.publishAsync(topics.nodeAnnounce("n2"), JSON.stringify(sampleAnnounce("n2")), { qos: 1 });
-      await waitFor(() => b.counts.dropped >= bad.length + 1, 10_000, "all drops counted");
+      await waitFor("all drops counted", () => b.counts.dropped >= bad.length + 1, 10_000);
       rec.throwOnAnnounce = false;
       // Still working afterwards.
       await p.publishAsync(tel, good, { qos: 1 });
-      await waitFor(() => rec.telemetry.length === 1, 5000, "valid telemetry after garbage");
+      await waitFor("valid telemetry after garbage", () => rec.telemetry.length === 1, 5000);
       expect(rec.announces).toEqual([]);
       expect(rec.statuses).toEqual([]);
       expect(rec.states).toEqual([]);
@@ -185,20 +185,20 @@ for (const [name, start, skip] of brokers) {
       const t0 = Date.now();
       await p.publishAsync(topics.nodeTelemetry("n3"), JSON.stringify(sampleTelemetry()), { qos: 1 });
       await waitFor(
+        "silence",
         () => rec.states.find((s) => s.nodeId === "n3" && s.source === "silence"),
         5000,
-        "silence",
       );
       const silentAfter = Date.now() - t0;
       expect(silentAfter).toBeGreaterThanOrEqual(450);
       expect(silentAfter).toBeLessThan(2000);
       expect(rec.states.at(-1)?.s.state).toBe("offline");
       await p.publishAsync(topics.nodeTelemetry("n3"), JSON.stringify(sampleTelemetry()), { qos: 1 });
-      await waitFor(() => rec.states.at(-1)?.source === "telemetry", 5000, "back online");
+      await waitFor("back online", () => rec.states.at(-1)?.source === "telemetry", 5000);
       expect(rec.states.at(-1)?.s.state).toBe("online");
       // A node that said goodbye (LWT offline) is not reported again by the detector.
       await p.publishAsync(topics.nodeState("n3"), JSON.stringify({ state: "offline" }), { qos: 1 });
-      await waitFor(() => rec.states.at(-1)?.source === "message", 5000);
+      await waitFor("the state message", () => rec.states.at(-1)?.source === "message", 5000);
       const n = rec.states.length;
       await new Promise((r) => setTimeout(r, 700));
       expect(rec.states.length).toBe(n);
@@ -222,7 +222,7 @@ for (const [name, start, skip] of brokers) {
         got.set(t, { payload: String(payload), retain: packet.retain, qos: packet.qos }),
       );
       await late.subscribeAsync([topics.nodeDesired("n4"), topics.route("s1")], { qos: 1 });
-      await waitFor(() => got.size === 2, 5000, "retained desired + route");
+      await waitFor("retained desired + route", () => got.size === 2, 5000);
       expect(JSON.parse(got.get(topics.nodeDesired("n4"))?.payload ?? "")).toEqual(desired);
       expect(JSON.parse(got.get(topics.route("s1"))?.payload ?? "")).toEqual(route);
       expect(got.get(topics.route("s1"))).toMatchObject({ retain: true, qos: 1 });
@@ -238,27 +238,26 @@ for (const [name, start, skip] of brokers) {
       expect(after).toEqual([]);
     });
 
-    test.skipIf(name !== "mosquitto")(
-      "republishes retained desired state and routes after a broker restart",
-      async () => {
+    // Only mosquitto can be killed and restarted on the same port here (aedes runs in-process).
+    if (name === "mosquitto")
+      test("republishes retained desired state and routes after a broker restart", async () => {
         const m = broker.mosquitto as Mosquitto;
         const rec = new Recorder();
         const b = await bus(rec);
         await b.publishDesired("n5", buildDesired("n5", 1, [sampleDesiredStream("s5")]));
         await m.kill();
-        await waitFor(() => !b.connected, 5000, "bus to notice");
+        await waitFor("bus to notice", () => !b.connected, 5000);
         await m.restart();
-        await waitFor(() => b.connected, 10_000, "bus to reconnect");
+        await waitFor("bus to reconnect", () => b.connected, 10_000);
         const late = await pub();
         const got: string[] = [];
         late.on("message", (_t, payload) => got.push(String(payload)));
         await late.subscribeAsync(topics.nodeDesired("n5"), { qos: 1 });
-        await waitFor(() => got.length > 0, 5000, "desired republished");
+        await waitFor("desired republished", () => got.length > 0, 5000);
         expect(JSON.parse(got[0] as string).version).toBe(1);
         // And it still consumes after the restart.
         await late.publishAsync(topics.nodeTelemetry("n5"), JSON.stringify(sampleTelemetry()), { qos: 1 });
-        await waitFor(() => rec.telemetry.length === 1, 5000, "telemetry after restart");
-      },
-    );
+        await waitFor("telemetry after restart", () => rec.telemetry.length === 1, 5000);
+      });
   });
 }

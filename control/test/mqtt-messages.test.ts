@@ -75,4 +75,15 @@ describe("SilenceDetector", () => {
     d.forget("a");
     expect(d.sweep(1e9)).toEqual([]);
   });
+
+  test("after control's own broker outage every node gets a full timeout again", () => {
+    const d = new SilenceDetector(500);
+    d.seen("paris", 0);
+    d.seen("ny", 400);
+    // Control was disconnected from 600 to 2000: it heard nobody, which says nothing about them.
+    d.rearm(2000);
+    expect(d.sweep(3499)).toEqual([]);
+    d.seen("ny", 3000);
+    expect(d.sweep(3500)).toEqual(["paris"]);
+  });
 });

@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { type NodeDesired, type Route, topics } from "@dionysia/shared";
+import { type Mosquitto, requireMosquitto, startMosquitto, waitFor } from "@dionysia/shared/testkit";
 import mqtt from "mqtt";
 import { ADMIN_KEY, NODE_KEY, startControl, type TestControl } from "./helpers/control.ts";
-import { hasMosquitto, type Mosquitto, startMosquitto, waitFor } from "./helpers/mqttBroker.ts";
 
 const SIM = join(import.meta.dir, "fixtures/sim-node.ts");
 
@@ -56,11 +56,13 @@ async function startSim(
       }
     }
   })();
-  await waitFor(() => ready, 15_000, `sim node ${id} ready`);
+  await waitFor(`sim node ${id} ready`, () => ready, 15_000);
   return node;
 }
 
 const PROFILE = "builtin-360p"; // cost ≈ 7.2 load units
+
+const hasMosquitto = requireMosquitto("control/test/network.test.ts (control network over mosquitto)");
 
 describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
   let broker: Mosquitto;
@@ -98,13 +100,13 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
 
   test("GET /v1/nodes shows every origin online with location, capacity and live load", async () => {
     const body = await waitFor(
+      "4 nodes online",
       async () => {
         const r = await c.api("GET", "/v1/nodes");
         const items = (r.body.items ?? r.body) as { id: string; state: string; load: { streams: number } }[];
         return items.length === 4 && items.every((n) => n.state === "online") ? items : undefined;
       },
       10_000,
-      "4 nodes online",
     );
     const paris = body.find((n) => n.id === "paris") as unknown as {
       lat: number;
@@ -131,9 +133,9 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
     pullId = r.body.id;
     const paris = sims.get("paris") as SimNode;
     await waitFor(
+      "paris desired has the stream",
       () => paris.last()?.streams.some((s) => s.id === pullId),
       5000,
-      "paris desired has the stream",
     );
     const entry = paris.last()?.streams.find((s) => s.id === pullId);
     expect(entry?.role).toBe("origin");
@@ -144,7 +146,7 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
         ?.last()
         ?.streams.some((s) => s.id === pullId) ?? false,
     ).toBe(false);
-    await waitFor(() => routes.get(pullId)?.origins[0]?.nodeId === "paris", 5000, "route to paris");
+    await waitFor("route to paris", () => routes.get(pullId)?.origins[0]?.nodeId === "paris", 5000);
     const s = await c.api("GET", `/v1/streams/${pullId}`);
     expect(s.body.nodeId).toBe("paris");
   });
@@ -157,11 +159,11 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
     sims.delete("paris");
     const london = sims.get("london") as SimNode;
     await waitFor(
+      "london desired has the stream",
       () => london.last()?.streams.some((s) => s.id === pullId),
       5000,
-      "london desired has the stream",
     );
-    await waitFor(() => routes.get(pullId)?.origins[0]?.nodeId === "london", 5000, "route to london");
+    await waitFor("route to london", () => routes.get(pullId)?.origins[0]?.nodeId === "london", 5000);
     expect(Date.now() - started).toBeLessThan(5000);
     const n = await c.api("GET", "/v1/nodes/paris");
     expect(n.body.state).toBe("offline");
@@ -178,21 +180,21 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
       );
     await report("london", "live", { bitrateKbps: 1234, fps: 29.97, speed: 1.01 });
     const s = await waitFor(
+      "status live with the report's stats",
       async () => {
         const r = await c.api("GET", `/v1/streams/${pullId}`);
         return r.body.status === "live" && r.body.stats?.bitrateKbps === 1234 ? r.body : undefined;
       },
       5000,
-      "status live with the report's stats",
     );
     expect(s.stats).toMatchObject({ bitrateKbps: 1234, fps: 29.97, speed: 1.01 });
     // The dead node's late report must not overwrite the live one.
     await report("paris", "idle");
     await report("london", "live", { bitrateKbps: 1300 });
     await waitFor(
+      "second london report",
       async () => (await c.api("GET", `/v1/streams/${pullId}`)).body.stats?.bitrateKbps === 1300,
       5000,
-      "second london report",
     );
     expect((await c.api("GET", `/v1/streams/${pullId}`)).body.status).toBe("live");
     await pub.endAsync();
@@ -208,26 +210,26 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
     expect(auth.status).toBe(200);
     const berlin = sims.get("berlin-small") as SimNode;
     await waitFor(
+      "berlin ingests",
       () => berlin.last()?.streams.find((s) => s.id === id)?.role === "ingest",
       5000,
-      "berlin ingests",
     );
     const london = sims.get("london") as SimNode;
     await waitFor(
+      "london transcodes",
       () => london.last()?.streams.find((s) => s.id === id)?.role === "transcode",
       5000,
-      "london transcodes",
     );
     const t = london.last()?.streams.find((s) => s.id === id);
     expect(t?.pullFrom).toBe(`rtmp://berlin-small.test:1935/relay/${id}`);
     await waitFor(
+      "route to london",
       () =>
         routes
           .get(id)
           ?.origins.map((o) => o.nodeId)
           .join() === "london",
       5000,
-      "route to london",
     );
   });
 
@@ -235,8 +237,8 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
     const d = await c.api("DELETE", `/v1/streams/${pullId}`);
     expect(d.status).toBe(204);
     const london = sims.get("london") as SimNode;
-    await waitFor(() => !london.last()?.streams.some((s) => s.id === pullId), 5000, "desired entry gone");
-    await waitFor(() => routes.get(pullId) === null, 5000, "route deleted");
+    await waitFor("desired entry gone", () => !london.last()?.streams.some((s) => s.id === pullId), 5000);
+    await waitFor("route deleted", () => routes.get(pullId) === null, 5000);
   });
 
   test("garbage, truncated and oversized messages crash nothing", async () => {
@@ -284,6 +286,7 @@ describe.skipIf(!hasMosquitto)("scheduler lease across two control processes", (
       const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
       let out = "";
       const port = await waitFor(
+        "control port",
         async () => {
           const { value } = await reader.read();
           out += new TextDecoder().decode(value);
@@ -291,7 +294,6 @@ describe.skipIf(!hasMosquitto)("scheduler lease across two control processes", (
           return m ? Number(m[1]) : undefined;
         },
         20_000,
-        "control port",
       );
       // Keep draining stdout so the child never blocks on a full pipe.
       void (async () => {
@@ -307,15 +309,15 @@ describe.skipIf(!hasMosquitto)("scheduler lease across two control processes", (
       return m ? Number(m[1]) : -1;
     };
     const a = await spawnControl();
-    await waitFor(async () => (await leaderGauge(a.port)) === 1, 10_000, "A leads");
+    await waitFor("A leads", async () => (await leaderGauge(a.port)) === 1, 10_000);
     const b = await spawnControl();
     try {
-      await waitFor(async () => (await leaderGauge(b.port)) === 0, 10_000, "B follows");
+      await waitFor("B follows", async () => (await leaderGauge(b.port)) === 0, 10_000);
       const sim = await startSim(broker.url, "solo", 10, 10);
       a.proc.kill("SIGKILL");
       await a.proc.exited;
       const killedAt = Date.now();
-      await waitFor(async () => (await leaderGauge(b.port)) === 1, 10_000, "B takes the lease");
+      await waitFor("B takes the lease", async () => (await leaderGauge(b.port)) === 1, 10_000);
       expect(Date.now() - killedAt).toBeLessThan(5000);
       const r = await fetch(`http://127.0.0.1:${b.port}/v1/streams`, {
         method: "POST",
@@ -323,7 +325,7 @@ describe.skipIf(!hasMosquitto)("scheduler lease across two control processes", (
         body: JSON.stringify({ name: "cam", profileId: PROFILE, source: "srt://cam.test:9000" }),
       });
       const id = ((await r.json()) as { id: string }).id;
-      await waitFor(() => sim.last()?.streams.some((s) => s.id === id), 5000, "B placed the stream");
+      await waitFor("B placed the stream", () => sim.last()?.streams.some((s) => s.id === id), 5000);
       sim.proc.kill("SIGKILL");
       await sim.proc.exited;
     } finally {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitFor } from "@dionysia/shared/testkit";
 import { type Client, createClient } from "@libsql/client";
 import {
   currentLeaseHolder,
@@ -10,7 +11,6 @@ import {
   releaseLease,
   tryAcquireLease,
 } from "../src/scheduler/lease.ts";
-import { waitFor } from "./helpers/mqttBroker.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -81,7 +81,7 @@ describe("LeaseKeeper", () => {
     // Crash: a stops renewing without releasing the row.
     const crashedAt = Date.now();
     await a.stop({ release: false });
-    await waitFor(() => b.isLeader, ttlMs + b.renewMs + 1000, "b to take over");
+    await waitFor("b to take over", () => b.isLeader, ttlMs + b.renewMs + 1000);
     const took = Date.now() - crashedAt;
     expect(took).toBeLessThanOrEqual(ttlMs + b.renewMs + 200);
     expect(events).toEqual(["a+", "a-", "b+"]);
@@ -102,7 +102,7 @@ describe("LeaseKeeper", () => {
     expect(a.isLeader && !b.isLeader).toBe(true);
     const t0 = Date.now();
     await a.stop();
-    await waitFor(() => b.isLeader, 2000, "b to lead after release");
+    await waitFor("b to lead after release", () => b.isLeader, 2000);
     expect(Date.now() - t0).toBeLessThan(1000); // far less than the 5 s TTL
   });
 

@@ -5,8 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
-import { testPatternArgs } from "./test-pattern.ts";
-import { waitFor } from "./wait.ts";
+import { testPatternArgs, waitFor } from "../../shared/src/testkit/index.ts";
 
 export interface HlsSource {
   url: string;

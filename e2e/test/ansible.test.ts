@@ -12,6 +12,7 @@ import { originConfigSpec } from "../../origin/src/config.ts";
 import { mediaConfigSpec } from "../../origin/src/media/config.ts";
 import { routerSpecs } from "../../router/src/config.ts";
 import type { Specs } from "../../shared/src/config.ts";
+import { requireBinary } from "../../shared/src/testkit/index.ts";
 
 const ROLES = join(import.meta.dir, "../../ansible/roles");
 
@@ -42,11 +43,11 @@ describe("ansible env templates", () => {
   }
 });
 
-const playbook = Bun.which("ansible-playbook");
-if (!playbook)
-  console.warn(
-    "ansible syntax check SKIPPED — ansible-playbook is not on PATH (apt-get install ansible-core)",
-  );
+const playbook = requireBinary(
+  "ansible-playbook",
+  "e2e/test/ansible.test.ts (ansible-playbook --syntax-check)",
+  "apt-get install ansible-core",
+);
 
 test.skipIf(!playbook)("ansible-playbook --syntax-check passes", () => {
   const dir = join(import.meta.dir, "../../ansible");

@@ -6,17 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createLogger, type NodeAnnounce, type NodeDesired, type NodeTelemetry } from "@dionysia/shared";
+import { type Mosquitto, requireMosquitto, startMosquitto, waitFor } from "@dionysia/shared/testkit";
 import { ControlBus } from "../../control/src/mqtt/bus.ts";
 import { buildDesired } from "../../control/src/mqtt/messages.ts";
 import type { NodeView } from "../../control/src/scheduler/placement.ts";
 import { placeStream } from "../../control/src/scheduler/placement.ts";
 import { planFailover } from "../../control/src/scheduler/plans.ts";
-import {
-  hasMosquitto,
-  type Mosquitto,
-  startMosquitto,
-  waitFor,
-} from "../../control/test/helpers/mqttBroker.ts";
 import {
   sampleAnnounce,
   sampleDesiredStream,
@@ -25,6 +20,7 @@ import {
 import { OriginAgent } from "../src/agent/agent.ts";
 
 const logger = createLogger({ service: "test", level: "silent" });
+const hasMosquitto = requireMosquitto("origin/test/agent-bus.test.ts (origin agents + control bus)");
 
 describe.skipIf(!hasMosquitto)("origin agents + control bus + placement", () => {
   let broker: Mosquitto;
@@ -87,7 +83,7 @@ describe.skipIf(!hasMosquitto)("origin agents + control bus + placement", () => 
       agents.set(id, a);
       await a.start();
     }
-    await waitFor(() => registry.size === 3, 10_000, "three announces");
+    await waitFor("three announces", () => registry.size === 3, 10_000);
   });
 
   afterAll(async () => {
@@ -110,7 +106,7 @@ describe.skipIf(!hasMosquitto)("origin agents + control bus + placement", () => 
       "london",
       buildDesired("london", version++, [sampleDesiredStream("pull1", { source: "rtsp://cam/1" })]),
     );
-    await waitFor(() => received.get("london")?.length === 1, 5000, "london receives desired");
+    await waitFor("london receives desired", () => received.get("london")?.length === 1, 5000);
     expect(received.get("london")?.[0]?.streams.map((s) => s.id)).toEqual(["pull1"]);
 
     // Abrupt death of london: the socket vanishes without DISCONNECT (like SIGKILL) and stays gone.
@@ -118,7 +114,7 @@ describe.skipIf(!hasMosquitto)("origin agents + control bus + placement", () => 
     london.client.options.reconnectPeriod = 0;
     const killedAt = Date.now();
     (london.client as unknown as { stream: { destroy(): void } }).stream.destroy();
-    await waitFor(() => registry.get("london")?.online === false, 5000, "london offline via LWT");
+    await waitFor("london offline via LWT", () => registry.get("london")?.online === false, 5000);
 
     const plan = planFailover(
       "london",
@@ -132,7 +128,7 @@ describe.skipIf(!hasMosquitto)("origin agents + control bus + placement", () => 
       "berlin",
       buildDesired("berlin", version++, [sampleDesiredStream("pull1", { source: "rtsp://cam/1" })]),
     );
-    await waitFor(() => received.get("berlin")?.length === 1, 5000, "berlin receives desired");
+    await waitFor("berlin receives desired", () => received.get("berlin")?.length === 1, 5000);
     expect(Date.now() - killedAt).toBeLessThan(5000);
     expect(received.get("berlin")?.[0]?.streams[0]?.id).toBe("pull1");
   });

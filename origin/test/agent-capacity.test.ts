@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { BUILTIN_PROFILES, profileCost } from "@dionysia/shared";
+import { FFMPEG_INSTALL, findBinary, reportSkip } from "@dionysia/shared/testkit";
 import {
   CALIBRATION_MPX_PER_FRAME,
   calibrationArgs,
@@ -12,10 +13,15 @@ import {
 import { CapacityCorrection, capacityMoved } from "../src/agent/capacity-correction.ts";
 import { parseCgroupCpuMax, parseProcStatCpu, processCpuSeconds, usableCores } from "../src/proc-cpu.ts";
 
-const hasFfmpeg = spawnSync("ffmpeg", ["-hide_banner", "-encoders"], { encoding: "utf8" }).stdout?.includes(
-  "libx264",
-);
-if (!hasFfmpeg) console.warn("ffmpeg with libx264 not found: real calibration test skipped");
+const ffmpeg = findBinary("ffmpeg");
+const hasFfmpeg =
+  ffmpeg !== undefined &&
+  spawnSync(ffmpeg, ["-hide_banner", "-encoders"], { encoding: "utf8" }).stdout?.includes("libx264");
+if (!hasFfmpeg)
+  reportSkip(
+    "origin/test/agent-capacity.test.ts (real calibration encode)",
+    `ffmpeg with libx264 not found (${FFMPEG_INSTALL})`,
+  );
 
 const ladder = BUILTIN_PROFILES["builtin-720p"]!;
 

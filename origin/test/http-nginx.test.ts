@@ -3,13 +3,16 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@dionysia/shared";
+import { freePort, requireBinary, waitFor } from "@dionysia/shared/testkit";
 import { createOriginHttp, type OriginHttp } from "../src/http/index.ts";
 import { createOriginMetrics } from "../src/metrics/index.ts";
 
-const NGINX = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].find(
-  (p) => Bun.spawnSync([p, "-v"], { stderr: "ignore" }).exitCode === 0,
+// Looked up on PATH (and sbin): spawning a missing binary would throw ENOENT and crash the suite.
+const NGINX = requireBinary(
+  "nginx",
+  "origin/test/http-nginx.test.ts (nginx-live.conf.j2)",
+  "apt-get install nginx",
 );
-if (!NGINX) console.warn("nginx not installed: skipping the nginx-live.conf.j2 test (apt-get install nginx)");
 
 /** The template uses plain `{{ var }}` / `{{ var | default(x) }}` substitutions only. */
 function renderJinja(template: string, vars: Record<string, string | number>): string {
@@ -50,12 +53,7 @@ describe.skipIf(!NGINX)("ansible nginx-live.conf.j2 serves /live/ like the origi
       hostname: "127.0.0.1",
       port: 0,
     });
-    const port = await new Promise<number>((res) => {
-      const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-      const p = s.port;
-      s.stop(true);
-      res(p);
-    });
+    const port = await freePort();
     const conf = renderJinja(
       readFileSync(join(import.meta.dir, "../../ansible/roles/origin/templates/nginx-live.conf.j2"), "utf8"),
       { dionysia_root: top, origin_nginx_port: `127.0.0.1:${port}`, origin_port: origin.port },
@@ -88,11 +86,7 @@ http {
       stderr: "inherit",
     });
     base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 10_000;
-    while (!(await fetch(`${base}/health`).catch(() => null))?.ok) {
-      if (Date.now() > deadline) throw new Error("nginx did not come up");
-      await Bun.sleep(50);
-    }
+    await waitFor("nginx in front of the origin", async () => (await fetch(`${base}/health`)).ok, 10_000, 50);
   });
   afterAll(async () => {
     if (nginx) {

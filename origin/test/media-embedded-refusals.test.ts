@@ -6,15 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { newStreamId, newStreamKey } from "@dionysia/shared";
+import { publishRtmp, waitFor } from "@dionysia/shared/testkit";
 import { createKeyAuthority } from "../src/auth/key-authority.ts";
 import { describeRefusal, type PublishRefusal } from "../src/auth/publish-refusal.ts";
 import { EmbeddedMediaServer } from "../src/media/embedded/index.ts";
 import { createOriginMetrics, type OriginMetrics } from "../src/metrics/index.ts";
 import { type ControlStub, type StubMode, startControlStub } from "./media-helpers/control-stub.ts";
-import { publishRtmp } from "./media-helpers/ffmpeg.ts";
 import { captureLogger, makeStream, PROFILE } from "./media-helpers/fixtures.ts";
 import { rtmpPublishStatus } from "./media-helpers/rtmp-publish-status.ts";
-import { waitFor } from "./media-helpers/wait.ts";
 
 const NODE_KEY = "nk_embedded_refusal_test_key";
 const hasFfmpeg = Bun.which("ffmpeg") !== null;
@@ -64,9 +63,9 @@ describe.skipIf(!hasFfmpeg)("embedded RTMP: refusals say why", () => {
   async function refusedPush(key: string) {
     const before = lines.length;
     const pub = publishRtmp(`rtmp://127.0.0.1:${port}/live/${key}`, 3);
-    const r = await pub.proc;
+    const code = await pub.done;
     const logged = lines.slice(before).find((l) => String(l.msg).startsWith("publish rejected"));
-    return { code: r.exitCode, stderr: String(r.stderr), logged };
+    return { code, stderr: pub.stderr(), logged };
   }
 
   const cases: { mode: StubMode; reason: PublishRefusal; words: string }[] = [
@@ -120,7 +119,7 @@ describe.skipIf(!hasFfmpeg)("embedded RTMP: refusals say why", () => {
   test("a second publisher of a live stream → 'already live' from the origin itself", async () => {
     stub.mode = "normal";
     const first = publishRtmp(`rtmp://127.0.0.1:${port}/live/${local.key}`, 8);
-    await waitFor(() => server.active().find((e) => e.streamId === local.spec.id), 15000, "first live");
+    await waitFor("first live", () => server.active().find((e) => e.streamId === local.spec.id), 15000);
     const counted = await rejectedCount(metrics, "already_live");
     const r = await refusedPush(local.key);
     expect(r.code).not.toBe(0);
@@ -128,7 +127,7 @@ describe.skipIf(!hasFfmpeg)("embedded RTMP: refusals say why", () => {
     expect(r.logged).toMatchObject({ reason: "already_live", streamId: local.spec.id });
     expect(await rejectedCount(metrics, "already_live")).toBe(counted + 1);
     await first.stop();
-    await waitFor(() => server.active().length === 0, 10000, "idle");
+    await waitFor("idle", () => server.active().length === 0, 10000);
   }, 40000);
 
   test("every reason is exported at scrape time, refused ones counted", async () => {

@@ -5,14 +5,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { newStreamId, newStreamKey } from "@dionysia/shared";
+import { probe, publishRtmp, waitFor } from "@dionysia/shared/testkit";
 import { createKeyAuthority } from "../src/auth/key-authority.ts";
 import { deriveRelaySecret } from "../src/auth/relay-token.ts";
 import { EmbeddedMediaServer } from "../src/media/embedded/index.ts";
 import type { MediaStreamSpec, PublishEvent, UnpublishEvent } from "../src/media/types.ts";
 import { type ControlStub, startControlStub } from "./media-helpers/control-stub.ts";
-import { probe, publishRtmp, publishTracks } from "./media-helpers/ffmpeg.ts";
 import { makeStream, PROFILE, testLogger } from "./media-helpers/fixtures.ts";
-import { waitFor } from "./media-helpers/wait.ts";
 
 const NODE_KEY = "nk_embedded_rtmp_test_key";
 
@@ -62,7 +61,7 @@ describe("embedded media server: RTMP", () => {
 
   test("right key → onPublish with a readable local input (h264 160x90), then onUnpublish", async () => {
     const pub = publishRtmp(`${base}/live/${a.key}`, 5);
-    const ev = await waitFor(() => published.find((e) => e.streamId === a.spec.id), 15000, "onPublish");
+    const ev = await waitFor("onPublish", () => published.find((e) => e.streamId === a.spec.id), 15000);
     expect(ev.protocol).toBe("rtmp");
     expect(ev.remoteAddr).toContain("127.0.0.1");
     expect(ev.inputUrl).toBe(`${base}/live/${a.spec.id}`);
@@ -76,7 +75,7 @@ describe("embedded media server: RTMP", () => {
     expect(video).toMatchObject({ codec_name: "h264", width: 160, height: 90 });
     expect(p.streams.some((s) => s.codec_name === "aac")).toBe(true);
     expect(await pub.done).toBe(0);
-    await waitFor(() => unpublished.find((e) => e.streamId === a.spec.id), 10000, "onUnpublish");
+    await waitFor("onUnpublish", () => unpublished.find((e) => e.streamId === a.spec.id), 10000);
     expect(server.active().length).toBe(0);
     expect(server.ingressBytes()).toBeGreaterThan(10_000);
   }, 30000);
@@ -85,12 +84,12 @@ describe("embedded media server: RTMP", () => {
     const before = published.filter((e) => e.streamId === a.spec.id).length;
     const pub = publishRtmp(`${base}/live/${a.key}`, 2);
     await waitFor(
+      "second onPublish",
       () => published.filter((e) => e.streamId === a.spec.id).length > before,
       15000,
-      "second onPublish",
     );
     await pub.done;
-    await waitFor(() => server.active().length === 0, 10000, "idle again");
+    await waitFor("idle again", () => server.active().length === 0, 10000);
   }, 30000);
 
   for (const c of [
@@ -101,15 +100,15 @@ describe("embedded media server: RTMP", () => {
   ]) {
     test(`tracks reported for a ${c.name} publisher`, async () => {
       const before = published.filter((e) => e.streamId === a.spec.id).length;
-      const pub = publishTracks(`${base}/live/${a.key}`, c);
+      const pub = publishRtmp(`${base}/live/${a.key}`, 3, c);
       const ev = await waitFor(
+        `onPublish (${c.name})`,
         () => published.filter((e) => e.streamId === a.spec.id)[before],
         15000,
-        `onPublish (${c.name})`,
       );
       expect(ev.tracks).toEqual({ video: c.video, audio: c.audio });
       expect(await pub.done).toBe(0);
-      await waitFor(() => server.active().length === 0, 10000, "idle");
+      await waitFor("idle", () => server.active().length === 0, 10000);
     }, 30000);
   }
 
@@ -125,11 +124,11 @@ describe("embedded media server: RTMP", () => {
   test("key unknown locally but accepted by control → onPublish with profile and key hash", async () => {
     stub.mode = "normal";
     const pub = publishRtmp(`${base}/live/${remote.streamKey}`, 3);
-    const ev = await waitFor(() => published.find((e) => e.streamId === remote.streamId), 15000, "onPublish");
+    const ev = await waitFor("onPublish", () => published.find((e) => e.streamId === remote.streamId), 15000);
     expect(ev.profile?.name).toBe(PROFILE.name);
     expect(ev.keyHash).toMatch(/^[0-9a-f]{64}$/);
     await pub.done;
-    await waitFor(() => unpublished.find((e) => e.streamId === remote.streamId), 10000, "onUnpublish");
+    await waitFor("onUnpublish", () => unpublished.find((e) => e.streamId === remote.streamId), 10000);
   }, 30000);
 
   test("control down → rejected (fail closed)", async () => {
@@ -159,14 +158,14 @@ describe("embedded media server: RTMP", () => {
     await send(Buffer.concat([Buffer.from([3]), Buffer.alloc(1536 * 2, 7), Buffer.alloc(4000, 0x55)]));
     const before = published.length;
     const pub = publishRtmp(`${base}/live/${a.key}`, 2);
-    await waitFor(() => published.length > before, 15000, "publish after junk");
+    await waitFor("publish after junk", () => published.length > before, 15000);
     await pub.done;
-    await waitFor(() => server.active().length === 0, 10000, "idle");
+    await waitFor("idle", () => server.active().length === 0, 10000);
   }, 30000);
 
   test("reads: loopback allowed, relay needs a valid token", async () => {
     const pub = publishRtmp(`${base}/live/${a.key}`, 8);
-    const ev = await waitFor(() => server.active().find((e) => e.streamId === a.spec.id), 15000, "live");
+    const ev = await waitFor("live", () => server.active().find((e) => e.streamId === a.spec.id), 15000);
     const relay = server.relayUrlFor(a.spec.id)!;
     expect(relay).toContain(`/relay/${a.spec.id}?token=`);
     expect(server.endpoints().relay).toBe(`${base}/relay`);
@@ -180,6 +179,6 @@ describe("embedded media server: RTMP", () => {
     expect((await probe(`${base}/live/${a.key}`, 8000)).streams.length).toBe(0);
     expect(ev.inputUrl).toContain("127.0.0.1");
     await pub.stop();
-    await waitFor(() => server.active().length === 0, 10000, "idle");
+    await waitFor("idle", () => server.active().length === 0, 10000);
   }, 40000);
 });

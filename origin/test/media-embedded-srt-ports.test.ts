@@ -8,6 +8,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { loadConfig } from "@dionysia/shared";
+import { isAlive as pidAlive, publishRtmp, publishSrt, waitFor } from "@dionysia/shared/testkit";
 import { execa } from "execa";
 import { createKeyAuthority } from "../src/auth/key-authority.ts";
 import { srtListenerArgs } from "../src/media/embedded/ffmpeg-args.ts";
@@ -16,9 +17,7 @@ import { udpPortFree } from "../src/media/embedded/ports.ts";
 import { createMediaServer, mediaConfigSpec } from "../src/media/index.ts";
 import type { MediaStreamSpec, PublishEvent } from "../src/media/types.ts";
 import { createOriginMetrics } from "../src/metrics/index.ts";
-import { publishRtmp, publishSrt } from "./media-helpers/ffmpeg.ts";
 import { captureLogger, makeSrtStream, randomPortRange } from "./media-helpers/fixtures.ts";
-import { pidAlive, waitFor } from "./media-helpers/wait.ts";
 
 const hasFfmpeg = Bun.which("ffmpeg") !== null;
 if (!hasFfmpeg) console.warn("skipping embedded SRT port tests: ffmpeg not on PATH");
@@ -76,12 +75,12 @@ describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", 
   async function pushUntilLive(port: number, passphrase: string, streamId: string) {
     const before = published.filter((e) => e.streamId === streamId).length;
     await waitFor(
+      `SRT publish of ${streamId} on ${port}`,
       async () => {
         await publishSrt("127.0.0.1", port, passphrase, 2).done;
         return published.filter((e) => e.streamId === streamId).length > before;
       },
       30000,
-      `SRT publish of ${streamId} on ${port}`,
       200,
     );
   }
@@ -105,9 +104,9 @@ describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", 
 
   test("a killed listener comes back on the same port; so does a restarted server", async () => {
     // The listener restarts by itself after each publisher leaves: take the one running now.
-    const pid = await waitFor(() => server.processes()[0], 10000, "a running listener");
+    const pid = await waitFor("a running listener", () => server.processes()[0], 10000);
     process.kill(pid, "SIGKILL");
-    await waitFor(() => !pidAlive(pid) && server.processes().some((p) => p !== pid), 15000, "new listener");
+    await waitFor("new listener", () => !pidAlive(pid) && server.processes().some((p) => p !== pid), 15000);
     expect(server.srtPort(a.spec.id)).toBe(assigned(0));
     await pushUntilLive(assigned(0), a.passphrase, a.spec.id);
 
@@ -165,9 +164,9 @@ describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", 
       });
       try {
         await waitFor(
+          "live listener bound",
           async () => !(await udpPortFree(assigned(2), "127.0.0.1")),
           10000,
-          "live listener bound",
         );
         await server.configure([...specs, d.spec]);
         expect(server.srtPort(d.spec.id)).toBeUndefined();
@@ -182,7 +181,7 @@ describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", 
       const sh = await execa("sh", ["-c", 'ffmpeg "$@" >/dev/null 2>&1 & echo $!', "sh", ...args]);
       const orphan = Number(String(sh.stdout).trim());
       try {
-        await waitFor(async () => !(await udpPortFree(assigned(2), "127.0.0.1")), 10000, "orphan bound");
+        await waitFor("orphan bound", async () => !(await udpPortFree(assigned(2), "127.0.0.1")), 10000);
         await server.configure([...specs, d.spec]);
         expect(server.srtPort(d.spec.id)).toBe(assigned(2));
         expect(running(orphan)).toBe(false);
@@ -204,16 +203,16 @@ describe.skipIf(!hasFfmpeg)("embedded SRT listeners on control-assigned ports", 
     const rtmp = publishRtmp(`rtmp://127.0.0.1:${server.rtmpPort()}/live/${a.key}`, 10);
     try {
       await waitFor(
+        "RTMP publisher live",
         () => server.active().find((e) => e.streamId === a.spec.id),
         15000,
-        "RTMP publisher live",
       );
       const before = lines.length;
       const srt = publishSrt("127.0.0.1", assigned(0), a.passphrase, 3);
       const logged = await waitFor(
+        "already_live refusal",
         () => lines.slice(before).find((l) => l.msg === "publish rejected: already_live"),
         15000,
-        "already_live refusal",
       );
       expect(logged).toMatchObject({ reason: "already_live", protocol: "srt", streamId: a.spec.id });
       const text = await metrics.registry.metrics();

@@ -4,12 +4,11 @@
  * source, declarative configure, and no child process left after stop().
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { isAlive, probe, publishRtmp, publishSrt, serveSrtListener, waitFor } from "@dionysia/shared/testkit";
 import { createKeyAuthority } from "../src/auth/key-authority.ts";
 import { EmbeddedMediaServer } from "../src/media/embedded/index.ts";
 import type { MediaStreamSpec, PublishEvent, UnpublishEvent } from "../src/media/types.ts";
-import { probe, publishRtmp, publishSrt, serveSrtListener } from "./media-helpers/ffmpeg.ts";
 import { makeSrtStream, makeStream, randomPortRange, testLogger } from "./media-helpers/fixtures.ts";
-import { pidAlive, waitFor } from "./media-helpers/wait.ts";
 
 describe("embedded media server: SRT and pull inputs", () => {
   let server: EmbeddedMediaServer;
@@ -50,7 +49,7 @@ describe("embedded media server: SRT and pull inputs", () => {
     expect(published.some((e) => e.streamId === srt.spec.id)).toBe(false);
 
     const pub = publishSrt("127.0.0.1", port, srt.passphrase, 4);
-    const ev = await waitFor(() => published.find((e) => e.streamId === srt.spec.id), 20000, "SRT onPublish");
+    const ev = await waitFor("SRT onPublish", () => published.find((e) => e.streamId === srt.spec.id), 20000);
     expect(ev.protocol).toBe("srt");
     expect(ev.inputUrl).not.toContain(srt.passphrase);
     const p = await probe(ev.inputUrl);
@@ -60,7 +59,7 @@ describe("embedded media server: SRT and pull inputs", () => {
       height: 90,
     });
     await pub.done;
-    await waitFor(() => unpublished.find((e) => e.streamId === srt.spec.id), 15000, "SRT onUnpublish");
+    await waitFor("SRT onUnpublish", () => unpublished.find((e) => e.streamId === srt.spec.id), 15000);
   }, 60000);
 
   test("SRT: the listener is back after the publisher leaves; the publisher returns → onPublish again", async () => {
@@ -68,16 +67,16 @@ describe("embedded media server: SRT and pull inputs", () => {
     const before = published.filter((e) => e.streamId === srt.spec.id).length;
     // The listener restarts after the previous publisher left; retry the caller until it is up.
     await waitFor(
+      "second SRT publish",
       async () => {
         const pub = publishSrt("127.0.0.1", port, srt.passphrase, 2);
         await pub.done;
         return published.filter((e) => e.streamId === srt.spec.id).length > before;
       },
       30000,
-      "second SRT publish",
       200,
     );
-    await waitFor(() => server.active().length === 0, 15000, "idle");
+    await waitFor("idle", () => server.active().length === 0, 15000);
   }, 60000);
 
   test("pull from an ffmpeg SRT listener source → onPublish (protocol pull); removing it stops the process", async () => {
@@ -88,12 +87,12 @@ describe("embedded media server: SRT and pull inputs", () => {
     await server.configure(specs);
     await server.configure(specs); // idempotent: no second process
     // The SRT listener of the previous test may still be restarting after its publisher left.
-    await waitFor(() => server.processes().length >= 2, 10000, "SRT listener and pull process");
+    await waitFor("SRT listener and pull process", () => server.processes().length >= 2, 10000);
     expect(server.processes().length).toBe(2);
     const ev = await waitFor(
+      "pull onPublish",
       () => published.find((e) => e.streamId === pull.spec.id),
       25000,
-      "pull onPublish",
     );
     expect(ev.protocol).toBe("pull");
     const p = await probe(ev.inputUrl);
@@ -102,8 +101,8 @@ describe("embedded media server: SRT and pull inputs", () => {
     specs = [srt.spec];
     await server.configure(specs);
     expect(server.processes().length).toBe(1);
-    await waitFor(() => unpublished.find((e) => e.streamId === pull.spec.id), 10000, "pull onUnpublish");
-    expect(pids.filter(pidAlive).length).toBe(1);
+    await waitFor("pull onUnpublish", () => unpublished.find((e) => e.streamId === pull.spec.id), 10000);
+    expect(pids.filter(isAlive).length).toBe(1);
     await source.stop();
   }, 60000);
 
@@ -120,24 +119,24 @@ describe("embedded media server: SRT and pull inputs", () => {
     await upstream.configure([upstreamStream.spec]);
     try {
       const feed = publishRtmp(`rtmp://127.0.0.1:${upstream.rtmpPort()}/live/${upstreamStream.key}`, 6);
-      await waitFor(() => upstream.active().length === 1, 15000, "upstream live");
+      await waitFor("upstream live", () => upstream.active().length === 1, 15000);
       const pull = makeStream({
         source: `rtmp://127.0.0.1:${upstream.rtmpPort()}/live/${upstreamStream.spec.id}`,
       });
       specs = [pull.spec];
       await server.configure(specs);
       const ev = await waitFor(
+        "rtmp pull onPublish",
         () => published.find((e) => e.streamId === pull.spec.id),
         20000,
-        "rtmp pull onPublish",
       );
       expect(ev.protocol).toBe("pull");
       expect(server.active().some((e) => e.streamId === pull.spec.id)).toBe(true);
       await feed.done;
       await waitFor(
+        "rtmp pull onUnpublish",
         () => unpublished.find((e) => e.streamId === pull.spec.id),
         20000,
-        "rtmp pull onUnpublish",
       );
       // The pull keeps retrying with back-off while the source is gone.
       const proc = server.processes();
@@ -151,11 +150,11 @@ describe("embedded media server: SRT and pull inputs", () => {
     const srt2 = makeSrtStream();
     specs = [srt.spec, srt2.spec, makeStream({ source: "rtmp://127.0.0.1:9/live/nothing" }).spec];
     await server.configure(specs);
-    await waitFor(() => server.processes().length === 3, 10000, "three relays");
+    await waitFor("three relays", () => server.processes().length === 3, 10000);
     const pids = server.processes();
     expect(new Set([server.srtPort(srt.spec.id), server.srtPort(srt2.spec.id)]).size).toBe(2);
     await server.stop();
     expect(server.processes()).toEqual([]);
-    expect(pids.filter(pidAlive)).toEqual([]);
+    expect(pids.filter(isAlive)).toEqual([]);
   }, 30000);
 });

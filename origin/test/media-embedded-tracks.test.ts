@@ -4,6 +4,7 @@
  * media-embedded-rtmp.test.ts.
  */
 import { describe, expect, test } from "bun:test";
+import { waitFor } from "@dionysia/shared/testkit";
 import {
   initialTrackState,
   observePacket,
@@ -11,7 +12,6 @@ import {
   tracksComplete,
 } from "../src/media/embedded/tracks.ts";
 import type { InputTracks } from "../src/media/types.ts";
-import { waitFor } from "./media-helpers/wait.ts";
 
 const audio = { codec_type: 8, codec_id: 10, flags: 0, data: Buffer.from([0xaf, 0]) };
 const video = { codec_type: 9, codec_id: 7, flags: 2, data: Buffer.from([0x17, 0]) };
@@ -46,7 +46,7 @@ describe("embedded RTMP: track detection", () => {
     );
     w.packet(video);
     expect(got.done).toBe(false);
-    await waitFor(() => got.done, 2000, "settled");
+    await waitFor("settled", () => got.done, 2000);
     expect(got.tracks).toEqual({ video: true, audio: false });
   });
 
@@ -60,7 +60,7 @@ describe("embedded RTMP: track detection", () => {
       },
       { maxWaitMs: 80 },
     );
-    await waitFor(() => calls > 0, 2000, "gave up");
+    await waitFor("gave up", () => calls > 0, 2000);
     expect(got).toBeUndefined();
     expect(calls).toBe(1);
   });

@@ -6,15 +6,18 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { findBinary, probe, publishRtmp, reportSkip, waitFor } from "@dionysia/shared/testkit";
 import { createKeyAuthority } from "../src/auth/key-authority.ts";
 import { MediamtxMediaServer } from "../src/media/mediamtx/index.ts";
 import type { PublishEvent } from "../src/media/types.ts";
-import { probe, publishRtmp } from "./media-helpers/ffmpeg.ts";
 import { makeStream, testLogger } from "./media-helpers/fixtures.ts";
-import { waitFor } from "./media-helpers/wait.ts";
 
-const bin = process.env.MEDIAMTX_BIN ?? Bun.which("mediamtx");
-if (!bin) console.warn("mediamtx-integration: SKIPPED — mediamtx is not on PATH and MEDIAMTX_BIN is unset");
+const bin = process.env.MEDIAMTX_BIN ?? findBinary("mediamtx");
+if (!bin)
+  reportSkip(
+    "origin/test/mediamtx-integration.test.ts",
+    "mediamtx is not on PATH and MEDIAMTX_BIN is unset (not in Debian: https://github.com/bluenviron/mediamtx/releases)",
+  );
 
 describe("mediamtx integration", () => {
   const dir = mkdtempSync(join(tmpdir(), "mediamtx-"));
@@ -51,7 +54,7 @@ describe("mediamtx integration", () => {
         const wrong = await publishRtmp(`rtmp://127.0.0.1:${base}/live/sk_wrong`, 2).done;
         expect(wrong).not.toBe(0);
         const pub = publishRtmp(`rtmp://127.0.0.1:${base}/live/${s.key}`, 6);
-        const ev = await waitFor(() => published.find((e) => e.streamId === s.spec.id), 20000, "onPublish");
+        const ev = await waitFor("onPublish", () => published.find((e) => e.streamId === s.spec.id), 20000);
         expect(ev.protocol).toBe("rtmp");
         const p = await probe(ev.inputUrl);
         expect(p.streams.find((x) => x.codec_type === "video")).toMatchObject({ width: 160, height: 90 });

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadConfig } from "@dionysia/shared";
+import { waitFor } from "@dionysia/shared/testkit";
 import { parse } from "yaml";
 import { createKeyAuthority } from "../src/auth/key-authority.ts";
 import { deriveRelaySecret, signRelayToken } from "../src/auth/relay-token.ts";
@@ -16,7 +17,6 @@ import type { PublishEvent, UnpublishEvent } from "../src/media/types.ts";
 import { createOriginMetrics } from "../src/metrics/index.ts";
 import { startControlStub } from "./media-helpers/control-stub.ts";
 import { captureLogger, makeStream, PROFILE, testLogger } from "./media-helpers/fixtures.ts";
-import { waitFor } from "./media-helpers/wait.ts";
 
 const secret = deriveRelaySecret("nk_mediamtx_test_node_key");
 
@@ -304,15 +304,15 @@ describe("mediamtx paths polling", () => {
         bytesReceived: 1,
       },
     ];
-    await waitFor(() => published.length === 2, 5000, "two onPublish");
+    await waitFor("two onPublish", () => published.length === 2, 5000);
     const byId = new Map(published.map((e) => [e.streamId, e]));
     expect(byId.get(known.spec.id)?.protocol).toBe("rtmp");
     expect(byId.get(known.spec.id)?.inputUrl).toBe(`rtmp://127.0.0.1:1935/live/${known.key}`);
     expect(byId.get(pulled.spec.id)?.protocol).toBe("pull");
     expect(server.ingressBytes()).toBe(1501);
-    await waitFor(() => added.includes(`relay/${known.spec.id}`), 5000, "relay path");
+    await waitFor("relay path", () => added.includes(`relay/${known.spec.id}`), 5000);
     items = [items[1]!];
-    await waitFor(() => unpublished.length === 1, 5000, "onUnpublish");
+    await waitFor("onUnpublish", () => unpublished.length === 1, 5000);
     expect(unpublished[0]!.streamId).toBe(known.spec.id);
     expect(deleted).toContain(`relay/${known.spec.id}`);
     expect(server.active().map((e) => e.streamId)).toEqual([pulled.spec.id]);

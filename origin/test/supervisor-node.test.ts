@@ -4,12 +4,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type ProfileSpec } from "@dionysia/shared";
+import { freePort, isAlive, publish, waitFor } from "@dionysia/shared/testkit";
 import HLS from "hls-parser";
 import { loadOriginConfig } from "../src/config.ts";
 import { createOriginNode } from "../src/node.ts";
-import { startPublisher } from "./helpers/publisher.ts";
 import { TestMediaServer } from "./helpers/test-media-server.ts";
-import { freePort, isAlive, waitFor } from "./helpers/wait.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "origin-node-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -46,7 +45,7 @@ test("origin node: publish → /live/{id}/master.m3u8 over HTTP → stop leaves 
     supervisor: { pollMs: 200 },
   });
   const port = await freePort();
-  const pub = startPublisher({ url: `udp://127.0.0.1:${port}` });
+  const pub = publish(`udp://127.0.0.1:${port}`);
   // Leftovers of an earlier run (a host restarted with its disk) must not be served.
   mkdirSync(join(dataDir, "live", "stale"), { recursive: true });
   writeFileSync(join(dataDir, "live", "stale", "master.m3u8"), "#EXTM3U\n");
@@ -61,12 +60,12 @@ test("origin node: publish → /live/{id}/master.m3u8 over HTTP → stop leaves 
     });
     const base = node.http!.url;
     const res = await waitFor(
+      "master over HTTP",
       async () => {
         const r = await fetch(`${base}/live/node1/master.m3u8`);
         return r.status === 200 ? r : undefined;
       },
       45_000,
-      "master over HTTP",
     );
     expect(res.headers.get("cache-control")).toBe("public, max-age=1");
     const master = HLS.parse(await res.text()) as HLS.types.MasterPlaylist;

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createLogger, type DesiredStream, type ProfileSpec } from "@dionysia/shared";
+import { freePort, isAlive, publish, waitFor } from "@dionysia/shared/testkit";
 import HLS from "hls-parser";
 import { parseMediaPlaylist } from "../src/supervisor/playlist.ts";
 import { type StreamStatusEvent, Supervisor } from "../src/supervisor/service.ts";
@@ -15,9 +16,7 @@ import { ffmpegLayout } from "../src/transcoder/ffmpeg/command.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
 import type { TranscoderBackend } from "../src/transcoder/types.ts";
 import { ffprobeStreams } from "./helpers/ffprobe.ts";
-import { startPublisher } from "./helpers/publisher.ts";
 import { TestMediaServer } from "./helpers/test-media-server.ts";
-import { freePort, isAlive, waitFor } from "./helpers/wait.ts";
 
 const hasFfmpeg = Bun.spawnSync(["sh", "-c", "command -v ffmpeg && command -v ffprobe"]).exitCode === 0;
 if (!hasFfmpeg) console.warn("ffmpeg/ffprobe not on PATH: supervisor overload tests skipped");
@@ -63,7 +62,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 async function setup(id: string, profile: ProfileSpec, backend: TranscoderBackend = new FfmpegBackend()) {
   const port = await freePort();
-  const publisher = startPublisher({ url: `udp://127.0.0.1:${port}` });
+  const publisher = publish(`udp://127.0.0.1:${port}`);
   const media = new TestMediaServer();
   const sup = new Supervisor({
     dataDir,
@@ -101,17 +100,17 @@ describe.skipIf(!hasFfmpeg)("overload: slow is shed, not restarted", () => {
     // On a quiet machine the heavy ladder may get a first segment out (status live with three
     // rungs) before its speed over the window condemns it; either way it is shed.
     await waitFor(
+      "live with the top rung shed",
       () => events.some((e) => e.status === "live" && e.renditions?.join(",") === "180p,90p"),
       90_000,
-      "live with the top rung shed",
     );
     const m = await waitFor(
+      "master with the served rungs",
       () => {
         const x = master(outDir);
         return x.variants.length === 2 ? x : undefined;
       },
       30_000,
-      "master with the served rungs",
     );
     expect(m.variants.map((v) => v.resolution?.height)).toEqual([180, 90]);
     // The shed rung's playlist is not in the master (media_0 was the 1440p one).
@@ -123,7 +122,7 @@ describe.skipIf(!hasFfmpeg)("overload: slow is shed, not restarted", () => {
     const pid = sup.processes()[0]!.pid;
     const before = sup.stats()[0]!.segments ?? 0;
     const t0 = Date.now();
-    await waitFor(() => Date.now() - t0 > 12_000, 20_000, "12 s", 500);
+    await waitFor("12 s", () => Date.now() - t0 > 12_000, 20_000, 500);
     expect(sup.processes()[0]!.pid).toBe(pid);
     expect(isAlive(pid)).toBe(true);
     expect(sup.status("heavy1")).toBe("live");
@@ -143,8 +142,8 @@ describe.skipIf(!hasFfmpeg)("overload: slow is shed, not restarted", () => {
 describe.skipIf(!hasFfmpeg)("restart continues the playlists", () => {
   test("SIGKILL: media sequence keeps growing, EXT-X-DISCONTINUITY and a new DASH Period at the restart", async () => {
     const { sup, outDir } = await setup("cont1", small);
-    await waitFor(() => sup.status("cont1") === "live", 45_000, "live");
-    await waitFor(() => read(join(outDir, "media_0.m3u8")).segments.length >= 3, 20_000, "3 segments");
+    await waitFor("live", () => sup.status("cont1") === "live", 45_000);
+    await waitFor("3 segments", () => read(join(outDir, "media_0.m3u8")).segments.length >= 3, 20_000);
     const before = read(join(outDir, "media_0.m3u8"));
     const beforeEnd = before.mediaSequence + before.segments.length;
     const oldRun = dirname(dirname(before.segments[0]!));
@@ -156,16 +155,16 @@ describe.skipIf(!hasFfmpeg)("restart continues the playlists", () => {
     expect(u.cost).toBeCloseTo(0.864 + 0.216 + 0.25, 3);
     const pid1 = sup.processes()[0]!.pid!;
     process.kill(pid1, "SIGKILL");
-    await waitFor(() => sup.processes()[0]?.pid !== pid1 && sup.processes()[0]?.pid, 20_000, "restarted");
+    await waitFor("restarted", () => sup.processes()[0]?.pid !== pid1 && sup.processes()[0]?.pid, 20_000);
     // Two segments of the new run are served after the old ones.
     const after = await waitFor(
+      "new run's segments in the same playlist",
       () => {
         const p = read(join(outDir, "media_0.m3u8"));
         const fresh = p.segments.filter((s) => !s.startsWith(`${oldRun}/`));
         return fresh.length >= 2 && p.segments.length === 4 ? p : undefined;
       },
       45_000,
-      "new run's segments in the same playlist",
     );
     expect(after.mediaSequence).toBeGreaterThanOrEqual(before.mediaSequence);
     expect(after.mediaSequence + after.segments.length).toBeGreaterThan(beforeEnd);
@@ -206,12 +205,13 @@ describe.skipIf(!hasFfmpeg)("restart continues the playlists", () => {
 
   test("HLS alone (hls muxer): the rendition folder's playlist continues into the new run's folder", async () => {
     const { sup, outDir } = await setup("cont2", { ...small, formats: ["hls"], renditions: [light[1]] });
-    await waitFor(() => sup.status("cont2") === "live", 45_000, "live");
-    await waitFor(() => read(join(outDir, "90p/index.m3u8")).segments.length >= 2, 20_000, "2 segments");
+    await waitFor("live", () => sup.status("cont2") === "live", 45_000);
+    await waitFor("2 segments", () => read(join(outDir, "90p/index.m3u8")).segments.length >= 2, 20_000);
     const before = read(join(outDir, "90p/index.m3u8"));
     const pid1 = sup.processes()[0]!.pid!;
     process.kill(pid1, "SIGKILL");
     const after = await waitFor(
+      "two segments after a discontinuity",
       () => {
         const p = read(join(outDir, "90p/index.m3u8"));
         return p.discontinuities.length === 1 && p.discontinuities[0]! < p.segments.length - 1
@@ -219,7 +219,6 @@ describe.skipIf(!hasFfmpeg)("restart continues the playlists", () => {
           : undefined;
       },
       45_000,
-      "two segments after a discontinuity",
     );
     expect(after.mediaSequence + after.segments.length).toBeGreaterThan(
       before.mediaSequence + before.segments.length,
@@ -245,7 +244,7 @@ describe.skipIf(!hasFfmpeg)("a back end is judged by its output", () => {
       layout: (job) => ffmpegLayout(job),
     };
     const { sup, events } = await setup("silent1", small, silent);
-    await waitFor(() => sup.status("silent1") === "error", 15_000, "error status");
+    await waitFor("error status", () => sup.status("silent1") === "error", 15_000);
     const err = sup.lastError("silent1")!;
     expect(err).toContain("code 0");
     expect(err).toContain("without writing any playlist or segment");

@@ -7,15 +7,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createLogger, type DesiredStream, type ProfileSpec } from "@dionysia/shared";
+import { freePort, isAlive, type Publisher, publish, waitFor } from "@dionysia/shared/testkit";
 import HLS from "hls-parser";
 import { parseMediaPlaylist } from "../src/supervisor/playlist.ts";
 import { probeInput } from "../src/supervisor/probe.ts";
 import { Supervisor, type SupervisorOptions } from "../src/supervisor/service.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
 import { ffprobeKeyframes, ffprobeStreams } from "./helpers/ffprobe.ts";
-import { type Publisher, startPublisher } from "./helpers/publisher.ts";
 import { TestMediaServer } from "./helpers/test-media-server.ts";
-import { freePort, isAlive, waitFor } from "./helpers/wait.ts";
 
 const small: ProfileSpec = {
   name: "test",
@@ -58,11 +57,7 @@ async function setup(opts: {
   tracks?: { video: boolean; audio: boolean };
 }) {
   const port = await freePort();
-  const publisher: Publisher = startPublisher({
-    url: `udp://127.0.0.1:${port}`,
-    audio: opts.audio,
-    video: opts.video,
-  });
+  const publisher: Publisher = publish(`udp://127.0.0.1:${port}`, { audio: opts.audio, video: opts.video });
   const media = new TestMediaServer();
   const sup = new Supervisor({
     dataDir,
@@ -97,9 +92,9 @@ describe("supervisor + ffmpeg", () => {
     const { sup, media, outDir } = await setup({ id: "ladder1", profile: small });
     const statuses: string[] = [];
     sup.onStatus((e) => statuses.push(e.status));
-    await waitFor(() => sup.status("ladder1") === "live", 45_000, "live");
+    await waitFor("live", () => sup.status("ladder1") === "live", 45_000);
     // Wait for a few segments so durations are meaningful.
-    await waitFor(() => (sup.stats()[0]?.segments ?? 0) >= 9, 30_000, "segments");
+    await waitFor("segments", () => (sup.stats()[0]?.segments ?? 0) >= 9, 30_000);
 
     const master = HLS.parse(readFileSync(join(outDir, "master.m3u8"), "utf8")) as HLS.types.MasterPlaylist;
     expect(master.isMasterPlaylist).toBe(true);
@@ -151,9 +146,9 @@ describe("supervisor + ffmpeg", () => {
     const firstPl = readPlaylist(join(outDir, firstUri));
     const segDir = dirname(join(outDir, dirname(firstUri), firstPl.segments[0]!));
     await waitFor(
+      "window",
       () => readdirSync(segDir).filter((n) => n.endsWith(".m4s")).length <= 4 + 3,
       10_000,
-      "window",
     );
 
     const stats = sup.stats()[0]!;
@@ -164,9 +159,9 @@ describe("supervisor + ffmpeg", () => {
     const pids = sup.processes().map((p) => p.pid);
     expect(pids.every(isAlive)).toBe(true);
     media.unpublish("ladder1");
-    await waitFor(() => sup.status("ladder1") === "idle", 10_000, "idle");
-    await waitFor(() => sup.processes().length === 0 && !pids.some(isAlive), 10_000, "no processes");
-    await waitFor(() => !existsSync(outDir), 10_000, "segments removed");
+    await waitFor("idle", () => sup.status("ladder1") === "idle", 10_000);
+    await waitFor("no processes", () => sup.processes().length === 0 && !pids.some(isAlive), 10_000);
+    await waitFor("segments removed", () => !existsSync(outDir), 10_000);
     expect(statuses).toEqual(["live", "idle"]);
   }, 120_000);
 
@@ -175,21 +170,21 @@ describe("supervisor + ffmpeg", () => {
       id: "crash1",
       profile: { ...small, formats: ["hls"], renditions: [small.renditions[1]!] },
     });
-    await waitFor(() => sup.status("crash1") === "live", 45_000, "live");
+    await waitFor("live", () => sup.status("crash1") === "live", 45_000);
     const pid1 = sup.processes()[0]!.pid!;
     process.kill(pid1, "SIGKILL");
-    await waitFor(() => sup.status("crash1") === "error", 10_000, "error status");
+    await waitFor("error status", () => sup.status("crash1") === "error", 10_000);
     expect(sup.lastError("crash1")).toContain("SIGKILL");
-    await waitFor(() => sup.status("crash1") === "live", 45_000, "live after restart");
+    await waitFor("live after restart", () => sup.status("crash1") === "live", 45_000);
     const pid2 = sup.processes()[0]!.pid!;
     expect(pid2).not.toBe(pid1);
     expect(isAlive(pid1)).toBe(false);
 
     media.unpublish("crash1");
-    await waitFor(() => sup.status("crash1") === "idle", 10_000, "idle");
-    await waitFor(() => !isAlive(pid2), 10_000, "process gone after unpublish");
+    await waitFor("idle", () => sup.status("crash1") === "idle", 10_000);
+    await waitFor("process gone after unpublish", () => !isAlive(pid2), 10_000);
     media.publish({ streamId: "crash1", protocol: "srt", inputUrl });
-    await waitFor(() => sup.status("crash1") === "live", 45_000, "live again");
+    await waitFor("live again", () => sup.status("crash1") === "live", 45_000);
     const pid3 = sup.processes()[0]!.pid!;
     await sup.stop();
     expect(isAlive(pid3)).toBe(false);
@@ -200,7 +195,7 @@ describe("supervisor + ffmpeg", () => {
       id: "ts1",
       profile: { ...small, formats: ["hls"], container: "ts", renditions: [small.renditions[1]!] },
     });
-    await waitFor(() => ts.sup.status("ts1") === "live", 45_000, "ts live");
+    await waitFor("ts live", () => ts.sup.status("ts1") === "live", 45_000);
     const pl = readPlaylist(join(ts.outDir, "90p/index.m3u8"));
     expect(pl.segments[0]).toEndWith(".ts");
     expect(pl.mapUri).toBeUndefined();
@@ -210,7 +205,7 @@ describe("supervisor + ffmpeg", () => {
 
     // The profile has video, the input has none: the probe turns it into an audio ladder.
     const a = await setup({ id: "audio1", profile: { ...small, formats: ["hls"] }, video: false });
-    await waitFor(() => a.sup.status("audio1") === "live", 45_000, "audio live");
+    await waitFor("audio live", () => a.sup.status("audio1") === "live", 45_000);
     const master = HLS.parse(readFileSync(join(a.outDir, "master.m3u8"), "utf8")) as HLS.types.MasterPlaylist;
     expect(master.variants).toHaveLength(1);
     expect(master.variants[0]!.uri).toBe("audio/index.m3u8");
@@ -236,16 +231,16 @@ describe("supervisor + ffmpeg", () => {
       probeInput: countingProbe,
       tracks: { video: false, audio: true },
     });
-    await waitFor(() => sup.status("tracks1") === "live", 45_000, "live from reported tracks");
+    await waitFor("live from reported tracks", () => sup.status("tracks1") === "live", 45_000);
     expect(probed).toHaveLength(0);
     // The reported tracks shaped the job: the profile asks for video, the input has none.
     const master = HLS.parse(readFileSync(join(outDir, "master.m3u8"), "utf8")) as HLS.types.MasterPlaylist;
     expect(master.variants.map((v) => v.uri)).toEqual(["audio/index.m3u8"]);
 
     media.unpublish("tracks1");
-    await waitFor(() => sup.status("tracks1") === "idle" && sup.processes().length === 0, 10_000, "idle");
+    await waitFor("idle", () => sup.status("tracks1") === "idle" && sup.processes().length === 0, 10_000);
     media.publish({ streamId: "tracks1", protocol: "srt", inputUrl });
-    await waitFor(() => sup.status("tracks1") === "live", 45_000, "live after a probe");
+    await waitFor("live after a probe", () => sup.status("tracks1") === "live", 45_000);
     expect(probed).toEqual([inputUrl]);
   }, 120_000);
 
@@ -254,11 +249,11 @@ describe("supervisor + ffmpeg", () => {
       id: "stall1",
       profile: { ...small, formats: ["hls"], renditions: [small.renditions[1]!] },
     });
-    await waitFor(() => sup.status("stall1") === "live", 45_000, "live");
+    await waitFor("live", () => sup.status("stall1") === "live", 45_000);
     const pid1 = sup.processes()[0]!.pid!;
     await publisher.stop(); // UDP input silent, ffmpeg blocks: only the stall detector notices
-    await waitFor(() => sup.lastError("stall1")?.includes("stalled"), 20_000, "stall detected");
-    await waitFor(() => !isAlive(pid1), 10_000, "stalled process killed");
+    await waitFor("stall detected", () => sup.lastError("stall1")?.includes("stalled"), 20_000);
+    await waitFor("stalled process killed", () => !isAlive(pid1), 10_000);
 
     // A stream published but not desired on this node is never transcoded.
     media.publish({ streamId: "stranger", protocol: "rtmp", inputUrl: "udp://127.0.0.1:9" });
@@ -272,9 +267,9 @@ describe("supervisor + ffmpeg", () => {
       profile: small,
       keyHash: KEY_HASH,
     });
-    await waitFor(() => sup.status("authz") !== "idle", 5000, "authorized stream starting");
+    await waitFor("authorized stream starting", () => sup.status("authz") !== "idle", 5000);
     expect(media.configured.map((s) => s.id)).toEqual(["stall1"]);
     await sup.setDesired([]);
-    await waitFor(() => sup.status("authz") === "idle", 10_000, "provisional dropped on next setDesired");
+    await waitFor("provisional dropped on next setDesired", () => sup.status("authz") === "idle", 10_000);
   }, 120_000);
 });

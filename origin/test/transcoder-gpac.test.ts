@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ProfileSpec } from "@dionysia/shared";
+import { reportSkip } from "@dionysia/shared/testkit";
 import { execa } from "execa";
 import { GpacBackend } from "../src/transcoder/gpac/index.ts";
 import { ffprobeStreams } from "./helpers/ffprobe.ts";
@@ -11,7 +12,10 @@ import { ffprobeStreams } from "./helpers/ffprobe.ts";
 const gpac = new GpacBackend();
 const hasGpac = await gpac.available();
 if (!hasGpac)
-  console.warn("transcoder-gpac.test.ts: gpac is not on PATH; the gpac integration test is skipped");
+  reportSkip(
+    "origin/test/transcoder-gpac.test.ts (gpac transcodes a file into the ladder)",
+    "gpac is not on PATH (no Debian 12 package: https://gpac.io/downloads/)",
+  );
 
 const profile: ProfileSpec = {
   name: "t",

@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { freePort, waitFor } from "../../shared/src/testkit/index.ts";
 import { NEW_YORK, origin, ROUTER_KEY, route, startControl } from "./support/fixtures.ts";
-import { afterAll, describe, runtime, test, waitFor } from "./support/harness.ts";
-import { freePort } from "./support/mosquitto.ts";
+import { afterAll, describe, runtime, test } from "./support/harness.ts";
 
 const entry = fileURLToPath(new URL(`../src/main.${runtime}.ts`, import.meta.url));
 
@@ -40,11 +40,11 @@ describe(`entry main.${runtime}.ts`, () => {
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitFor(
+        "router health with one route",
         async () => {
           const res = await fetch(`${base}/health`).catch(() => undefined);
           return res?.ok && ((await res.json()) as { routes: number }).routes === 1;
         },
-        "router health with one route",
         20_000,
         100,
       );

@@ -1,5 +1,6 @@
 /** Proxy mode against real local origin servers: bodies, headers, Range, failover. */
 import assert from "node:assert/strict";
+import { freePort } from "../../shared/src/testkit/index.ts";
 import { createRouter } from "../src/handler.ts";
 import { RouteTable } from "../src/table/store.ts";
 import {
@@ -13,7 +14,6 @@ import {
   testConfig,
 } from "./support/fixtures.ts";
 import { afterAll, beforeAll, describe, test } from "./support/harness.ts";
-import { freePort } from "./support/mosquitto.ts";
 import { type Served, serveLocal } from "./support/serve.ts";
 
 describe("proxy mode", () => {

@@ -159,6 +159,8 @@ export class ControlBus {
       .subscribeAsync(SUBSCRIPTIONS, { qos: 1 })
       .catch((err) => this.log?.error({ err: (err as Error).message }, "subscribe failed"));
     if (this.connectedOnce) {
+      // Nodes could not be heard while we were disconnected: their silence clocks start now.
+      this.silence.rearm(Date.now());
       // The broker may have lost its retained messages (restart without persistence).
       for (const [topic, payload] of this.retained) {
         this.client.publish(topic, payload, { qos: 1, retain: true });
@@ -294,6 +296,8 @@ export class ControlBus {
   }
 
   private sweep(): void {
+    // Disconnected, we hear no one: that is our outage, not every node's (see rearm on connect).
+    if (!this.client.connected) return;
     for (const nodeId of this.silence.sweep(Date.now())) {
       this.log?.warn({ nodeId, silentMs: this.silence.timeoutMs }, "node telemetry silent; marking offline");
       try {

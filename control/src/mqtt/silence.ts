@@ -28,6 +28,14 @@ export class SilenceDetector {
     this.silent.delete(nodeId);
   }
 
+  /**
+   * Control itself was cut off from the broker: nobody could be heard, so silence meant nothing.
+   * Every watched node gets a full timeout from `now` to show up again.
+   */
+  rearm(now: number): void {
+    for (const id of this.last.keys()) this.last.set(id, now);
+  }
+
   /** Nodes that just crossed the silence threshold (each reported once per silence). */
   sweep(now: number): string[] {
     const out: string[] = [];

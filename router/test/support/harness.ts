@@ -9,6 +9,7 @@ type Fn = () => unknown | Promise<unknown>;
 interface DenoTestApi {
   test(def: {
     name: string;
+    ignore?: boolean;
     fn: (t: { step(name: string, fn: () => Promise<void>): Promise<boolean> }) => Promise<void>;
     sanitizeOps?: boolean;
     sanitizeResources?: boolean;
@@ -17,7 +18,7 @@ interface DenoTestApi {
 }
 
 interface BunTestApi {
-  describe(name: string, body: () => void): void;
+  describe: ((name: string, body: () => void) => void) & { skip(name: string, body: () => void): void };
   test(name: string, fn: Fn, timeoutMs?: number): void;
   beforeAll(fn: Fn): void;
   afterAll(fn: Fn): void;
@@ -51,9 +52,11 @@ async function withTimeout(p: unknown, ms: number, name: string): Promise<void> 
   }
 }
 
-export function describe(name: string, body: () => void): void {
+/** `skip`: the suite is reported as skipped (e.g. its binary is missing: see testkit `reportSkip`). */
+export function describe(name: string, body: () => void, opts: { skip?: boolean } = {}): void {
   if (bun) {
-    bun.describe(name, body);
+    if (opts.skip) bun.describe.skip(name, body);
+    else bun.describe(name, body);
     return;
   }
   const suite: Suite = { tests: [], before: [], after: [] };
@@ -62,6 +65,7 @@ export function describe(name: string, body: () => void): void {
   current = undefined;
   g.Deno!.test({
     name,
+    ignore: opts.skip ?? false,
     // Sockets and MQTT timers are closed in afterAll; Deno's per-step sanitizers would misfire.
     sanitizeOps: false,
     sanitizeResources: false,
@@ -100,20 +104,4 @@ export function afterAll(fn: Fn): void {
     return;
   }
   current?.after.push(fn);
-}
-
-/** Polls until `cond` is truthy; throws with `what` after `timeoutMs`. */
-export async function waitFor<T>(
-  cond: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 10_000,
-  everyMs = 20,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await cond();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
