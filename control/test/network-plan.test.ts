@@ -29,6 +29,7 @@ function stream(id: string, o: Partial<StreamSnapshot> = {}): StreamSnapshot {
     region: null,
     nodeId: null,
     transcodeNodeId: null,
+    admitted: null,
     ...o,
   };
 }
@@ -118,5 +119,13 @@ describe("desired entries", () => {
     });
     // An ingest node that announced no relay cannot be pulled from: no transcode entry.
     expect(desiredFor("london", s, new Map([["paris", { relayUrl: null }]]))).toEqual([]);
+  });
+
+  test("a trimmed stream's desired profile lists only the admitted rungs", () => {
+    const ladder = BUILTIN_PROFILES["builtin-720p"] as ProfileSpec;
+    const s = [stream("t", { nodeId: "paris", profile: ladder, admitted: ["480p", "360p"] })];
+    const [entry] = desiredFor("paris", s, new Map());
+    expect(entry?.profile.renditions.map((r) => r.name)).toEqual(["480p", "360p"]);
+    expect(entry?.profile.audio).toEqual(ladder.audio);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { haversineKm } from "@dionysia/shared";
+import { BUILTIN_PROFILES, haversineKm, type ProfileSpec } from "@dionysia/shared";
 import { type NodeView, PlacementIndex, placeStream } from "../src/scheduler/placement.ts";
 import { type AssignedStream, planClaim, planFailover, planOverflow } from "../src/scheduler/plans.ts";
 import { nodeView } from "./helpers/nodes.ts";
@@ -170,17 +170,26 @@ describe("planOverflow / planClaim", () => {
   });
 
   test("first publish claims when the publishing node has headroom", () => {
-    expect(planClaim({ id: "s", cost: 10 }, "berlin", all)).toEqual({ kind: "origin", nodeId: "berlin" });
-    expect(planClaim({ id: "s", cost: 10 }, "paris", [{ ...paris, used: 95 }, london])).toEqual({
+    const profile = BUILTIN_PROFILES["builtin-360p"] as ProfileSpec; // 7.162 units
+    const cost = 7.162;
+    expect(planClaim({ id: "s", profile }, "berlin", all)).toEqual({
+      kind: "origin",
+      nodeId: "berlin",
+      served: null,
+      cost,
+    });
+    expect(planClaim({ id: "s", profile }, "paris", [{ ...paris, used: 95 }, london])).toEqual({
       kind: "overflow",
+      served: null,
+      cost,
       ingestNodeId: "paris",
       transcodeNodeId: "london",
       pullFrom: "rtmp://paris:1935/live/s",
     });
-    expect(planClaim({ id: "s", cost: 10 }, "paris", [{ ...paris, cordoned: true }, london])).toEqual({
+    expect(planClaim({ id: "s", profile }, "paris", [{ ...paris, cordoned: true }, london])).toEqual({
       error: "node_unavailable",
     });
-    expect(planClaim({ id: "s", cost: 10 }, "x", all)).toEqual({ error: "unknown_node" });
+    expect(planClaim({ id: "s", profile }, "x", all)).toEqual({ error: "unknown_node" });
   });
 });
 

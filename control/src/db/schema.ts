@@ -83,6 +83,15 @@ export const streams = sqliteTable(
     transcodeNodeId: text("transcode_node_id").references(() => nodes.id, { onDelete: "set null" }),
     /** Embedded media server: the per-stream SRT listener port the carrying node reported. */
     srtPort: integer("srt_port"),
+    /**
+     * Capacity is held until then even when the stream is not live: the ingest reservation of an
+     * authorized publish, the reconnect grace after the publisher left (scheduler/load.ts).
+     */
+    reservedUntil: integer("reserved_until"),
+    /** Rungs control admitted at the last claim (null: the whole ladder); sent in desired state. */
+    admittedRenditions: text("admitted_renditions", { mode: "json" }).$type<string[]>(),
+    /** Rungs the serving node reports it serves now (it may shed some under overload). */
+    servedRenditions: text("served_renditions", { mode: "json" }).$type<string[]>(),
     /** Last status report of the carrying node (bit rate, fps, encoder speed, last error). */
     stats: text("stats", { mode: "json" }).$type<StreamStats>(),
     keyHash: text("key_hash").notNull().unique(),

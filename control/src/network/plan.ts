@@ -10,6 +10,7 @@ import {
   profileCost,
   type StreamRole,
 } from "@dionysia/shared";
+import { servedCost, servedProfile } from "../scheduler/ladder.ts";
 import type { NodeView } from "../scheduler/placement.ts";
 import { placeStream } from "../scheduler/placement.ts";
 import { type AssignedStream, planFailover, relayPullUrl } from "../scheduler/plans.ts";
@@ -26,6 +27,8 @@ export interface StreamSnapshot {
   region: string | null;
   nodeId: string | null;
   transcodeNodeId: string | null;
+  /** Rungs admitted at the last claim (null: the whole ladder). */
+  admitted: string[] | null;
 }
 
 export interface NodeSnapshot extends NodeView {
@@ -46,7 +49,7 @@ export function placementsOf(s: Pick<StreamSnapshot, "nodeId" | "transcodeNodeId
 }
 
 function toAssigned(s: StreamSnapshot): AssignedStream[] {
-  const cost = profileCost(s.profile);
+  const cost = servedCost(s.profile, s.admitted);
   const base = { id: s.id, cost, pull: s.source !== null, location: s.location, region: s.region };
   return placementsOf(s).map((p) => ({
     ...base,
@@ -129,7 +132,8 @@ export function desiredFor(
       const entry: DesiredStream = {
         id: s.id,
         role: p.role,
-        profile: s.profile,
+        // The trimmed ladder: the origin's master playlist lists only the served rungs.
+        profile: servedProfile(s.profile, s.admitted),
         keyHash: s.keyHash,
         srtPassphrase: s.srtPassphrase,
         source: s.source,

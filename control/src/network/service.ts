@@ -14,7 +14,7 @@ import {
   type StreamStatusMessage,
 } from "@dionysia/shared";
 import type { Client } from "@libsql/client";
-import { and, eq, isNull, or, type SQL, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { Gauge, type Registry } from "prom-client";
 import type { ControlConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
@@ -29,6 +29,7 @@ import {
 import { buildDesired, buildRoute, type RouteNode } from "../mqtt/messages.ts";
 import { nodeViews, recordNodeTelemetry, setNodeState, upsertNodeFromAnnounce } from "../nodes/service.ts";
 import { LeaseKeeper } from "../scheduler/lease.ts";
+import { recordStreamStatus } from "../streams/service.ts";
 import {
   type Assignment,
   desiredFor,
@@ -172,32 +173,7 @@ export class Network implements ControlBusHandler {
 
   onStreamStatus(s: StreamStatusMessage): void {
     this.write("stream status", async () => {
-      // Only the node serving the stream may set its status: not a late message from the old node
-      // after a failover, nor the ingest-only node of an overflow pair.
-      await this.d.db
-        .update(streams)
-        .set({
-          status: s.status,
-          updatedAt: Date.now(),
-          stats: {
-            ...(s.bitrateKbps !== undefined ? { bitrateKbps: s.bitrateKbps } : {}),
-            ...(s.fps !== undefined ? { fps: s.fps } : {}),
-            ...(s.speed !== undefined ? { speed: s.speed } : {}),
-            ...(s.lastError ? { lastError: s.lastError } : {}),
-            reportedAt: s.ts,
-          },
-          ...(s.srtPort ? { srtPort: s.srtPort } : {}),
-        })
-        .where(
-          eqAnd(
-            streams.id,
-            s.id,
-            or(
-              eq(streams.transcodeNodeId, s.nodeId),
-              and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
-            ),
-          ),
-        );
+      await recordStreamStatus(this.d.db, s, this.d.config.reconnectGraceMs);
       // A stream going live (or leaving live) changes its route.
       this.kick();
     });
@@ -261,6 +237,7 @@ export class Network implements ControlBusHandler {
       region: s.region,
       nodeId: s.nodeId,
       transcodeNodeId: s.transcodeNodeId,
+      admitted: s.admittedRenditions,
     }));
     const routeNodes: RouteNode[] = rows.map((r) => ({
       id: r.id,
@@ -362,10 +339,6 @@ export class Network implements ControlBusHandler {
     }
     this.deletedStreams.clear();
   }
-}
-
-function eqAnd(col: typeof streams.id, id: string, extra: SQL | undefined): SQL | undefined {
-  return and(eq(col, id), extra);
 }
 
 function sqlIncrement() {

@@ -2,19 +2,13 @@
  * Nodes: the HTTP read/cordon API and the plain functions the MQTT layer calls when an origin
  * announces itself, changes state or reports telemetry.
  */
-import {
-  COPY_COST,
-  type Node,
-  type NodeAnnounce,
-  type NodeTelemetry,
-  profileCost,
-  type UpdateNode,
-} from "@dionysia/shared";
+import type { Node, NodeAnnounce, NodeTelemetry, UpdateNode } from "@dionysia/shared";
 import { asc, eq, isNotNull } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type NodeRow, nodes, profiles, streams } from "../db/schema.ts";
 import { notFound } from "../errors/index.ts";
 import type { ControlEvents } from "../events.ts";
+import { carriedLoads } from "../scheduler/load.ts";
 import type { NodeView } from "../scheduler/placement.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -144,35 +138,39 @@ export async function recordNodeTelemetry(db: Db, id: string, t: NodeTelemetry):
   return done.length > 0;
 }
 
-/**
- * Load units of the streams assigned to each node, from their profiles' cost. An overflow
- * stream costs its ladder on the transcoding node and only the relay on the ingest node.
- */
-export async function assignedLoads(db: Db, exceptStreamId?: string): Promise<Map<string, number>> {
+/** Load units each node carries now (scheduler/load.ts): live or reserved streams, not idle ones. */
+export async function carriedLoadsNow(
+  db: Db,
+  exceptStreamId?: string,
+  now = Date.now(),
+): Promise<Map<string, number>> {
   const rows = await db
     .select({
       id: streams.id,
       nodeId: streams.nodeId,
       transcodeNodeId: streams.transcodeNodeId,
-      spec: profiles.spec,
+      status: streams.status,
+      source: streams.source,
+      reservedUntil: streams.reservedUntil,
+      admitted: streams.admittedRenditions,
+      profile: profiles.spec,
     })
     .from(streams)
     .innerJoin(profiles, eq(streams.profileId, profiles.id))
     .where(isNotNull(streams.nodeId));
-  const loads = new Map<string, number>();
-  const add = (id: string, v: number) => loads.set(id, (loads.get(id) ?? 0) + v);
-  for (const r of rows) {
-    if (!r.nodeId || r.id === exceptStreamId) continue;
-    if (r.transcodeNodeId) {
-      add(r.transcodeNodeId, profileCost(r.spec));
-      add(r.nodeId, COPY_COST);
-    } else add(r.nodeId, profileCost(r.spec));
-  }
-  return loads;
+  return carriedLoads(
+    rows.map((r) => ({ ...r, pull: r.source !== null })),
+    now,
+    exceptStreamId,
+  );
 }
 
-/** The placement view of a node: used = the larger of assigned cost and reported load. */
-export function toNodeView(r: NodeRow, assigned: number): NodeView {
+/**
+ * The placement view of a node: used = the larger of what it carries (live and reserved streams)
+ * and the load it reports, so neither an encoder heavier than its estimate nor a stream that has
+ * just been admitted (and is not encoding yet) is missed.
+ */
+export function toNodeView(r: NodeRow, carried: number): NodeView {
   return {
     id: r.id,
     lat: r.lat,
@@ -182,7 +180,7 @@ export function toNodeView(r: NodeRow, assigned: number): NodeView {
     cordoned: r.cordoned,
     draining: r.draining,
     capacity: r.capacity.loadUnits,
-    used: Math.max(assigned, r.load.used),
+    used: Math.max(carried, r.load.used),
     relayUrl: r.ingest.relay ?? null,
   };
 }
@@ -190,7 +188,11 @@ export function toNodeView(r: NodeRow, assigned: number): NodeView {
 export async function nodeViews(
   db: Db,
   exceptStreamId?: string,
+  now = Date.now(),
 ): Promise<{ rows: NodeRow[]; views: NodeView[] }> {
-  const [rows, loads] = await Promise.all([db.select().from(nodes), assignedLoads(db, exceptStreamId)]);
+  const [rows, loads] = await Promise.all([
+    db.select().from(nodes),
+    carriedLoadsNow(db, exceptStreamId, now),
+  ]);
   return { rows, views: rows.map((r) => toNodeView(r, loads.get(r.id) ?? 0)) };
 }

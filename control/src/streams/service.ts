@@ -8,19 +8,23 @@ import {
   newSrtPassphrase,
   newStreamId,
   newStreamKey,
-  profileCost,
+  type ProfileSpec,
   type Stream,
+  type StreamLadder,
+  type StreamStatusMessage,
   type StreamStatusValue,
+  type StreamWarning,
   type StreamWithKey,
   sha256Hex,
   type UpdateStream,
 } from "@dionysia/shared";
-import { and, asc, eq, gt, isNull, or, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type NodeRow, nodes, type ProfileRow, profiles, type StreamRow, streams } from "../db/schema.ts";
 import { ApiError, notFound } from "../errors/index.ts";
 import type { ControlEvents } from "../events.ts";
 import { nodeViews } from "../nodes/service.ts";
+import { canDegrade, minimumCost } from "../scheduler/ladder.ts";
 import { isEligible, placeStream } from "../scheduler/placement.ts";
 import { ingestUrls, nodeIngestHost, playbackUrls } from "./urls.ts";
 
@@ -58,11 +62,46 @@ export function toStream(
           },
         }
       : {}),
+    ladder: ladderOf(r, profile?.spec),
     ingest: ingestUrls(node ?? undefined, urls.defaultIngestHost, r.srtPort),
     playback: playbackUrls(urls.playbackBaseUrl, r.id, profile?.spec),
     createdAt: iso(r.createdAt),
     updatedAt: iso(r.updatedAt),
   };
+}
+
+/** Requested vs served rungs: what the node reports, else what was admitted, else the whole ladder. */
+function ladderOf(
+  r: Pick<StreamRow, "admittedRenditions" | "servedRenditions">,
+  spec: ProfileSpec | undefined,
+): StreamLadder {
+  const requested = spec?.renditions.map((x) => x.name) ?? [];
+  return { requested, served: r.servedRenditions ?? r.admittedRenditions ?? requested };
+}
+
+/**
+ * Warns when no known node could carry the profile even trimmed to its cheapest rung (or whole,
+ * with `degrade: false`): every publish would be refused. Silent while no node is known.
+ */
+async function capacityWarnings(db: Db, profileId: string): Promise<StreamWarning[]> {
+  const [[p], rows] = await Promise.all([
+    db.select({ spec: profiles.spec }).from(profiles).where(eq(profiles.id, profileId)).limit(1),
+    db.select({ capacity: nodes.capacity }).from(nodes),
+  ]);
+  if (!p || rows.length === 0) return [];
+  const need = minimumCost(p.spec);
+  const largest = Math.max(...rows.map((r) => r.capacity.loadUnits));
+  if (need <= largest) return [];
+  return [
+    {
+      code: "exceeds_capacity",
+      message: `no known node can carry this profile: ${canDegrade(p.spec) ? "its cheapest rung" : "its whole ladder (degrade: false)"} costs ${need} load units, the largest node has ${largest}`,
+    },
+  ];
+}
+
+function withWarnings<T extends object>(s: T, warnings: StreamWarning[]): T & { warnings?: StreamWarning[] } {
+  return warnings.length > 0 ? { ...s, warnings } : s;
 }
 
 function selectStreams(db: Db) {
@@ -124,7 +163,7 @@ export async function createStream(
     .returning();
   events?.emit("stream.created", { streamId: row!.id });
   const stream = await getStream(db, row!.id, urls);
-  return { ...stream, streamKey, srtPassphrase };
+  return withWarnings({ ...stream, streamKey, srtPassphrase }, await capacityWarnings(db, profileId));
 }
 
 /** Opaque cursor: the (createdAt, id) of the last item, so pages are stable under inserts. */
@@ -180,7 +219,12 @@ export async function updateStream(
   if (patch.profileId !== undefined) await requireProfile(db, patch.profileId);
   const set: Partial<StreamRow> = { updatedAt: Date.now() };
   if (patch.name !== undefined) set.name = patch.name;
-  if (patch.profileId !== undefined) set.profileId = patch.profileId;
+  if (patch.profileId !== undefined) {
+    set.profileId = patch.profileId;
+    // Rung names of the old ladder mean nothing in the new one; the next publish admits afresh.
+    set.admittedRenditions = null;
+    set.servedRenditions = null;
+  }
   if (patch.playbackPolicy !== undefined) set.playbackPolicy = patch.playbackPolicy;
   if (patch.region !== undefined) set.region = patch.region;
   if (patch.location !== undefined) {
@@ -191,7 +235,7 @@ export async function updateStream(
   const [row] = await db.update(streams).set(set).where(eq(streams.id, id)).returning();
   if (!row) throw notFound("stream", id);
   events?.emit("stream.updated", { streamId: id, nodeId: row.nodeId });
-  return getStream(db, id, urls);
+  return withWarnings(await getStream(db, id, urls), await capacityWarnings(db, row.profileId));
 }
 
 export async function deleteStream(db: Db, id: string, events?: ControlEvents): Promise<void> {
@@ -256,6 +300,107 @@ export async function reserveStream(
   return true;
 }
 
+export interface Claim {
+  streamId: string;
+  nodeId: string;
+  /** Overflow: the neighbour that transcodes (null: `nodeId` does both). */
+  transcodeNodeId: string | null;
+  /** Rungs admitted (null: the whole ladder). */
+  admitted: string[] | null;
+  /** The ingest reservation: capacity is held until then while the stream is not live yet. */
+  reservedUntil: number;
+}
+
+/**
+ * A publish claims the stream for `nodeId` (ADR 0013). One conditional UPDATE: it succeeds when
+ * the stream is unassigned, already on this node, not live, or its node is not online, so two
+ * nodes racing for the same stream cannot both win. False: live on another healthy node.
+ */
+export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Promise<boolean> {
+  const before = await getStreamRow(db, c.streamId);
+  if (!before) return false;
+  const claimed = await db
+    .update(streams)
+    .set({
+      nodeId: c.nodeId,
+      transcodeNodeId: c.transcodeNodeId,
+      admittedRenditions: c.admitted,
+      // What the node serves is unknown until it reports; until then the admitted ladder shows.
+      servedRenditions: null,
+      reservedUntil: c.reservedUntil,
+      status: "starting",
+      updatedAt: Date.now(),
+    })
+    .where(
+      and(
+        eq(streams.id, c.streamId),
+        or(
+          sql`${streams.nodeId} is null`,
+          eq(streams.nodeId, c.nodeId),
+          ne(streams.status, "live"),
+          sql`not exists (select 1 from ${nodes} where ${nodes.id} = ${streams.nodeId} and ${nodes.state} = 'online')`,
+        ),
+      ),
+    )
+    .returning({ id: streams.id });
+  if (claimed.length === 0) return false;
+  if (before.nodeId !== c.nodeId)
+    events?.emit("stream.assigned", {
+      streamId: c.streamId,
+      nodeId: c.nodeId,
+      previousNodeId: before.nodeId,
+    });
+  else if (
+    before.transcodeNodeId !== c.transcodeNodeId ||
+    JSON.stringify(before.admittedRenditions) !== JSON.stringify(c.admitted)
+  )
+    events?.emit("stream.updated", { streamId: c.streamId, nodeId: c.nodeId });
+  return true;
+}
+
+/**
+ * Applies a stream status report (MQTT). Only the node serving the stream may set it: not a late
+ * message from the old node after a failover, nor the ingest-only node of an overflow pair.
+ * A report of `idle` or `error` after `live` or `starting` starts the reconnect grace (the
+ * stream keeps its capacity `graceMs` longer, instead of the rest of its ingest reservation);
+ * `renditions`, when reported, is what the node serves now. False: not this node's stream.
+ */
+export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs: number): Promise<boolean> {
+  const now = Date.now();
+  const done = await db
+    .update(streams)
+    .set({
+      status: s.status,
+      updatedAt: now,
+      stats: {
+        ...(s.bitrateKbps !== undefined ? { bitrateKbps: s.bitrateKbps } : {}),
+        ...(s.fps !== undefined ? { fps: s.fps } : {}),
+        ...(s.speed !== undefined ? { speed: s.speed } : {}),
+        ...(s.lastError ? { lastError: s.lastError } : {}),
+        reportedAt: s.ts,
+      },
+      ...(s.srtPort ? { srtPort: s.srtPort } : {}),
+      ...(s.renditions ? { servedRenditions: s.renditions } : {}),
+      // The publisher left (or never got going): only the grace is held from now on.
+      ...(s.status === "idle" || s.status === "error"
+        ? {
+            reservedUntil: sql`case when ${streams.status} in ('live', 'starting') then ${now + graceMs} else ${streams.reservedUntil} end`,
+          }
+        : {}),
+    })
+    .where(
+      and(
+        eq(streams.id, s.id),
+        or(
+          eq(streams.transcodeNodeId, s.nodeId),
+          and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
+        ),
+      ),
+    )
+    .returning({ id: streams.id });
+  return done.length > 0;
+}
+
 /**
  * Records the status an origin reports; returns false for an unknown stream. No event: status
  * comes from the MQTT layer itself and changes neither desired state nor routes.
@@ -314,7 +459,8 @@ export async function chooseIngest(
       : s.lat !== null && s.lon !== null
         ? { lat: s.lat, lon: s.lon }
         : null;
-  const placed = placeStream({ cost: profileCost(row.spec), location, region: s.region }, views);
+  // A node with room for the cheapest rung will admit the stream (trimmed): it counts.
+  const placed = placeStream({ cost: minimumCost(row.spec), location, region: s.region }, views);
   if ("error" in placed)
     throw new ApiError(503, "no_capacity", "no online node has room for this stream now");
   return pick(placed.nodeId);

@@ -37,6 +37,26 @@ export const PlaybackUrls = T.Object({
   dash: T.Optional(T.String()),
 });
 
+export const StreamLadder = T.Object(
+  {
+    requested: T.Array(T.String(), { description: "Rung names of the stream's profile, in ladder order" }),
+    served: T.Array(T.String(), {
+      description:
+        "Rungs served: the ladder admitted at the last publish (trimmed to fit a node) less any rung the node shed under overload",
+    }),
+  },
+  { description: "Requested vs served renditions (ADR 0014)" },
+);
+export type StreamLadder = Static<typeof StreamLadder>;
+
+export const StreamWarning = T.Object({
+  code: T.Union([T.Literal("exceeds_capacity")], {
+    description: "exceeds_capacity: no known node could carry this profile, even trimmed to one rung",
+  }),
+  message: T.String(),
+});
+export type StreamWarning = Static<typeof StreamWarning>;
+
 export const Stream = T.Object({
   id: T.String({ description: "Public playback id" }),
   name: T.String(),
@@ -59,8 +79,12 @@ export const Stream = T.Object({
       { description: "Last status report of the carrying node" },
     ),
   ),
+  ladder: StreamLadder,
   ingest: IngestUrls,
   playback: PlaybackUrls,
+  warnings: T.Optional(
+    T.Array(StreamWarning, { description: "On create and update replies: problems worth knowing now" }),
+  ),
   createdAt: T.String({ format: "date-time" }),
   updatedAt: T.String({ format: "date-time" }),
 });
