@@ -25,6 +25,7 @@ import { profileRoutes } from "./profiles/index.ts";
 import { seedBuiltinProfiles } from "./profiles/service.ts";
 import { routeRoutes } from "./routes/index.ts";
 import { streamRoutes } from "./streams/index.ts";
+import { ensureSrtPorts } from "./streams/service.ts";
 
 export interface Control {
   app: ReturnType<typeof buildApp>;
@@ -125,6 +126,8 @@ export async function createControl(
   try {
     await applyMigrations(db);
     await seedBuiltinProfiles(db);
+    const ported = await ensureSrtPorts(db, config.srtPortRange);
+    if (ported > 0) log.info({ streams: ported }, "SRT ports assigned to streams that had none");
     const dbPath = localDbPath(config.databaseUrl);
     const keyFileDir = dbPath && dbPath !== ":memory:" ? dirname(resolve(dbPath)) : resolve("data");
     const boot = await ensureAdminKey(db, { adminKey: config.adminKey, keyFileDir, log });

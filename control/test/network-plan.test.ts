@@ -30,6 +30,7 @@ function stream(id: string, o: Partial<StreamSnapshot> = {}): StreamSnapshot {
     nodeId: null,
     transcodeNodeId: null,
     admitted: null,
+    srtPort: null,
     ...o,
   };
 }
@@ -127,5 +128,12 @@ describe("desired entries", () => {
     const [entry] = desiredFor("paris", s, new Map());
     expect(entry?.profile.renditions.map((r) => r.name)).toEqual(["480p", "360p"]);
     expect(entry?.profile.audio).toEqual(ladder.audio);
+  });
+
+  test("the node taking the push gets the stream's SRT port; a transcode peer does not", () => {
+    const s = [stream("p", { nodeId: "paris", transcodeNodeId: "london", srtPort: 10042 })];
+    const relays = new Map([["paris", { relayUrl: "rtmp://paris.test:1935/relay" }]]);
+    expect(desiredFor("paris", s, relays)[0]?.srtPort).toBe(10042);
+    expect(desiredFor("london", s, relays)[0]?.srtPort).toBeUndefined();
   });
 });

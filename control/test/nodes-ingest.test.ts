@@ -115,7 +115,11 @@ describe("ingest choice", () => {
       expect(none.body).toEqual({
         nodeId: null,
         host: "ingest.test",
-        ingest: { rtmp: "rtmp://ingest.test:1935/live", srt: "srt://ingest.test:8890" },
+        ingest: {
+          rtmp: "rtmp://ingest.test:1935/live",
+          // The stream's own SRT port, assigned at creation (the first of the range).
+          srt: "srt://ingest.test:10000?passphrase={passphrase}&pbkeylen=16",
+        },
       });
       await upsertNodeFromAnnounce(d.control.db, announce("paris", { lat: 48.85, lon: 2.35 }));
       await upsertNodeFromAnnounce(
@@ -126,7 +130,7 @@ describe("ingest choice", () => {
       expect(eu.body.nodeId).toBe("paris");
       expect(eu.body.host).toBe("paris.test");
       expect(eu.body.ingest.rtmp).toBe("rtmp://paris.test:1935/live");
-      expect(eu.body.ingest.srt).toBe("srt://paris.test:8890");
+      expect(eu.body.ingest.srt).toBe("srt://paris.test:10000?passphrase={passphrase}&pbkeylen=16");
       // The choice reserves the unplaced stream there, so per-stream listeners start on that node.
       expect((await d.api("GET", `/v1/streams/${s.id}`)).body.nodeId).toBe("paris");
       await assignStream(d.control.db, s.id, null);

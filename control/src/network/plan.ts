@@ -29,6 +29,8 @@ export interface StreamSnapshot {
   transcodeNodeId: string | null;
   /** Rungs admitted at the last claim (null: the whole ladder). */
   admitted: string[] | null;
+  /** The stream's own SRT port (embedded server), assigned by control. */
+  srtPort: number | null;
 }
 
 export interface NodeSnapshot extends NodeView {
@@ -138,6 +140,8 @@ export function desiredFor(
         srtPassphrase: s.srtPassphrase,
         source: s.source,
       };
+      // The node that takes the push listens for SRT on the stream's own, stable port.
+      if (p.role !== "transcode" && s.srtPort) entry.srtPort = s.srtPort;
       if (p.role === "transcode" && s.nodeId) {
         const relay = nodes.get(s.nodeId)?.relayUrl;
         if (!relay) continue; // nothing to pull from: the ingest node announced no relay

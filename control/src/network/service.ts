@@ -238,6 +238,7 @@ export class Network implements ControlBusHandler {
       nodeId: s.nodeId,
       transcodeNodeId: s.transcodeNodeId,
       admitted: s.admittedRenditions,
+      srtPort: s.srtPort,
     }));
     const routeNodes: RouteNode[] = rows.map((r) => ({
       id: r.id,

@@ -31,6 +31,7 @@ export function streamRoutes(deps: Deps) {
   const urls = {
     playbackBaseUrl: deps.config.playbackBaseUrl,
     defaultIngestHost: deps.config.defaultIngestHost,
+    srtPortRange: deps.config.srtPortRange,
   };
   return new Elysia({ prefix: "/v1/streams", tags: ["streams"] })
     .use(authPlugin(deps))

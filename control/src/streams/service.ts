@@ -18,19 +18,30 @@ import {
   sha256Hex,
   type UpdateStream,
 } from "@dionysia/shared";
-import { and, asc, eq, gt, isNull, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, isNull, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { type NodeRow, nodes, type ProfileRow, profiles, type StreamRow, streams } from "../db/schema.ts";
+import {
+  counters,
+  type NodeRow,
+  nodes,
+  type ProfileRow,
+  profiles,
+  type StreamRow,
+  streams,
+} from "../db/schema.ts";
 import { ApiError, notFound } from "../errors/index.ts";
 import type { ControlEvents } from "../events.ts";
 import { nodeViews } from "../nodes/service.ts";
 import { canDegrade, minimumCost } from "../scheduler/ladder.ts";
 import { isEligible, placeStream } from "../scheduler/placement.ts";
-import { ingestUrls, nodeIngestHost, playbackUrls } from "./urls.ts";
+import { nextFreePort, type PortRange } from "./srt-ports.ts";
+import { ingestUrls, type MediaServer, nodeIngestHost, playbackUrls, withSecrets } from "./urls.ts";
 
-export interface UrlSettings {
+export interface StreamSettings {
   playbackBaseUrl: string;
   defaultIngestHost: string;
+  /** STREAM_SRT_PORT_RANGE: where per-stream SRT ports come from. */
+  srtPortRange: PortRange;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -39,7 +50,8 @@ export function toStream(
   r: StreamRow,
   profile: Pick<ProfileRow, "spec"> | null | undefined,
   node: NodeRow | null | undefined,
-  urls: UrlSettings,
+  urls: StreamSettings,
+  defaultMediaServer: MediaServer = "embedded",
 ): Stream {
   return {
     id: r.id,
@@ -63,7 +75,12 @@ export function toStream(
         }
       : {}),
     ladder: ladderOf(r, profile?.spec),
-    ingest: ingestUrls(node ?? undefined, urls.defaultIngestHost, r.srtPort),
+    ingest: ingestUrls({
+      node: node ?? undefined,
+      defaultHost: urls.defaultIngestHost,
+      srtPort: r.srtPort,
+      defaultMediaServer,
+    }),
     playback: playbackUrls(urls.playbackBaseUrl, r.id, profile?.spec),
     createdAt: iso(r.createdAt),
     updatedAt: iso(r.updatedAt),
@@ -104,6 +121,83 @@ function withWarnings<T extends object>(s: T, warnings: StreamWarning[]): T & { 
   return warnings.length > 0 ? { ...s, warnings } : s;
 }
 
+/**
+ * The media server an unplaced stream's URLs are written for: mediamtx when every known node runs
+ * it, else the embedded server (the origin's default).
+ */
+async function unplacedMediaServer(db: Db): Promise<MediaServer> {
+  const rows = await db.selectDistinct({ m: nodes.mediaServer }).from(nodes);
+  return rows.length > 0 && rows.every((r) => r.m === "mediamtx") ? "mediamtx" : "embedded";
+}
+
+const SRT_CURSOR = "srt_port_next";
+
+/** The next SRT port to hand out (streams/srt-ports.ts), undefined when the range is full. */
+async function srtPortCandidate(db: Db, range: PortRange): Promise<number | undefined> {
+  const [used, [cursor]] = await Promise.all([
+    db.select({ port: streams.srtPort }).from(streams).where(isNotNull(streams.srtPort)),
+    db.select({ value: counters.value }).from(counters).where(eq(counters.name, SRT_CURSOR)),
+  ]);
+  return nextFreePort(range, new Set(used.map((r) => r.port as number)), cursor?.value ?? range.from);
+}
+
+async function advanceSrtCursor(db: Db, port: number): Promise<void> {
+  await db
+    .insert(counters)
+    .values({ name: SRT_CURSOR, value: port + 1 })
+    .onConflictDoUpdate({ target: counters.name, set: { value: port + 1 } });
+}
+
+/** Another control instance took the same port between our read and our write. */
+function isSrtPortConflict(err: unknown): boolean {
+  const e = err as { message?: string; cause?: { message?: string } };
+  return `${e?.message ?? ""} ${e?.cause?.message ?? ""}`.includes("streams.srt_port");
+}
+
+/**
+ * Runs `write(port)` with a fresh SRT port, retrying when a concurrent writer took the port
+ * (the unique index refuses the second). `write(null)` when the range is full.
+ */
+async function withSrtPort<T>(
+  db: Db,
+  range: PortRange,
+  write: (port: number | null) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const port = (await srtPortCandidate(db, range)) ?? null;
+    try {
+      const out = await write(port);
+      if (port !== null) await advanceSrtCursor(db, port);
+      return out;
+    } catch (err) {
+      if (port === null || attempt >= 10 || !isSrtPortConflict(err)) throw err;
+    }
+  }
+}
+
+/**
+ * Gives every stream without an SRT port one (streams created before control assigned them, or
+ * while the range was full). Run at start; returns how many were assigned.
+ */
+export async function ensureSrtPorts(db: Db, range: PortRange): Promise<number> {
+  const missing = await db
+    .select({ id: streams.id })
+    .from(streams)
+    .where(isNull(streams.srtPort))
+    .orderBy(asc(streams.createdAt), asc(streams.id));
+  let assigned = 0;
+  for (const { id } of missing) {
+    const done = await withSrtPort(db, range, async (port) => {
+      if (port === null) return false;
+      await db.update(streams).set({ srtPort: port }).where(eq(streams.id, id));
+      return true;
+    });
+    if (!done) break;
+    assigned++;
+  }
+  return assigned;
+}
+
 function selectStreams(db: Db) {
   return db
     .select({ stream: streams, profile: { spec: profiles.spec }, node: nodes })
@@ -117,10 +211,13 @@ export async function getStreamRow(db: Db, id: string): Promise<StreamRow | unde
   return row;
 }
 
-export async function getStream(db: Db, id: string, urls: UrlSettings): Promise<Stream> {
-  const [row] = await selectStreams(db).where(eq(streams.id, id)).limit(1);
+export async function getStream(db: Db, id: string, urls: StreamSettings): Promise<Stream> {
+  const [[row], server] = await Promise.all([
+    selectStreams(db).where(eq(streams.id, id)).limit(1),
+    unplacedMediaServer(db),
+  ]);
   if (!row) throw notFound("stream", id);
-  return toStream(row.stream, row.profile, row.node, urls);
+  return toStream(row.stream, row.profile, row.node, urls, server);
 }
 
 async function requireProfile(db: Db, id: string): Promise<void> {
@@ -134,7 +231,7 @@ async function requireProfile(db: Db, id: string): Promise<void> {
 export async function createStream(
   db: Db,
   input: CreateStream,
-  urls: UrlSettings,
+  urls: StreamSettings,
   events?: ControlEvents,
 ): Promise<StreamWithKey> {
   const profileId = input.profileId ?? DEFAULT_PROFILE_ID;
@@ -142,28 +239,40 @@ export async function createStream(
   const streamKey = newStreamKey();
   const srtPassphrase = newSrtPassphrase();
   const now = Date.now();
-  const [row] = await db
-    .insert(streams)
-    .values({
-      id: newStreamId(),
-      name: input.name,
-      profileId,
-      playbackPolicy: input.playbackPolicy ?? "public",
-      status: "idle",
-      region: input.region ?? null,
-      lat: input.location?.lat ?? null,
-      lon: input.location?.lon ?? null,
-      source: input.source ?? null,
-      nodeId: null,
-      keyHash: sha256Hex(streamKey),
-      srtPassphrase,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning();
-  events?.emit("stream.created", { streamId: row!.id });
-  const stream = await getStream(db, row!.id, urls);
-  return withWarnings({ ...stream, streamKey, srtPassphrase }, await capacityWarnings(db, profileId));
+  const row = await withSrtPort(db, urls.srtPortRange, async (srtPort) => {
+    const [inserted] = await db
+      .insert(streams)
+      .values({
+        id: newStreamId(),
+        name: input.name,
+        profileId,
+        playbackPolicy: input.playbackPolicy ?? "public",
+        status: "idle",
+        region: input.region ?? null,
+        lat: input.location?.lat ?? null,
+        lon: input.location?.lon ?? null,
+        source: input.source ?? null,
+        nodeId: null,
+        srtPort,
+        keyHash: sha256Hex(streamKey),
+        srtPassphrase,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    return inserted as StreamRow;
+  });
+  events?.emit("stream.created", { streamId: row.id });
+  const stream = await getStream(db, row.id, urls);
+  const warnings = await capacityWarnings(db, profileId);
+  if (row.srtPort === null)
+    warnings.push({
+      code: "srt_ports_exhausted",
+      message:
+        "every port of STREAM_SRT_PORT_RANGE is taken: this stream has no SRT ingest on the embedded server",
+    });
+  const secrets = { streamKey, srtPassphrase };
+  return withWarnings({ ...stream, ingest: withSecrets(stream.ingest, secrets), ...secrets }, warnings);
 }
 
 /** Opaque cursor: the (createdAt, id) of the last item, so pages are stable under inserts. */
@@ -183,7 +292,7 @@ export function decodeCursor(c: string): { createdAt: number; id: string } {
 export async function listStreams(
   db: Db,
   q: { limit?: number; cursor?: string; status?: StreamStatusValue },
-  urls: UrlSettings,
+  urls: StreamSettings,
 ): Promise<{ items: Stream[]; nextCursor: string | null }> {
   const limit = q.limit ?? 20;
   const conds: SQL[] = [];
@@ -197,14 +306,17 @@ export async function listStreams(
       ) as SQL,
     );
   }
-  const rows = await selectStreams(db)
-    .where(conds.length ? and(...conds) : undefined)
-    .orderBy(asc(streams.createdAt), asc(streams.id))
-    .limit(limit + 1);
+  const [rows, server] = await Promise.all([
+    selectStreams(db)
+      .where(conds.length ? and(...conds) : undefined)
+      .orderBy(asc(streams.createdAt), asc(streams.id))
+      .limit(limit + 1),
+    unplacedMediaServer(db),
+  ]);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
-    items: page.map((r) => toStream(r.stream, r.profile, r.node, urls)),
+    items: page.map((r) => toStream(r.stream, r.profile, r.node, urls, server)),
     nextCursor: rows.length > limit && last ? encodeCursor(last.stream) : null,
   };
 }
@@ -213,7 +325,7 @@ export async function updateStream(
   db: Db,
   id: string,
   patch: UpdateStream,
-  urls: UrlSettings,
+  urls: StreamSettings,
   events?: ControlEvents,
 ): Promise<Stream> {
   if (patch.profileId !== undefined) await requireProfile(db, patch.profileId);
@@ -248,7 +360,7 @@ export async function deleteStream(db: Db, id: string, events?: ControlEvents): 
 export async function rotateStreamKey(
   db: Db,
   id: string,
-  urls: UrlSettings,
+  urls: StreamSettings,
   events?: ControlEvents,
 ): Promise<StreamWithKey> {
   const streamKey = newStreamKey();
@@ -260,7 +372,9 @@ export async function rotateStreamKey(
     .returning({ nodeId: streams.nodeId });
   if (!row) throw notFound("stream", id);
   events?.emit("stream.keyRotated", { streamId: id, nodeId: row.nodeId });
-  return { ...(await getStream(db, id, urls)), streamKey, srtPassphrase };
+  const stream = await getStream(db, id, urls);
+  const secrets = { streamKey, srtPassphrase };
+  return { ...stream, ingest: withSecrets(stream.ingest, secrets), ...secrets };
 }
 
 /** Assigns (or with null, unassigns) a stream; returns false for an unknown stream. */
@@ -379,7 +493,6 @@ export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs
         ...(s.lastError ? { lastError: s.lastError } : {}),
         reportedAt: s.ts,
       },
-      ...(s.srtPort ? { srtPort: s.srtPort } : {}),
       ...(s.renditions ? { servedRenditions: s.renditions } : {}),
       // The publisher left (or never got going): only the grace is held from now on.
       ...(s.status === "idle" || s.status === "error"
@@ -422,7 +535,7 @@ export async function chooseIngest(
   db: Db,
   id: string,
   at: { lat?: number; lon?: number },
-  urls: UrlSettings,
+  urls: StreamSettings,
 ): Promise<{ nodeId: string | null; host: string; ingest: ReturnType<typeof ingestUrls> }> {
   const [row] = await db
     .select({ stream: streams, spec: profiles.spec })
@@ -436,18 +549,14 @@ export async function chooseIngest(
     return {
       nodeId: null,
       host: urls.defaultIngestHost,
-      ingest: ingestUrls(undefined, urls.defaultIngestHost),
+      ingest: ingestUrls({ defaultHost: urls.defaultIngestHost, srtPort: row.stream.srtPort }),
     };
   const pick = (nodeId: string) => {
     const node = rows.find((n) => n.id === nodeId) as NodeRow;
     return {
       nodeId,
       host: nodeIngestHost(node),
-      ingest: ingestUrls(
-        node,
-        urls.defaultIngestHost,
-        nodeId === row.stream.nodeId ? row.stream.srtPort : null,
-      ),
+      ingest: ingestUrls({ node, defaultHost: urls.defaultIngestHost, srtPort: row.stream.srtPort }),
     };
   };
   const current = views.find((v) => v.id === row.stream.nodeId);

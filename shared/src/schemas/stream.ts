@@ -50,8 +50,9 @@ export const StreamLadder = T.Object(
 export type StreamLadder = Static<typeof StreamLadder>;
 
 export const StreamWarning = T.Object({
-  code: T.Union([T.Literal("exceeds_capacity")], {
-    description: "exceeds_capacity: no known node could carry this profile, even trimmed to one rung",
+  code: T.Union([T.Literal("exceeds_capacity"), T.Literal("srt_ports_exhausted")], {
+    description:
+      "exceeds_capacity: no known node could carry this profile, even trimmed to one rung; srt_ports_exhausted: no SRT port was free for the stream",
   }),
   message: T.String(),
 });
