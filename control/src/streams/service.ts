@@ -5,6 +5,7 @@
 import {
   type CreateStream,
   DEFAULT_PROFILE_ID,
+  ID_CHARS,
   newSrtPassphrase,
   newStreamId,
   newStreamKey,
@@ -275,13 +276,15 @@ export async function createStream(
   return withWarnings({ ...stream, ingest: withSecrets(stream.ingest, secrets), ...secrets }, warnings);
 }
 
+const CURSOR = new RegExp(`^(\\d{1,16}):(${ID_CHARS})$`);
+
 /** Opaque cursor: the (createdAt, id) of the last item, so pages are stable under inserts. */
 export function encodeCursor(r: Pick<StreamRow, "createdAt" | "id">): string {
   return Buffer.from(`${r.createdAt}:${r.id}`).toString("base64url");
 }
 
 export function decodeCursor(c: string): { createdAt: number; id: string } {
-  const m = /^(\d{1,16}):([A-Za-z0-9_-]{1,64})$/.exec(Buffer.from(c, "base64url").toString());
+  const m = CURSOR.exec(Buffer.from(c, "base64url").toString());
   if (!m)
     throw new ApiError(422, "invalid_cursor", "cursor is not one this API returned", {
       problems: [{ path: "/cursor", message: "invalid cursor" }],
