@@ -8,12 +8,13 @@ import {
   type LatLon,
   type ProfileSpec,
   profileCost,
+  relayPullUrl,
   type StreamRole,
 } from "@dionysia/shared";
 import { servedCost, servedProfile } from "../scheduler/ladder.ts";
 import type { NodeView } from "../scheduler/placement.ts";
 import { placeStream } from "../scheduler/placement.ts";
-import { type AssignedStream, planFailover, relayPullUrl } from "../scheduler/plans.ts";
+import { type AssignedStream, planFailover } from "../scheduler/plans.ts";
 
 export interface StreamSnapshot {
   id: string;

@@ -7,23 +7,12 @@ import { type LatLon, type ProfileSpec, profileCost, type StreamRole } from "@di
 import { trimLadder } from "./ladder.ts";
 import { headroom, isEligible, type NodeView, type PlaceOptions, placeStream } from "./placement.ts";
 
-/** URL a transcode peer pulls from: the ingest node's relay base plus the stream id (no token). */
-export function relayPullUrl(relayUrl: string, streamId: string): string {
-  return `${relayUrl.replace(/\/+$/, "")}/${streamId}`;
-}
+export type PlanOptions = PlaceOptions;
 
-export interface PlanOptions extends PlaceOptions {
-  /**
-   * Builds `pullFrom` from the ingest node's announced relay base; pass the origin's
-   * token-signing `relayUrl(base, secret, streamId, ttl)` (ADR 0031). Default: `relayPullUrl`.
-   */
-  pullUrl?: (relayBase: string, streamId: string) => string;
-}
-
+/** The transcode peer pulls from the ingest node's relay (desired state builds `pullFrom`). */
 export interface OverflowPlan {
   ingestNodeId: string;
   transcodeNodeId: string;
-  pullFrom: string;
 }
 
 export type OverflowResult = OverflowPlan | { error: "no_capacity" | "no_relay" | "unknown_node" };
@@ -48,11 +37,7 @@ export function planOverflow(
     exclude,
   });
   if ("error" in r) return r;
-  return {
-    ingestNodeId,
-    transcodeNodeId: r.nodeId,
-    pullFrom: (opts.pullUrl ?? relayPullUrl)(ingest.relayUrl, stream.id),
-  };
+  return { ingestNodeId, transcodeNodeId: r.nodeId };
 }
 
 export type ClaimResult =
@@ -102,7 +87,7 @@ export interface AssignedStream {
 }
 
 export type FailoverAction =
-  | { streamId: string; action: "move"; from: string; to: string; role: StreamRole; pullFrom?: string }
+  | { streamId: string; action: "move"; from: string; to: string; role: StreamRole }
   | { streamId: string; action: "unassign"; from: string; reason: "push" | "no_capacity" | "ingest_lost" };
 
 /**
@@ -147,7 +132,6 @@ export function planFailover(
         from: s.nodeId,
         to: r.transcodeNodeId,
         role: "transcode",
-        pullFrom: r.pullFrom,
       });
       continue;
     }
