@@ -39,7 +39,7 @@ export interface Control {
   stop(): Promise<void>;
 }
 
-export const API_VERSION = "0.1.0";
+const API_VERSION = "0.1.0";
 
 let instances = 0;
 
@@ -71,7 +71,7 @@ function bodyLimitPlugin(limit: number, instanceId: string) {
     });
 }
 
-export function buildApp(deps: Deps) {
+function buildApp(deps: Deps) {
   return new Elysia({ normalize: false })
     .use(errorsPlugin(deps.log, deps.instanceId))
     .use(requestMetricsPlugin(deps))

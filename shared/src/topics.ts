@@ -1,7 +1,7 @@
 /** MQTT topic names (DESIGN.md). The only place topic strings are spelled. */
 import { ID_CHARS } from "./id-pattern.ts";
 
-export const TOPIC_ROOT = "dionysia/v1";
+const TOPIC_ROOT = "dionysia/v1";
 
 export const topics = {
   nodeAnnounce: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/announce`,

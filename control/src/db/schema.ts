@@ -93,6 +93,11 @@ export const streams = sqliteTable(
     reservedUntil: integer("reserved_until"),
     /** Rungs control admitted at the last claim (null: the whole ladder); sent in desired state. */
     admittedRenditions: text("admitted_renditions", { mode: "json" }).$type<string[]>(),
+    /**
+     * The node that last reported the stream live: while the stream fails over (that node is
+     * offline) routes tell routers to answer 503, not 404 (scheduler/routes.ts).
+     */
+    liveNodeId: text("live_node_id").references(() => nodes.id, { onDelete: "set null" }),
     /** Rungs the serving node reports it serves now (it may shed some under overload). */
     servedRenditions: text("served_renditions", { mode: "json" }).$type<string[]>(),
     /** Last status report of the carrying node (bit rate, fps, encoder speed, last error). */

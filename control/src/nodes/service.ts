@@ -3,17 +3,19 @@
  * announces itself, changes state or reports telemetry.
  */
 import type { Node, NodeAnnounce, NodeTelemetry, UpdateNode } from "@dionysia/shared";
-import { asc, eq, isNotNull } from "drizzle-orm";
+import { asc, eq, isNotNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type NodeRow, nodes, profiles, streams } from "../db/schema.ts";
 import { notFound } from "../errors/index.ts";
 import type { ControlEvents } from "../events.ts";
 import { carriedLoads } from "../scheduler/load.ts";
 import type { NodeView } from "../scheduler/placement.ts";
+import type { RouteNode } from "../scheduler/routes.ts";
+import { unassignNode } from "../streams/service.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function toNode(r: NodeRow): Node {
+function toNode(r: NodeRow): Node {
   return {
     id: r.id,
     region: r.region,
@@ -64,17 +66,41 @@ export async function updateNode(
   return toNode(row);
 }
 
-/** Forgets a node; its streams are unassigned in the same transaction (placed again on next publish). */
+/**
+ * Forgets a node: its streams are unassigned first (streams/ writes them), then its row goes.
+ * `node.deleted` lets the network layer clear the node's retained messages on the broker.
+ */
 export async function deleteNode(db: Db, id: string, events?: ControlEvents): Promise<void> {
-  const carried = await db.select({ id: streams.id }).from(streams).where(eq(streams.nodeId, id));
-  const [, deleted] = await db.batch([
-    db.update(streams).set({ nodeId: null, updatedAt: Date.now() }).where(eq(streams.nodeId, id)),
-    db.delete(nodes).where(eq(nodes.id, id)).returning({ id: nodes.id }),
-  ]);
+  if (!(await getNodeRow(db, id))) throw notFound("node", id);
+  const carried = await unassignNode(db, id);
+  const deleted = await db.delete(nodes).where(eq(nodes.id, id)).returning({ id: nodes.id });
   if (deleted.length === 0) throw notFound("node", id);
-  for (const s of carried)
-    events?.emit("stream.assigned", { streamId: s.id, nodeId: null, previousNodeId: id });
+  for (const streamId of carried)
+    events?.emit("stream.assigned", { streamId, nodeId: null, previousNodeId: id });
+  events?.emit("node.deleted", { nodeId: id });
   events?.emit("node.updated", { nodeId: id });
+}
+
+/** The next version of a node's desired state (kept in the database so it grows across leaders). */
+export async function nextDesiredVersion(db: Db, nodeId: string): Promise<number | undefined> {
+  const [row] = await db
+    .update(nodes)
+    .set({ desiredVersion: sql`${nodes.desiredVersion} + 1` })
+    .where(eq(nodes.id, nodeId))
+    .returning({ v: nodes.desiredVersion });
+  return row?.v;
+}
+
+/** What routes need to know about a node (scheduler/routes.ts). */
+export function toRouteNode(r: NodeRow): RouteNode {
+  return {
+    id: r.id,
+    publicUrl: r.publicUrl,
+    region: r.region,
+    lat: r.lat,
+    lon: r.lon,
+    online: r.state === "online",
+  };
 }
 
 const EMPTY_LOAD = { used: 0, cpu: 0, ingressBps: 0, egressBps: 0, streams: 0 };
@@ -170,7 +196,7 @@ export async function carriedLoadsNow(
  * and the load it reports, so neither an encoder heavier than its estimate nor a stream that has
  * just been admitted (and is not encoding yet) is missed.
  */
-export function toNodeView(r: NodeRow, carried: number): NodeView {
+function toNodeView(r: NodeRow, carried: number): NodeView {
   return {
     id: r.id,
     lat: r.lat,

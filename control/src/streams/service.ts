@@ -35,6 +35,7 @@ import type { ControlEvents } from "../events.ts";
 import { nodeViews } from "../nodes/service.ts";
 import { canDegrade, minimumCost } from "../scheduler/ladder.ts";
 import { isEligible, placeStream } from "../scheduler/placement.ts";
+import type { Assignment } from "../scheduler/reconcile.ts";
 import { nextFreePort, type PortRange } from "./srt-ports.ts";
 import { ingestUrls, type MediaServer, nodeIngestHost, playbackUrls, withSecrets } from "./urls.ts";
 
@@ -47,7 +48,7 @@ export interface StreamSettings {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function toStream(
+function toStream(
   r: StreamRow,
   profile: Pick<ProfileRow, "spec"> | null | undefined,
   node: NodeRow | null | undefined,
@@ -207,7 +208,7 @@ function selectStreams(db: Db) {
     .leftJoin(nodes, eq(streams.nodeId, nodes.id));
 }
 
-export async function getStreamRow(db: Db, id: string): Promise<StreamRow | undefined> {
+async function getStreamRow(db: Db, id: string): Promise<StreamRow | undefined> {
   const [row] = await db.select().from(streams).where(eq(streams.id, id)).limit(1);
   return row;
 }
@@ -279,11 +280,11 @@ export async function createStream(
 const CURSOR = new RegExp(`^(\\d{1,16}):(${ID_CHARS})$`);
 
 /** Opaque cursor: the (createdAt, id) of the last item, so pages are stable under inserts. */
-export function encodeCursor(r: Pick<StreamRow, "createdAt" | "id">): string {
+function encodeCursor(r: Pick<StreamRow, "createdAt" | "id">): string {
   return Buffer.from(`${r.createdAt}:${r.id}`).toString("base64url");
 }
 
-export function decodeCursor(c: string): { createdAt: number; id: string } {
+function decodeCursor(c: string): { createdAt: number; id: string } {
   const m = CURSOR.exec(Buffer.from(c, "base64url").toString());
   if (!m)
     throw new ApiError(422, "invalid_cursor", "cursor is not one this API returned", {
@@ -497,6 +498,7 @@ export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs
         reportedAt: s.ts,
       },
       ...(s.renditions ? { servedRenditions: s.renditions } : {}),
+      ...(s.status === "live" ? { liveNodeId: s.nodeId } : {}),
       // The publisher left (or never got going): only the grace is held from now on.
       ...(s.status === "idle" || s.status === "error"
         ? {
@@ -576,4 +578,54 @@ export async function chooseIngest(
   if ("error" in placed)
     throw new ApiError(503, "no_capacity", "no online node has room for this stream now");
   return pick(placed.nodeId);
+}
+
+/**
+ * Writes the reconcile pass's decisions in one transaction. A stream on a new serving node is
+ * `starting` (routes wait for its live report), an unassigned one `idle`. `before`: each stream's
+ * assignment as the pass saw it.
+ */
+export async function applyAssignments(
+  db: Db,
+  changes: ReadonlyMap<string, Assignment>,
+  before: ReadonlyMap<string, Assignment>,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const [id, a] of changes) {
+      const was = before.get(id);
+      const moved = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
+      await tx
+        .update(streams)
+        .set({
+          nodeId: a.nodeId,
+          transcodeNodeId: a.transcodeNodeId,
+          updatedAt: Date.now(),
+          ...(moved ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) } : {}),
+        })
+        .where(eq(streams.id, id));
+    }
+  });
+}
+
+/**
+ * Takes every stream off a node that is being forgotten (DELETE /v1/nodes/{id}): streams it
+ * carried are unassigned (placed again on their next publish, or by the scheduler for pull
+ * streams), overflow streams it transcoded lose their transcode peer. Returns the streams whose
+ * `nodeId` it cleared.
+ */
+export async function unassignNode(db: Db, nodeId: string): Promise<string[]> {
+  const now = Date.now();
+  const [carried] = await db.batch([
+    db
+      .update(streams)
+      .set({ nodeId: null, transcodeNodeId: null, status: "idle", updatedAt: now })
+      .where(eq(streams.nodeId, nodeId))
+      .returning({ id: streams.id }),
+    db
+      .update(streams)
+      .set({ transcodeNodeId: null, updatedAt: now })
+      .where(eq(streams.transcodeNodeId, nodeId)),
+    db.update(streams).set({ liveNodeId: null }).where(eq(streams.liveNodeId, nodeId)),
+  ]);
+  return carried.map((r) => r.id);
 }

@@ -4,7 +4,7 @@ import type { NodeRow } from "../db/schema.ts";
 
 export const RTMP_PORT = 1935;
 /** mediamtx's SRT port unless its node announces another. */
-export const MEDIAMTX_SRT_PORT = 8890;
+const MEDIAMTX_SRT_PORT = 8890;
 
 export type MediaServer = "embedded" | "mediamtx";
 

@@ -7,7 +7,7 @@ import {
   placementsOf,
   planReconcile,
   type StreamSnapshot,
-} from "../src/network/plan.ts";
+} from "../src/scheduler/reconcile.ts";
 import { nodeView } from "./helpers/nodes.ts";
 
 const P360 = BUILTIN_PROFILES["builtin-360p"] as ProfileSpec; // ≈ 7.2 units
@@ -31,6 +31,8 @@ function stream(id: string, o: Partial<StreamSnapshot> = {}): StreamSnapshot {
     transcodeNodeId: null,
     admitted: null,
     srtPort: null,
+    liveNodeId: null,
+    reservedUntil: null,
     ...o,
   };
 }

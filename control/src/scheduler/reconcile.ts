@@ -1,7 +1,8 @@
 /**
  * Pure reconciliation of the network: from a snapshot of nodes and streams, what the database
  * should change (failover, drain, placing pull streams) and what every node must carry.
- * The service (service.ts) reads the snapshot, writes the changes, and publishes the results.
+ * network/service.ts reads the snapshot, has streams/ write the changes, and publishes the
+ * results (desired state here, routes in routes.ts).
  */
 import {
   type DesiredStream,
@@ -11,10 +12,10 @@ import {
   relayPullUrl,
   type StreamRole,
 } from "@dionysia/shared";
-import { servedCost, servedProfile } from "../scheduler/ladder.ts";
-import type { NodeView } from "../scheduler/placement.ts";
-import { placeStream } from "../scheduler/placement.ts";
-import { type AssignedStream, planFailover } from "../scheduler/plans.ts";
+import { servedCost, servedProfile } from "./ladder.ts";
+import type { NodeView } from "./placement.ts";
+import { placeStream } from "./placement.ts";
+import { type AssignedStream, planFailover } from "./plans.ts";
 
 export interface StreamSnapshot {
   id: string;
@@ -32,6 +33,10 @@ export interface StreamSnapshot {
   admitted: string[] | null;
   /** The stream's own SRT port (embedded server), assigned by control. */
   srtPort: number | null;
+  /** The node that last reported the stream live (routes.ts). */
+  liveNodeId: string | null;
+  /** End of its ingest reservation or reconnect grace (routes.ts). */
+  reservedUntil: number | null;
 }
 
 export interface NodeSnapshot extends NodeView {

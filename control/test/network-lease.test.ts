@@ -9,7 +9,7 @@ import {
   LeaseKeeper,
   releaseLease,
   tryAcquireLease,
-} from "../src/scheduler/lease.ts";
+} from "../src/network/lease.ts";
 import { waitFor } from "./helpers/mqttBroker.ts";
 
 const cleanups: (() => unknown)[] = [];
