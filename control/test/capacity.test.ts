@@ -154,6 +154,17 @@ describe("admission degrades instead of refusing", () => {
     );
   }, 60_000);
 
+  test("two publishes at once on one node are both admitted, trimmed so together they fit", async () => {
+    await upsertNodeFromAnnounce(c.control.db, announce("pair", { capacity: { loadUnits: 30 } }));
+    const a = await create("at once a", "builtin-720p");
+    const b = await create("at once b", "builtin-720p");
+    const [ra, rb] = await Promise.all([authorize(a.streamKey, "pair"), authorize(b.streamKey, "pair")]);
+    expect([ra.status, rb.status]).toEqual([200, 200]);
+    const served = [ra, rb].map((r) => r.body.profile.renditions.map((x: { name: string }) => x.name)).sort();
+    // 47.1 does not fit 30: the first gets 480p+360p (19.46), the second what is left (360p, 7.16).
+    expect(served).toEqual([["360p"], ["480p", "360p"]]);
+  });
+
   test('"degrade": false refuses; not even the cheapest rung refuses; the reason is the code', async () => {
     await upsertNodeFromAnnounce(c.control.db, announce("mini", { capacity: { loadUnits: 19.8 } }));
     const strictProfile = await c.api("POST", "/v1/profiles", {

@@ -15,7 +15,7 @@ import {
 import { eq } from "drizzle-orm";
 import type { ControlConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
-import { profiles, streams } from "../db/schema.ts";
+import { profiles, type StreamRow, streams } from "../db/schema.ts";
 import { ApiError } from "../errors/index.ts";
 import type { ControlEvents } from "../events.ts";
 import type { ControlMetrics } from "../metrics/service.ts";
@@ -38,6 +38,22 @@ export type RefusalReason = "unknown_key" | "no_capacity" | "already_live" | "no
 function refuse(d: AuthorizeDeps, reason: RefusalReason, status: 403 | 409, message: string): never {
   d.metrics.ingestAuthFailures.inc({ reason });
   throw new ApiError(status, reason, message);
+}
+
+/**
+ * Claims are planned and written one at a time per database handle: two publishes arriving
+ * together must not both be admitted into the same headroom. (Across control instances the
+ * telemetry-reported load catches an overcommit within one report.)
+ */
+const claimQueues = new WeakMap<Db, Promise<unknown>>();
+
+function serialized<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  const run = (claimQueues.get(db) ?? Promise.resolve()).then(fn, fn);
+  claimQueues.set(
+    db,
+    run.catch(() => undefined),
+  );
+  return run;
 }
 
 function rungCount(served: readonly string[] | null, profile: ProfileSpec): number {
@@ -70,44 +86,55 @@ export async function authorizeIngest(
     d.log.warn({ streamId: s.id, nodeId: req.nodeId }, "ingest authorized for an unknown node; not assigned");
     return { streamId: s.id, profileId: s.profileId, profile: row.spec, keyHash };
   }
+  return serialized(d.db, () => admit(d, req, row.stream, row.spec, node.id, keyHash));
+}
+
+/** Plans and writes one claim (serialized per database handle). */
+async function admit(
+  d: AuthorizeDeps,
+  req: IngestAuthorizeRequest,
+  s: StreamRow,
+  spec: ProfileSpec,
+  nodeId: string,
+  keyHash: string,
+): Promise<IngestAuthorizeResponse> {
   const now = Date.now();
   let transcodeNodeId = s.transcodeNodeId;
   let admitted = s.admittedRenditions;
   // Every publish is admitted afresh, so trimmed rungs come back when there is room again. A
   // reconnect to the node that still holds the stream's capacity (live, or within its ingest
   // reservation or reconnect grace) keeps at least what it had: that capacity is its own.
-  const sticky = s.nodeId === node.id && holdsCapacity({ ...s, pull: s.source !== null }, now);
+  const sticky = s.nodeId === nodeId && holdsCapacity({ ...s, pull: s.source !== null }, now);
   const { views } = await nodeViews(d.db, s.id, now);
   // The publishing node is evidently alive, whatever its last registry state says.
-  const live = views.map((v) => (v.id === node.id ? { ...v, online: true } : v));
-  const plan = planClaim({ id: s.id, profile: row.spec }, node.id, live);
-  const keep =
-    sticky && ("error" in plan || rungCount(plan.served, row.spec) < rungCount(admitted, row.spec));
+  const live = views.map((v) => (v.id === nodeId ? { ...v, online: true } : v));
+  const plan = planClaim({ id: s.id, profile: spec }, nodeId, live);
+  const keep = sticky && ("error" in plan || rungCount(plan.served, spec) < rungCount(admitted, spec));
   if (!keep) {
     if ("error" in plan) {
       const reason = plan.error === "node_unavailable" ? "node_unavailable" : "no_capacity";
-      d.log.warn({ streamId: s.id, nodeId: node.id, why: plan.error }, `ingest rejected: ${reason}`);
+      d.log.warn({ streamId: s.id, nodeId, why: plan.error }, `ingest rejected: ${reason}`);
       refuse(
         d,
         reason,
         409,
         reason === "node_unavailable"
-          ? `node ${node.id} is cordoned or draining`
-          : canDegrade(row.spec)
-            ? `node ${node.id} has no room for even the cheapest rung of this stream's ladder and no neighbour can transcode it`
-            : `node ${node.id} has no room for this stream's ladder (its profile forbids trimming) and no neighbour can transcode it`,
+          ? `node ${nodeId} is cordoned or draining`
+          : canDegrade(spec)
+            ? `node ${nodeId} has no room for even the cheapest rung of this stream's ladder and no neighbour can transcode it`
+            : `node ${nodeId} has no room for this stream's ladder (its profile forbids trimming) and no neighbour can transcode it`,
       );
     }
     transcodeNodeId = plan.kind === "overflow" ? plan.transcodeNodeId : null;
     admitted = plan.served;
     if (plan.kind === "overflow")
-      d.log.info({ streamId: s.id, nodeId: node.id, transcodeNodeId }, "overflow: a neighbour transcodes");
+      d.log.info({ streamId: s.id, nodeId, transcodeNodeId }, "overflow: a neighbour transcodes");
     if (plan.served)
       d.log.info(
         {
           streamId: s.id,
-          nodeId: node.id,
-          requested: row.spec.renditions.map((r) => r.name),
+          nodeId,
+          requested: spec.renditions.map((r) => r.name),
           served: plan.served,
           cost: plan.cost,
         },
@@ -118,7 +145,7 @@ export async function authorizeIngest(
     d.db,
     {
       streamId: s.id,
-      nodeId: node.id,
+      nodeId,
       transcodeNodeId,
       admitted,
       reservedUntil: now + d.config.ingestReservationMs,
@@ -126,9 +153,9 @@ export async function authorizeIngest(
     d.events,
   );
   if (!claimed) {
-    d.log.warn({ streamId: s.id, nodeId: node.id }, "ingest rejected: already_live");
+    d.log.warn({ streamId: s.id, nodeId }, "ingest rejected: already_live");
     refuse(d, "already_live", 409, "the stream is live on another healthy node");
   }
-  d.log.info({ streamId: s.id, nodeId: node.id, protocol: req.protocol }, "ingest authorized");
-  return { streamId: s.id, profileId: s.profileId, profile: servedProfile(row.spec, admitted), keyHash };
+  d.log.info({ streamId: s.id, nodeId, protocol: req.protocol }, "ingest authorized");
+  return { streamId: s.id, profileId: s.profileId, profile: servedProfile(spec, admitted), keyHash };
 }
