@@ -4,6 +4,6 @@ CREATE TABLE `counters` (
 );
 --> statement-breakpoint
 -- Ports so far were whatever each node picked (duplicates across nodes); control assigns them now
--- (backfilled at start, streams/service.ts ensureSrtPorts).
+-- (backfilled at start, streams/srt-ports.ts ensureSrtPorts).
 UPDATE `streams` SET `srt_port` = NULL;--> statement-breakpoint
 CREATE UNIQUE INDEX `streams_srt_port_unique` ON `streams` (`srt_port`);

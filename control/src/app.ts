@@ -25,7 +25,7 @@ import { profileRoutes } from "./profiles/index.ts";
 import { seedBuiltinProfiles } from "./profiles/service.ts";
 import { routeRoutes } from "./routes/index.ts";
 import { streamRoutes } from "./streams/index.ts";
-import { ensureSrtPorts } from "./streams/service.ts";
+import { ensureSrtPorts } from "./streams/srt-ports.ts";
 
 export interface Control {
   app: ReturnType<typeof buildApp>;

@@ -6,7 +6,7 @@ import {
   setNodeState,
   upsertNodeFromAnnounce,
 } from "../src/nodes/service.ts";
-import { assignStream, setStreamStatus } from "../src/streams/service.ts";
+import { assignStream, setStreamStatus } from "../src/streams/assignment.ts";
 import { announce, NODE_KEY, ROUTER_KEY, startControl, type TestControl } from "./helpers/control.ts";
 
 let c: TestControl;

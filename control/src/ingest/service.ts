@@ -23,7 +23,7 @@ import { getNodeRow, nodeViews } from "../nodes/service.ts";
 import { canDegrade, servedProfile } from "../scheduler/ladder.ts";
 import { holdsCapacity } from "../scheduler/load.ts";
 import { planClaim } from "../scheduler/plans.ts";
-import { claimStream } from "../streams/service.ts";
+import { claimStream } from "../streams/assignment.ts";
 
 export interface AuthorizeDeps {
   db: Db;

@@ -44,7 +44,7 @@ import {
   type StreamSnapshot,
 } from "../scheduler/reconcile.ts";
 import { type RouteNode, routeFor } from "../scheduler/routes.ts";
-import { applyAssignments, recordStreamStatus } from "../streams/service.ts";
+import { applyAssignments, recordStreamStatus } from "../streams/assignment.ts";
 import { LeaseKeeper } from "./lease.ts";
 
 export interface NetworkDeps {

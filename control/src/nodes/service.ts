@@ -11,7 +11,7 @@ import type { ControlEvents } from "../events.ts";
 import { carriedLoads } from "../scheduler/load.ts";
 import type { NodeView } from "../scheduler/placement.ts";
 import type { RouteNode } from "../scheduler/routes.ts";
-import { unassignNode } from "../streams/service.ts";
+import { unassignNode } from "../streams/assignment.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

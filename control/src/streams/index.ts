@@ -2,6 +2,7 @@ import { ErrorBody } from "@dionysia/shared";
 import { Elysia, t } from "elysia";
 import { authPlugin } from "../auth/index.ts";
 import type { Deps } from "../deps.ts";
+import { reserveStream } from "./assignment.ts";
 import {
   CreateStream,
   IngestChoice,
@@ -19,7 +20,6 @@ import {
   deleteStream,
   getStream,
   listStreams,
-  reserveStream,
   rotateStreamKey,
   updateStream,
 } from "./service.ts";

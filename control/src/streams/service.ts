@@ -1,6 +1,7 @@
 /**
- * Streams: creation with a one-time key, cursor-paginated listing, updates, key rotation, and the
- * assignment/status functions the ingest and MQTT layers call. Events are emitted after commit.
+ * Streams: creation with a one-time key (and its own SRT port), cursor-paginated listing,
+ * updates, key rotation, and where to push. Claims, status reports and scheduler assignments are
+ * in assignment.ts. Events are emitted after commit.
  */
 import {
   type CreateStream,
@@ -12,31 +13,21 @@ import {
   type ProfileSpec,
   type Stream,
   type StreamLadder,
-  type StreamStatusMessage,
   type StreamStatusValue,
   type StreamWarning,
   type StreamWithKey,
   sha256Hex,
   type UpdateStream,
 } from "@dionysia/shared";
-import { and, asc, eq, gt, isNotNull, isNull, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, or, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import {
-  counters,
-  type NodeRow,
-  nodes,
-  type ProfileRow,
-  profiles,
-  type StreamRow,
-  streams,
-} from "../db/schema.ts";
+import { type NodeRow, nodes, type ProfileRow, profiles, type StreamRow, streams } from "../db/schema.ts";
 import { ApiError, notFound } from "../errors/index.ts";
 import type { ControlEvents } from "../events.ts";
 import { nodeViews } from "../nodes/service.ts";
 import { canDegrade, minimumCost } from "../scheduler/ladder.ts";
 import { isEligible, placeStream } from "../scheduler/placement.ts";
-import type { Assignment } from "../scheduler/reconcile.ts";
-import { nextFreePort, type PortRange } from "./srt-ports.ts";
+import { type PortRange, withSrtPort } from "./srt-ports.ts";
 import { ingestUrls, type MediaServer, nodeIngestHost, playbackUrls, withSecrets } from "./urls.ts";
 
 export interface StreamSettings {
@@ -132,74 +123,6 @@ async function unplacedMediaServer(db: Db): Promise<MediaServer> {
   return rows.length > 0 && rows.every((r) => r.m === "mediamtx") ? "mediamtx" : "embedded";
 }
 
-const SRT_CURSOR = "srt_port_next";
-
-/** The next SRT port to hand out (streams/srt-ports.ts), undefined when the range is full. */
-async function srtPortCandidate(db: Db, range: PortRange): Promise<number | undefined> {
-  const [used, [cursor]] = await Promise.all([
-    db.select({ port: streams.srtPort }).from(streams).where(isNotNull(streams.srtPort)),
-    db.select({ value: counters.value }).from(counters).where(eq(counters.name, SRT_CURSOR)),
-  ]);
-  return nextFreePort(range, new Set(used.map((r) => r.port as number)), cursor?.value ?? range.from);
-}
-
-async function advanceSrtCursor(db: Db, port: number): Promise<void> {
-  await db
-    .insert(counters)
-    .values({ name: SRT_CURSOR, value: port + 1 })
-    .onConflictDoUpdate({ target: counters.name, set: { value: port + 1 } });
-}
-
-/** Another control instance took the same port between our read and our write. */
-function isSrtPortConflict(err: unknown): boolean {
-  const e = err as { message?: string; cause?: { message?: string } };
-  return `${e?.message ?? ""} ${e?.cause?.message ?? ""}`.includes("streams.srt_port");
-}
-
-/**
- * Runs `write(port)` with a fresh SRT port, retrying when a concurrent writer took the port
- * (the unique index refuses the second). `write(null)` when the range is full.
- */
-async function withSrtPort<T>(
-  db: Db,
-  range: PortRange,
-  write: (port: number | null) => Promise<T>,
-): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const port = (await srtPortCandidate(db, range)) ?? null;
-    try {
-      const out = await write(port);
-      if (port !== null) await advanceSrtCursor(db, port);
-      return out;
-    } catch (err) {
-      if (port === null || attempt >= 10 || !isSrtPortConflict(err)) throw err;
-    }
-  }
-}
-
-/**
- * Gives every stream without an SRT port one (streams created before control assigned them, or
- * while the range was full). Run at start; returns how many were assigned.
- */
-export async function ensureSrtPorts(db: Db, range: PortRange): Promise<number> {
-  const missing = await db
-    .select({ id: streams.id })
-    .from(streams)
-    .where(isNull(streams.srtPort))
-    .orderBy(asc(streams.createdAt), asc(streams.id));
-  let assigned = 0;
-  for (const { id } of missing) {
-    const done = await withSrtPort(db, range, async (port) => {
-      if (port === null) return false;
-      await db.update(streams).set({ srtPort: port }).where(eq(streams.id, id));
-      return true;
-    });
-    if (!done) break;
-    assigned++;
-  }
-  return assigned;
-}
-
 function selectStreams(db: Db) {
   return db
     .select({ stream: streams, profile: { spec: profiles.spec }, node: nodes })
@@ -208,7 +131,7 @@ function selectStreams(db: Db) {
     .leftJoin(nodes, eq(streams.nodeId, nodes.id));
 }
 
-async function getStreamRow(db: Db, id: string): Promise<StreamRow | undefined> {
+export async function getStreamRow(db: Db, id: string): Promise<StreamRow | undefined> {
   const [row] = await db.select().from(streams).where(eq(streams.id, id)).limit(1);
   return row;
 }
@@ -381,157 +304,6 @@ export async function rotateStreamKey(
   return { ...stream, ingest: withSecrets(stream.ingest, secrets), ...secrets };
 }
 
-/** Assigns (or with null, unassigns) a stream; returns false for an unknown stream. */
-export async function assignStream(
-  db: Db,
-  streamId: string,
-  nodeId: string | null,
-  events?: ControlEvents,
-): Promise<boolean> {
-  const before = await getStreamRow(db, streamId);
-  if (!before) return false;
-  const done = await db
-    .update(streams)
-    .set({ nodeId, updatedAt: Date.now() })
-    .where(eq(streams.id, streamId))
-    .returning({ id: streams.id });
-  if (done.length === 0) return false;
-  if (before.nodeId !== nodeId)
-    events?.emit("stream.assigned", { streamId, nodeId, previousNodeId: before.nodeId });
-  return true;
-}
-
-/** Assigns an unplaced stream to `nodeId`; false when it already had a node (or is unknown). */
-export async function reserveStream(
-  db: Db,
-  streamId: string,
-  nodeId: string,
-  events?: ControlEvents,
-): Promise<boolean> {
-  const done = await db
-    .update(streams)
-    .set({ nodeId, updatedAt: Date.now() })
-    .where(and(eq(streams.id, streamId), isNull(streams.nodeId)))
-    .returning({ id: streams.id });
-  if (done.length === 0) return false;
-  events?.emit("stream.assigned", { streamId, nodeId, previousNodeId: null });
-  return true;
-}
-
-export interface Claim {
-  streamId: string;
-  nodeId: string;
-  /** Overflow: the neighbour that transcodes (null: `nodeId` does both). */
-  transcodeNodeId: string | null;
-  /** Rungs admitted (null: the whole ladder). */
-  admitted: string[] | null;
-  /** The ingest reservation: capacity is held until then while the stream is not live yet. */
-  reservedUntil: number;
-}
-
-/**
- * A publish claims the stream for `nodeId` (ADR 0013). One conditional UPDATE: it succeeds when
- * the stream is unassigned, already on this node, not live, or its node is not online, so two
- * nodes racing for the same stream cannot both win. False: live on another healthy node.
- */
-export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Promise<boolean> {
-  const before = await getStreamRow(db, c.streamId);
-  if (!before) return false;
-  const claimed = await db
-    .update(streams)
-    .set({
-      nodeId: c.nodeId,
-      transcodeNodeId: c.transcodeNodeId,
-      admittedRenditions: c.admitted,
-      // What the node serves is unknown until it reports; until then the admitted ladder shows.
-      servedRenditions: null,
-      reservedUntil: c.reservedUntil,
-      status: "starting",
-      updatedAt: Date.now(),
-    })
-    .where(
-      and(
-        eq(streams.id, c.streamId),
-        or(
-          sql`${streams.nodeId} is null`,
-          eq(streams.nodeId, c.nodeId),
-          ne(streams.status, "live"),
-          sql`not exists (select 1 from ${nodes} where ${nodes.id} = ${streams.nodeId} and ${nodes.state} = 'online')`,
-        ),
-      ),
-    )
-    .returning({ id: streams.id });
-  if (claimed.length === 0) return false;
-  if (before.nodeId !== c.nodeId)
-    events?.emit("stream.assigned", {
-      streamId: c.streamId,
-      nodeId: c.nodeId,
-      previousNodeId: before.nodeId,
-    });
-  else if (
-    before.transcodeNodeId !== c.transcodeNodeId ||
-    JSON.stringify(before.admittedRenditions) !== JSON.stringify(c.admitted)
-  )
-    events?.emit("stream.updated", { streamId: c.streamId, nodeId: c.nodeId });
-  return true;
-}
-
-/**
- * Applies a stream status report (MQTT). Only the node serving the stream may set it: not a late
- * message from the old node after a failover, nor the ingest-only node of an overflow pair.
- * A report of `idle` or `error` after `live` or `starting` starts the reconnect grace (the
- * stream keeps its capacity `graceMs` longer, instead of the rest of its ingest reservation);
- * `renditions`, when reported, is what the node serves now. False: not this node's stream.
- */
-export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs: number): Promise<boolean> {
-  const now = Date.now();
-  const done = await db
-    .update(streams)
-    .set({
-      status: s.status,
-      updatedAt: now,
-      stats: {
-        ...(s.bitrateKbps !== undefined ? { bitrateKbps: s.bitrateKbps } : {}),
-        ...(s.fps !== undefined ? { fps: s.fps } : {}),
-        ...(s.speed !== undefined ? { speed: s.speed } : {}),
-        ...(s.lastError ? { lastError: s.lastError } : {}),
-        reportedAt: s.ts,
-      },
-      ...(s.renditions ? { servedRenditions: s.renditions } : {}),
-      ...(s.status === "live" ? { liveNodeId: s.nodeId } : {}),
-      // The publisher left (or never got going): only the grace is held from now on.
-      ...(s.status === "idle" || s.status === "error"
-        ? {
-            reservedUntil: sql`case when ${streams.status} in ('live', 'starting') then ${now + graceMs} else ${streams.reservedUntil} end`,
-          }
-        : {}),
-    })
-    .where(
-      and(
-        eq(streams.id, s.id),
-        or(
-          eq(streams.transcodeNodeId, s.nodeId),
-          and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
-        ),
-      ),
-    )
-    .returning({ id: streams.id });
-  return done.length > 0;
-}
-
-/**
- * Records the status an origin reports; returns false for an unknown stream. No event: status
- * comes from the MQTT layer itself and changes neither desired state nor routes.
- */
-export async function setStreamStatus(db: Db, streamId: string, status: StreamStatusValue): Promise<boolean> {
-  const done = await db
-    .update(streams)
-    .set({ status, updatedAt: Date.now() })
-    .where(eq(streams.id, streamId))
-    .returning({ id: streams.id });
-  return done.length > 0;
-}
-
 /**
  * Where a streamer should push: the assigned node while it is healthy (sticky), else the nearest
  * eligible node with headroom (scheduler/placement.ts). No nodes known yet: the default host.
@@ -578,54 +350,4 @@ export async function chooseIngest(
   if ("error" in placed)
     throw new ApiError(503, "no_capacity", "no online node has room for this stream now");
   return pick(placed.nodeId);
-}
-
-/**
- * Writes the reconcile pass's decisions in one transaction. A stream on a new serving node is
- * `starting` (routes wait for its live report), an unassigned one `idle`. `before`: each stream's
- * assignment as the pass saw it.
- */
-export async function applyAssignments(
-  db: Db,
-  changes: ReadonlyMap<string, Assignment>,
-  before: ReadonlyMap<string, Assignment>,
-): Promise<void> {
-  await db.transaction(async (tx) => {
-    for (const [id, a] of changes) {
-      const was = before.get(id);
-      const moved = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
-      await tx
-        .update(streams)
-        .set({
-          nodeId: a.nodeId,
-          transcodeNodeId: a.transcodeNodeId,
-          updatedAt: Date.now(),
-          ...(moved ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) } : {}),
-        })
-        .where(eq(streams.id, id));
-    }
-  });
-}
-
-/**
- * Takes every stream off a node that is being forgotten (DELETE /v1/nodes/{id}): streams it
- * carried are unassigned (placed again on their next publish, or by the scheduler for pull
- * streams), overflow streams it transcoded lose their transcode peer. Returns the streams whose
- * `nodeId` it cleared.
- */
-export async function unassignNode(db: Db, nodeId: string): Promise<string[]> {
-  const now = Date.now();
-  const [carried] = await db.batch([
-    db
-      .update(streams)
-      .set({ nodeId: null, transcodeNodeId: null, status: "idle", updatedAt: now })
-      .where(eq(streams.nodeId, nodeId))
-      .returning({ id: streams.id }),
-    db
-      .update(streams)
-      .set({ transcodeNodeId: null, updatedAt: now })
-      .where(eq(streams.transcodeNodeId, nodeId)),
-    db.update(streams).set({ liveNodeId: null }).where(eq(streams.liveNodeId, nodeId)),
-  ]);
-  return carried.map((r) => r.id);
 }
