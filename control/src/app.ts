@@ -25,6 +25,7 @@ import { profileRoutes } from "./profiles/index.ts";
 import { seedBuiltinProfiles } from "./profiles/service.ts";
 import { routeRoutes } from "./routes/index.ts";
 import { streamRoutes } from "./streams/index.ts";
+import { ensureSrtPorts } from "./streams/srt-ports.ts";
 
 export interface Control {
   app: ReturnType<typeof buildApp>;
@@ -38,7 +39,7 @@ export interface Control {
   stop(): Promise<void>;
 }
 
-export const API_VERSION = "0.1.0";
+const API_VERSION = "0.1.0";
 
 let instances = 0;
 
@@ -70,7 +71,7 @@ function bodyLimitPlugin(limit: number, instanceId: string) {
     });
 }
 
-export function buildApp(deps: Deps) {
+function buildApp(deps: Deps) {
   return new Elysia({ normalize: false })
     .use(errorsPlugin(deps.log, deps.instanceId))
     .use(requestMetricsPlugin(deps))
@@ -125,6 +126,8 @@ export async function createControl(
   try {
     await applyMigrations(db);
     await seedBuiltinProfiles(db);
+    const ported = await ensureSrtPorts(db, config.srtPortRange);
+    if (ported > 0) log.info({ streams: ported }, "SRT ports assigned to streams that had none");
     const dbPath = localDbPath(config.databaseUrl);
     const keyFileDir = dbPath && dbPath !== ":memory:" ? dirname(resolve(dbPath)) : resolve("data");
     const boot = await ensureAdminKey(db, { adminKey: config.adminKey, keyFileDir, log });

@@ -41,6 +41,10 @@ export const controlConfigSpec = {
     default: "localhost",
     doc: "Host in ingest URLs while a stream is not placed on a node",
   }),
+  srtPortRange: v.portRange("STREAM_SRT_PORT_RANGE", {
+    default: { from: 10000, to: 10100 },
+    doc: "UDP ports control assigns to streams for the embedded server's SRT listeners: one per stream, unique, kept while the stream exists. Origins listen on the port their desired state names",
+  }),
   bodyLimitBytes: v.int("BODY_LIMIT_BYTES", {
     default: 1024 * 1024,
     min: 1024,

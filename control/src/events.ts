@@ -11,6 +11,8 @@ export interface ControlEventMap {
   "stream.assigned": { streamId: string; nodeId: string | null; previousNodeId: string | null };
   "stream.keyRotated": { streamId: string; nodeId: string | null };
   "node.updated": { nodeId: string };
+  /** DELETE /v1/nodes/{id}: the node's row is gone (its retained messages should go too). */
+  "node.deleted": { nodeId: string };
 }
 
 export type ControlEventName = keyof ControlEventMap;

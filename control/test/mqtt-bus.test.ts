@@ -11,7 +11,8 @@ import { type Mosquitto, requireMosquitto, startMosquitto, waitFor } from "@dion
 import mqtt, { type MqttClient } from "mqtt";
 import { startEmbeddedBroker } from "../src/mqtt/broker.ts";
 import { ControlBus, type StateSource } from "../src/mqtt/bus.ts";
-import { buildDesired, buildRoute } from "../src/mqtt/messages.ts";
+import { buildDesired } from "../src/mqtt/messages.ts";
+import { routeFor } from "../src/scheduler/routes.ts";
 import {
   sampleAnnounce,
   sampleDesiredStream,
@@ -209,10 +210,19 @@ for (const [name, start, skip] of brokers) {
       const b = await bus(rec);
       const desired = buildDesired("n4", 3, [sampleDesiredStream("s1")]);
       await b.publishDesired("n4", desired);
-      const route = buildRoute(
-        { id: "s1", playbackPolicy: "public" },
-        [{ nodeId: "n4", role: "origin" }],
-        [{ id: "n4", publicUrl: "http://n4:8090", region: "eu", lat: 1, lon: 1 }],
+      const route = routeFor(
+        {
+          id: "s1",
+          playbackPolicy: "public",
+          status: "live",
+          nodeId: "n4",
+          transcodeNodeId: null,
+          liveNodeId: "n4",
+          reservedUntil: null,
+        },
+        new Map([
+          ["n4", { id: "n4", publicUrl: "http://n4:8090", region: "eu", lat: 1, lon: 1, online: true }],
+        ]),
       );
       if (!route) throw new Error("route expected");
       await b.publishRoute(route);

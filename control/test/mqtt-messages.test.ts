@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { buildDesired, buildRoute } from "../src/mqtt/messages.ts";
+import { buildDesired } from "../src/mqtt/messages.ts";
 import { SilenceDetector } from "../src/mqtt/silence.ts";
 import { sampleDesiredStream } from "./helpers/mqttFixtures.ts";
 
@@ -17,45 +17,6 @@ describe("buildDesired", () => {
     expect(() => buildDesired("n", -1, [])).toThrow(/version/);
     expect(() => buildDesired("n", 1, [sampleDesiredStream("a", { keyHash: "nothex" })])).toThrow(/keyHash/);
     expect(() => buildDesired("bad id", 1, [])).toThrow(/nodeId/);
-  });
-});
-
-describe("buildRoute", () => {
-  const nodes = [
-    { id: "n1", publicUrl: "http://n1:8090", region: "eu", lat: 1, lon: 2 },
-    { id: "n2", publicUrl: "http://n2:8090", region: "us", lat: 3, lon: 4 },
-    { id: "n3", publicUrl: "http://n3:8090", region: "us", lat: 5, lon: 6, online: false },
-  ];
-
-  test("lists serving nodes, leaves out ingest-only and offline nodes", () => {
-    const r = buildRoute(
-      { id: "s1", playbackPolicy: "public" },
-      [
-        { nodeId: "n1", role: "ingest" },
-        { nodeId: "n2", role: "transcode" },
-        { nodeId: "n3", role: "origin" },
-        { nodeId: "ghost", role: "origin" },
-      ],
-      nodes,
-      123,
-    );
-    expect(r).toEqual({
-      id: "s1",
-      policy: "public",
-      ts: 123,
-      origins: [{ nodeId: "n2", url: "http://n2:8090", region: "us", lat: 3, lon: 4, role: "transcode" }],
-    });
-    const m = new Map(nodes.map((n) => [n.id, n]));
-    expect(
-      buildRoute({ id: "s1", playbackPolicy: "signed" }, [{ nodeId: "n1", role: "origin" }], m)?.policy,
-    ).toBe("signed");
-  });
-
-  test("null when no serving node is online (the caller deletes the route)", () => {
-    expect(
-      buildRoute({ id: "s1", playbackPolicy: "public" }, [{ nodeId: "n1", role: "ingest" }], nodes),
-    ).toBeNull();
-    expect(buildRoute({ id: "s1", playbackPolicy: "public" }, [], nodes)).toBeNull();
   });
 });
 

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { NodeAnnounce, validate } from "@dionysia/shared";
 import {
-  assignedLoads,
+  carriedLoadsNow,
   recordNodeTelemetry,
   setNodeState,
   upsertNodeFromAnnounce,
 } from "../src/nodes/service.ts";
-import { assignStream, setStreamStatus } from "../src/streams/service.ts";
+import { assignStream, setStreamStatus } from "../src/streams/assignment.ts";
 import { announce, NODE_KEY, ROUTER_KEY, startControl, type TestControl } from "./helpers/control.ts";
 
 let c: TestControl;
@@ -115,7 +115,11 @@ describe("ingest choice", () => {
       expect(none.body).toEqual({
         nodeId: null,
         host: "ingest.test",
-        ingest: { rtmp: "rtmp://ingest.test:1935/live", srt: "srt://ingest.test:8890" },
+        ingest: {
+          rtmp: "rtmp://ingest.test:1935/live",
+          // The stream's own SRT port, assigned at creation (the first of the range).
+          srt: "srt://ingest.test:10000?passphrase={passphrase}&pbkeylen=16",
+        },
       });
       await upsertNodeFromAnnounce(d.control.db, announce("paris", { lat: 48.85, lon: 2.35 }));
       await upsertNodeFromAnnounce(
@@ -126,7 +130,7 @@ describe("ingest choice", () => {
       expect(eu.body.nodeId).toBe("paris");
       expect(eu.body.host).toBe("paris.test");
       expect(eu.body.ingest.rtmp).toBe("rtmp://paris.test:1935/live");
-      expect(eu.body.ingest.srt).toBe("srt://paris.test:8890");
+      expect(eu.body.ingest.srt).toBe("srt://paris.test:10000?passphrase={passphrase}&pbkeylen=16");
       // The choice reserves the unplaced stream there, so per-stream listeners start on that node.
       expect((await d.api("GET", `/v1/streams/${s.id}`)).body.nodeId).toBe("paris");
       await assignStream(d.control.db, s.id, null);
@@ -147,9 +151,12 @@ describe("ingest choice", () => {
       const full = await d.api("GET", `/v1/streams/${s.id}/ingest?lat=48&lon=2`);
       expect(full.status).toBe(503);
       expect(full.body.error.code).toBe("no_capacity");
-      // A node too small for the 720p ladder (cost ~55 units) does not count.
-      await upsertNodeFromAnnounce(d.control.db, announce("tiny", { capacity: { loadUnits: 10 } }));
+      // A node too small for even the cheapest rung of the 720p ladder (360p, 7.2 units) does not
+      // count; one with room for that rung does (it admits the ladder trimmed).
+      await upsertNodeFromAnnounce(d.control.db, announce("tiny", { capacity: { loadUnits: 5 } }));
       expect((await d.api("GET", `/v1/streams/${s.id}/ingest`)).status).toBe(503);
+      await upsertNodeFromAnnounce(d.control.db, announce("tiny", { capacity: { loadUnits: 10 } }));
+      expect((await d.api("GET", `/v1/streams/${s.id}/ingest`)).body.nodeId).toBe("tiny");
       expect((await d.api("GET", `/v1/streams/${s.id}/ingest?lat=100&lon=0`)).status).toBe(422);
       expect((await d.api("GET", "/v1/streams/unknown/ingest")).status).toBe(404);
     } finally {
@@ -191,12 +198,12 @@ describe("ingest authorize", () => {
     expect((await c.api("GET", `/v1/streams/${s.id}`)).body.nodeId).toBe("b1");
     off();
     expect(assigned).toHaveLength(2);
-    const loads = await assignedLoads(c.control.db);
+    const loads = await carriedLoadsNow(c.control.db);
     expect(loads.get("b1")).toBeCloseTo(7.162, 3); // 640x360@30 + audio
   });
 
-  test("no headroom on the asking node -> 409 no_capacity", async () => {
-    await upsertNodeFromAnnounce(c.control.db, announce("small", { capacity: { loadUnits: 30 } }));
+  test("no headroom on the asking node, not even for the cheapest rung -> 409 no_capacity", async () => {
+    await upsertNodeFromAnnounce(c.control.db, announce("small", { capacity: { loadUnits: 5 } }));
     const big = (await c.api("POST", "/v1/streams", { body: { name: "big", profileId: "builtin-1080p" } }))
       .body;
     const r = await authorize(big.streamKey, "small");
@@ -216,7 +223,7 @@ describe("ingest authorize", () => {
     const before = await c.api("GET", "/metrics", { key: null });
     const r = await authorize("sk_definitely_not_a_key", "a1");
     expect(r.status).toBe(403);
-    expect(r.body).toEqual({ error: { code: "forbidden", message: "not authorized" } });
+    expect(r.body).toEqual({ error: { code: "unknown_key", message: "not authorized" } });
     const m = (await c.api("GET", "/metrics", { key: null })).text;
     expect(before.text).not.toContain('dionysia_control_ingest_auth_failures_total{reason="unknown_key"} 1');
     expect(m).toMatch(/dionysia_control_ingest_auth_failures_total\{reason="unknown_key"\} [1-9]/);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { haversineKm } from "@dionysia/shared";
+import { BUILTIN_PROFILES, haversineKm, type ProfileSpec } from "@dionysia/shared";
 import { type NodeView, PlacementIndex, placeStream } from "../src/scheduler/placement.ts";
 import { type AssignedStream, planClaim, planFailover, planOverflow } from "../src/scheduler/plans.ts";
 import { nodeView } from "./helpers/nodes.ts";
@@ -150,37 +150,36 @@ describe("planOverflow / planClaim", () => {
   test("the nearest other node with headroom transcodes, pulling from the ingest relay", () => {
     const full = { ...paris, used: 99 };
     const plan = planOverflow({ id: "s1", cost: 20 }, "paris", [full, london, berlin, nyc]);
-    expect(plan).toEqual({
-      ingestNodeId: "paris",
-      transcodeNodeId: "london",
-      pullFrom: "rtmp://paris:1935/live/s1",
-    });
+    expect(plan).toEqual({ ingestNodeId: "paris", transcodeNodeId: "london" });
     // Even with headroom on the ingest node itself, overflow goes elsewhere.
     expect(planOverflow({ id: "s1", cost: 20 }, "paris", all)).toMatchObject({ transcodeNodeId: "london" });
     expect(planOverflow({ id: "s1", cost: 20 }, "paris", [{ ...full, relayUrl: null }, london])).toEqual({
       error: "no_relay",
     });
     expect(planOverflow({ id: "s1", cost: 200 }, "paris", all)).toEqual({ error: "no_capacity" });
-    // The caller signs relay URLs (ADR 0031).
-    const signed = planOverflow({ id: "s1", cost: 20 }, "paris", all, {
-      pullUrl: (base, id) => `${base.replace("/live", "/relay")}/${id}?token=t`,
-    });
-    expect(signed).toMatchObject({ pullFrom: "rtmp://paris:1935/relay/s1?token=t" });
     expect(planOverflow({ id: "s1", cost: 1 }, "ghost", all)).toEqual({ error: "unknown_node" });
   });
 
   test("first publish claims when the publishing node has headroom", () => {
-    expect(planClaim({ id: "s", cost: 10 }, "berlin", all)).toEqual({ kind: "origin", nodeId: "berlin" });
-    expect(planClaim({ id: "s", cost: 10 }, "paris", [{ ...paris, used: 95 }, london])).toEqual({
+    const profile = BUILTIN_PROFILES["builtin-360p"] as ProfileSpec; // 7.162 units
+    const cost = 7.162;
+    expect(planClaim({ id: "s", profile }, "berlin", all)).toEqual({
+      kind: "origin",
+      nodeId: "berlin",
+      served: null,
+      cost,
+    });
+    expect(planClaim({ id: "s", profile }, "paris", [{ ...paris, used: 95 }, london])).toEqual({
       kind: "overflow",
+      served: null,
+      cost,
       ingestNodeId: "paris",
       transcodeNodeId: "london",
-      pullFrom: "rtmp://paris:1935/live/s",
     });
-    expect(planClaim({ id: "s", cost: 10 }, "paris", [{ ...paris, cordoned: true }, london])).toEqual({
+    expect(planClaim({ id: "s", profile }, "paris", [{ ...paris, cordoned: true }, london])).toEqual({
       error: "node_unavailable",
     });
-    expect(planClaim({ id: "s", cost: 10 }, "x", all)).toEqual({ error: "unknown_node" });
+    expect(planClaim({ id: "s", profile }, "x", all)).toEqual({ error: "unknown_node" });
   });
 });
 
@@ -230,7 +229,6 @@ describe("planFailover", () => {
       from: "paris",
       to: "berlin", // london is now full (10 + 60 + 30)
       role: "transcode",
-      pullFrom: "rtmp://nyc:1935/live/tc2",
     });
     expect(actions.find((a) => a.streamId === "other")).toBeUndefined();
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ControlEventMap } from "../src/events.ts";
-import { setStreamStatus } from "../src/streams/service.ts";
+import { setStreamStatus } from "../src/streams/assignment.ts";
 import { startControl, type TestControl } from "./helpers/control.ts";
 
 let c: TestControl;

@@ -248,24 +248,29 @@ describe.skipIf(!hasMosquitto)("e2e: control + two origins + router + mosquitto"
       method: "POST",
       json: { name: "e2e srt", profileId, location: PARIS },
     });
-    const s = (await created.json()) as { id: string; srtPassphrase: string };
+    const s = (await created.json()) as { id: string; srtPassphrase: string; ingest: { srt: string } };
+    // Control assigned the stream its own SRT port at creation: the create reply's URL is the one
+    // to push to (secrets filled in), and reads show the same port with a placeholder.
+    const m = /^srt:\/\/127\.0\.0\.1:(\d+)\?passphrase=([^&]+)&pbkeylen=16$/.exec(s.ingest.srt);
+    expect(m?.[2]).toBe(s.srtPassphrase);
+    const port = Number(m?.[1]);
     const ing = (await (await platform.api(`/v1/streams/${s.id}/ingest?lat=48.8&lon=2.3`)).json()) as {
       nodeId: string;
+      ingest: { srt: string };
     };
     expect(ing.nodeId).toBe("paris");
-    // The reserved node starts a listener and reports its port; the API shows it.
-    const port = await waitFor(
-      "the stream's SRT port in the API",
+    expect(ing.ingest.srt).toBe(`srt://127.0.0.1:${port}?passphrase={passphrase}&pbkeylen=16`);
+    // The reserved node starts its listener on that port (desired state `srtPort`).
+    await waitFor(
+      "the stream's SRT listener",
       async () => {
-        const st = (await (await platform.api(`/v1/streams/${s.id}`)).json()) as { ingest: { srt: string } };
-        const m = /^srt:\/\/127\.0\.0\.1:(\d+)\?passphrase=\{srtPassphrase\}$/.exec(st.ingest.srt);
-        return m ? Number(m[1]) : undefined;
+        const st = (await (await platform.api(`/v1/streams/${s.id}`)).json()) as { nodeId: string | null };
+        return st.nodeId === "paris";
       },
       15_000,
       200,
     );
-    const q = new URLSearchParams({ passphrase: s.srtPassphrase, pbkeylen: "16" });
-    const srtPub = publish(`srt://127.0.0.1:${port}?${q}`, { seconds: 30 });
+    const srtPub = publish(s.ingest.srt!, { seconds: 30, format: "mpegts" });
     try {
       await waitFor(
         "the SRT stream through the router",

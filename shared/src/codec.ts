@@ -43,10 +43,6 @@ export function decodeMessage<S extends TSchema>(
   return { ok: true, value: data as Static<S> };
 }
 
-export function encodeMessage<S extends TSchema>(_schema: S, value: Static<S>): string {
-  return JSON.stringify(value);
-}
-
 /** Validate a value in memory (e.g. before publishing); returns the first error or undefined. */
 export function validate<S extends TSchema>(schema: S, value: unknown): string | undefined {
   const c = checker(schema);

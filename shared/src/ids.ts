@@ -56,5 +56,4 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ab, bb);
 }
 
-/** Stream ids and rendition names end up in file paths: keep them to a safe alphabet. */
-export const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+export { ID_CHARS, ID_PATTERN, SAFE_ID } from "./id-pattern.ts";

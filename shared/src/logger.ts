@@ -7,7 +7,7 @@ import pretty from "pino-pretty";
 
 export type { Logger } from "pino";
 
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   "streamKey",
   "*.streamKey",
   "key",

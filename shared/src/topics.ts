@@ -1,6 +1,7 @@
 /** MQTT topic names (DESIGN.md). The only place topic strings are spelled. */
+import { ID_CHARS } from "./id-pattern.ts";
 
-export const TOPIC_ROOT = "dionysia/v1";
+const TOPIC_ROOT = "dionysia/v1";
 
 export const topics = {
   nodeAnnounce: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/announce`,
@@ -25,7 +26,7 @@ export type ParsedTopic =
   | { kind: "streamStatus"; streamId: string }
   | { kind: "route"; streamId: string };
 
-const ID = "([A-Za-z0-9_-]{1,64})";
+const ID = `(${ID_CHARS})`;
 const NODE_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/(announce|state|telemetry|desired)$`);
 const STATUS_RE = new RegExp(`^${TOPIC_ROOT}/streams/${ID}/status$`);
 const ROUTE_RE = new RegExp(`^${TOPIC_ROOT}/routes/${ID}$`);

@@ -10,8 +10,6 @@ export type Role = "admin" | "user";
 /** What a route needs: an API key of a role, or one of the service credentials. */
 export type Need = Role | "node" | "router";
 
-export type Principal = { kind: "apiKey"; keyId: string; role: Role } | { kind: "node" } | { kind: "router" };
-
 export function bearerToken(header: string | null | undefined): string | undefined {
   if (!header) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -4,7 +4,7 @@ import { migrate } from "drizzle-orm/libsql/migrator";
 import type { Db } from "./client.ts";
 
 /** The committed drizzle-kit migrations (control/drizzle). */
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "../../drizzle");
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "../../drizzle");
 
 export async function applyMigrations(db: Db): Promise<void> {
   await migrate(db, { migrationsFolder: MIGRATIONS_DIR });

@@ -5,7 +5,7 @@
  */
 import type { NodeCapacity, NodeIngestEndpoints, ProfileSpec } from "@dionysia/shared";
 import type { Static } from "@sinclair/typebox";
-import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const apiKeys = sqliteTable("api_keys", {
   id: text("id").primaryKey(),
@@ -81,8 +81,25 @@ export const streams = sqliteTable(
      * `ingest`). Null when `nodeId` does both (role `origin`).
      */
     transcodeNodeId: text("transcode_node_id").references(() => nodes.id, { onDelete: "set null" }),
-    /** Embedded media server: the per-stream SRT listener port the carrying node reported. */
+    /**
+     * Embedded media server: the stream's own SRT listener port, assigned once by control at
+     * creation (STREAM_SRT_PORT_RANGE), unique, kept for the stream's life, sent in desired state.
+     */
     srtPort: integer("srt_port"),
+    /**
+     * Capacity is held until then even when the stream is not live: the ingest reservation of an
+     * authorized publish, the reconnect grace after the publisher left (scheduler/load.ts).
+     */
+    reservedUntil: integer("reserved_until"),
+    /** Rungs control admitted at the last claim (null: the whole ladder); sent in desired state. */
+    admittedRenditions: text("admitted_renditions", { mode: "json" }).$type<string[]>(),
+    /**
+     * The node that last reported the stream live: while the stream fails over (that node is
+     * offline) routes tell routers to answer 503, not 404 (scheduler/routes.ts).
+     */
+    liveNodeId: text("live_node_id").references(() => nodes.id, { onDelete: "set null" }),
+    /** Rungs the serving node reports it serves now (it may shed some under overload). */
+    servedRenditions: text("served_renditions", { mode: "json" }).$type<string[]>(),
     /** Last status report of the carrying node (bit rate, fps, encoder speed, last error). */
     stats: text("stats", { mode: "json" }).$type<StreamStats>(),
     keyHash: text("key_hash").notNull().unique(),
@@ -96,6 +113,7 @@ export const streams = sqliteTable(
     index("streams_status_idx").on(t.status),
     index("streams_node_idx").on(t.nodeId),
     index("streams_profile_idx").on(t.profileId),
+    uniqueIndex("streams_srt_port_unique").on(t.srtPort),
   ],
 );
 
@@ -104,6 +122,12 @@ export const leases = sqliteTable("leases", {
   name: text("name").primaryKey(),
   holder: text("holder").notNull(),
   expiresAt: integer("expires_at").notNull(),
+});
+
+/** Named counters that must survive restarts and leaders (the next SRT port to hand out). */
+export const counters = sqliteTable("counters", {
+  name: text("name").primaryKey(),
+  value: integer("value").notNull(),
 });
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;

@@ -22,7 +22,8 @@ export function ingestRoutes(deps: Deps) {
       },
       detail: {
         summary: "Origins: authorize a publish by stream key (node credential); claims the stream",
-        description: "403 for an unknown key (no detail); 409 `already_live` or `no_capacity`.",
+        description:
+          "Admits the whole ladder, an overflow pair, or the ladder trimmed to what fits (the reply's `profile` is what to serve). Refusals: 403 `unknown_key` (no detail); 409 `no_capacity` (not even the cheapest rung fits, or the profile says `degrade: false`), `already_live`, `node_unavailable` (cordoned or draining).",
       },
     });
 }

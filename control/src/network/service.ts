@@ -1,8 +1,9 @@
 /**
- * The network layer of control: the MQTT bus (embedded aedes broker unless MQTT_URL is set),
- * the node registry fed by announce/state/telemetry, and, on the instance holding the scheduler
- * lease, reconciliation: failover, drain, placement of pull streams, desired state per node and
- * routes per stream, published (retained) only when they change.
+ * The network layer of control, I/O only: the MQTT bus (embedded aedes broker unless MQTT_URL is
+ * set), the scheduler lease, and publishing. Bus messages are written through nodes/ and streams/
+ * (the one writer of each row); on the instance holding the lease, each reconcile pass reads a
+ * snapshot, applies the scheduler's decisions (scheduler/reconcile.ts) and publishes desired
+ * state per node and routes per stream (scheduler/routes.ts), retained, only when they change.
  */
 import { hostname } from "node:os";
 import {
@@ -14,29 +15,37 @@ import {
   type StreamStatusMessage,
 } from "@dionysia/shared";
 import type { Client } from "@libsql/client";
-import { and, eq, isNull, or, type SQL, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { Gauge, type Registry } from "prom-client";
 import type { ControlConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
-import { nodes, profiles, streams } from "../db/schema.ts";
+import { profiles, streams } from "../db/schema.ts";
 import type { ControlEvents } from "../events.ts";
 import {
+  buildDesired,
   ControlBus,
   type ControlBusHandler,
   type EmbeddedBroker,
   startEmbeddedBroker,
 } from "../mqtt/index.ts";
-import { buildDesired, buildRoute, type RouteNode } from "../mqtt/messages.ts";
-import { nodeViews, recordNodeTelemetry, setNodeState, upsertNodeFromAnnounce } from "../nodes/service.ts";
-import { LeaseKeeper } from "../scheduler/lease.ts";
+import {
+  nextDesiredVersion,
+  nodeViews,
+  recordNodeTelemetry,
+  setNodeState,
+  toRouteNode,
+  upsertNodeFromAnnounce,
+} from "../nodes/service.ts";
 import {
   type Assignment,
   desiredFor,
   type NodeSnapshot,
-  placementsOf,
   planReconcile,
   type StreamSnapshot,
-} from "./plan.ts";
+} from "../scheduler/reconcile.ts";
+import { type RouteNode, routeFor } from "../scheduler/routes.ts";
+import { applyAssignments, recordStreamStatus } from "../streams/assignment.ts";
+import { LeaseKeeper } from "./lease.ts";
 
 export interface NetworkDeps {
   db: Db;
@@ -123,6 +132,16 @@ export class Network implements ControlBusHandler {
     ] as const)
       this.offs.push(this.d.events.on(name, () => this.kick()));
     this.offs.push(
+      this.d.events.on("node.deleted", (e) => {
+        // An external broker would otherwise hand the node's retained announce back to every
+        // control (and the node would come back online) after a restart.
+        this.published.delete(`desired/${e.nodeId}`);
+        void this.bus
+          ?.forgetNode(e.nodeId)
+          .catch((err) => this.log.error({ err, nodeId: e.nodeId }, "clearing retained node topics failed"));
+      }),
+    );
+    this.offs.push(
       this.d.events.on("stream.deleted", (e) => {
         this.deletedStreams.add(e.streamId);
         this.kick();
@@ -172,32 +191,7 @@ export class Network implements ControlBusHandler {
 
   onStreamStatus(s: StreamStatusMessage): void {
     this.write("stream status", async () => {
-      // Only the node serving the stream may set its status: not a late message from the old node
-      // after a failover, nor the ingest-only node of an overflow pair.
-      await this.d.db
-        .update(streams)
-        .set({
-          status: s.status,
-          updatedAt: Date.now(),
-          stats: {
-            ...(s.bitrateKbps !== undefined ? { bitrateKbps: s.bitrateKbps } : {}),
-            ...(s.fps !== undefined ? { fps: s.fps } : {}),
-            ...(s.speed !== undefined ? { speed: s.speed } : {}),
-            ...(s.lastError ? { lastError: s.lastError } : {}),
-            reportedAt: s.ts,
-          },
-          ...(s.srtPort ? { srtPort: s.srtPort } : {}),
-        })
-        .where(
-          eqAnd(
-            streams.id,
-            s.id,
-            or(
-              eq(streams.transcodeNodeId, s.nodeId),
-              and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
-            ),
-          ),
-        );
+      await recordStreamStatus(this.d.db, s, this.d.config.reconnectGraceMs);
       // A stream going live (or leaving live) changes its route.
       this.kick();
     });
@@ -261,15 +255,12 @@ export class Network implements ControlBusHandler {
       region: s.region,
       nodeId: s.nodeId,
       transcodeNodeId: s.transcodeNodeId,
+      admitted: s.admittedRenditions,
+      srtPort: s.srtPort,
+      liveNodeId: s.liveNodeId,
+      reservedUntil: s.reservedUntil,
     }));
-    const routeNodes: RouteNode[] = rows.map((r) => ({
-      id: r.id,
-      publicUrl: r.publicUrl,
-      region: r.region,
-      lat: r.lat,
-      lon: r.lon,
-      online: r.state === "online",
-    }));
+    const routeNodes = rows.map(toRouteNode);
     return { nodes: views, rows: routeNodes, streams: snap };
   }
 
@@ -288,22 +279,7 @@ export class Network implements ControlBusHandler {
 
   private async applyAssignments(changes: Map<string, Assignment>, before: StreamSnapshot[]): Promise<void> {
     const prev = new Map(before.map((s) => [s.id, s]));
-    await this.d.db.transaction(async (tx) => {
-      for (const [id, a] of changes) {
-        const was = prev.get(id);
-        // A new serving node is not live yet: routes wait for its status (publishRoutes).
-        const moved = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
-        await tx
-          .update(streams)
-          .set({
-            nodeId: a.nodeId,
-            transcodeNodeId: a.transcodeNodeId,
-            updatedAt: Date.now(),
-            ...(moved ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) } : {}),
-          })
-          .where(eq(streams.id, id));
-      }
-    });
+    await applyAssignments(this.d.db, changes, prev);
     for (const [id, a] of changes)
       this.log.info(
         { streamId: id, nodeId: a.nodeId, transcodeNodeId: a.transcodeNodeId, from: prev.get(id)?.nodeId },
@@ -318,16 +294,11 @@ export class Network implements ControlBusHandler {
       const key = `desired/${node.id}`;
       const body = JSON.stringify(entries);
       if (this.published.get(key) === body) continue;
-      // Versions live in the database so they keep increasing across leaders.
-      const [row] = await this.d.db
-        .update(nodes)
-        .set({ desiredVersion: sqlIncrement() })
-        .where(eq(nodes.id, node.id))
-        .returning({ v: nodes.desiredVersion });
-      if (!row) continue;
-      await this.bus?.publishDesired(node.id, buildDesired(node.id, row.v, entries));
+      const version = await nextDesiredVersion(this.d.db, node.id);
+      if (version === undefined) continue;
+      await this.bus?.publishDesired(node.id, buildDesired(node.id, version, entries));
       this.published.set(key, body);
-      this.log.info({ nodeId: node.id, version: row.v, streams: entries.length }, "desired state published");
+      this.log.info({ nodeId: node.id, version, streams: entries.length }, "desired state published");
     }
   }
 
@@ -336,12 +307,8 @@ export class Network implements ControlBusHandler {
     const present = new Set<string>();
     for (const s of snap.streams) {
       present.add(s.id);
-      const placements = placementsOf(s);
-      // Routes follow readiness: while a (new) serving node is not live yet, the published route
-      // stays as it was, so routers answer 503 (its old node is offline) rather than sending
-      // viewers to an origin that would answer 404 until its first segment.
-      if (placements.length > 0 && s.status !== "live") continue;
-      const route = buildRoute({ id: s.id, playbackPolicy: s.playbackPolicy }, placements, nodeMap);
+      // The same rule as GET /v1/routes: both answer alike during a failover.
+      const route = routeFor(s, nodeMap);
       const key = `route/${s.id}`;
       const body = route ? JSON.stringify({ ...route, ts: 0 }) : "";
       if (this.published.get(key) === body) continue;
@@ -362,12 +329,4 @@ export class Network implements ControlBusHandler {
     }
     this.deletedStreams.clear();
   }
-}
-
-function eqAnd(col: typeof streams.id, id: string, extra: SQL | undefined): SQL | undefined {
-  return and(eq(col, id), extra);
-}
-
-function sqlIncrement() {
-  return sql`${nodes.desiredVersion} + 1`;
 }

@@ -2,24 +2,20 @@
  * Nodes: the HTTP read/cordon API and the plain functions the MQTT layer calls when an origin
  * announces itself, changes state or reports telemetry.
  */
-import {
-  COPY_COST,
-  type Node,
-  type NodeAnnounce,
-  type NodeTelemetry,
-  profileCost,
-  type UpdateNode,
-} from "@dionysia/shared";
-import { asc, eq, isNotNull } from "drizzle-orm";
+import type { Node, NodeAnnounce, NodeTelemetry, UpdateNode } from "@dionysia/shared";
+import { asc, eq, isNotNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type NodeRow, nodes, profiles, streams } from "../db/schema.ts";
 import { notFound } from "../errors/index.ts";
 import type { ControlEvents } from "../events.ts";
+import { carriedLoads } from "../scheduler/load.ts";
 import type { NodeView } from "../scheduler/placement.ts";
+import type { RouteNode } from "../scheduler/routes.ts";
+import { unassignNode } from "../streams/assignment.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function toNode(r: NodeRow): Node {
+function toNode(r: NodeRow): Node {
   return {
     id: r.id,
     region: r.region,
@@ -70,17 +66,41 @@ export async function updateNode(
   return toNode(row);
 }
 
-/** Forgets a node; its streams are unassigned in the same transaction (placed again on next publish). */
+/**
+ * Forgets a node: its streams are unassigned first (streams/ writes them), then its row goes.
+ * `node.deleted` lets the network layer clear the node's retained messages on the broker.
+ */
 export async function deleteNode(db: Db, id: string, events?: ControlEvents): Promise<void> {
-  const carried = await db.select({ id: streams.id }).from(streams).where(eq(streams.nodeId, id));
-  const [, deleted] = await db.batch([
-    db.update(streams).set({ nodeId: null, updatedAt: Date.now() }).where(eq(streams.nodeId, id)),
-    db.delete(nodes).where(eq(nodes.id, id)).returning({ id: nodes.id }),
-  ]);
+  if (!(await getNodeRow(db, id))) throw notFound("node", id);
+  const carried = await unassignNode(db, id);
+  const deleted = await db.delete(nodes).where(eq(nodes.id, id)).returning({ id: nodes.id });
   if (deleted.length === 0) throw notFound("node", id);
-  for (const s of carried)
-    events?.emit("stream.assigned", { streamId: s.id, nodeId: null, previousNodeId: id });
+  for (const streamId of carried)
+    events?.emit("stream.assigned", { streamId, nodeId: null, previousNodeId: id });
+  events?.emit("node.deleted", { nodeId: id });
   events?.emit("node.updated", { nodeId: id });
+}
+
+/** The next version of a node's desired state (kept in the database so it grows across leaders). */
+export async function nextDesiredVersion(db: Db, nodeId: string): Promise<number | undefined> {
+  const [row] = await db
+    .update(nodes)
+    .set({ desiredVersion: sql`${nodes.desiredVersion} + 1` })
+    .where(eq(nodes.id, nodeId))
+    .returning({ v: nodes.desiredVersion });
+  return row?.v;
+}
+
+/** What routes need to know about a node (scheduler/routes.ts). */
+export function toRouteNode(r: NodeRow): RouteNode {
+  return {
+    id: r.id,
+    publicUrl: r.publicUrl,
+    region: r.region,
+    lat: r.lat,
+    lon: r.lon,
+    online: r.state === "online",
+  };
 }
 
 const EMPTY_LOAD = { used: 0, cpu: 0, ingressBps: 0, egressBps: 0, streams: 0 };
@@ -144,35 +164,39 @@ export async function recordNodeTelemetry(db: Db, id: string, t: NodeTelemetry):
   return done.length > 0;
 }
 
-/**
- * Load units of the streams assigned to each node, from their profiles' cost. An overflow
- * stream costs its ladder on the transcoding node and only the relay on the ingest node.
- */
-export async function assignedLoads(db: Db, exceptStreamId?: string): Promise<Map<string, number>> {
+/** Load units each node carries now (scheduler/load.ts): live or reserved streams, not idle ones. */
+export async function carriedLoadsNow(
+  db: Db,
+  exceptStreamId?: string,
+  now = Date.now(),
+): Promise<Map<string, number>> {
   const rows = await db
     .select({
       id: streams.id,
       nodeId: streams.nodeId,
       transcodeNodeId: streams.transcodeNodeId,
-      spec: profiles.spec,
+      status: streams.status,
+      source: streams.source,
+      reservedUntil: streams.reservedUntil,
+      admitted: streams.admittedRenditions,
+      profile: profiles.spec,
     })
     .from(streams)
     .innerJoin(profiles, eq(streams.profileId, profiles.id))
     .where(isNotNull(streams.nodeId));
-  const loads = new Map<string, number>();
-  const add = (id: string, v: number) => loads.set(id, (loads.get(id) ?? 0) + v);
-  for (const r of rows) {
-    if (!r.nodeId || r.id === exceptStreamId) continue;
-    if (r.transcodeNodeId) {
-      add(r.transcodeNodeId, profileCost(r.spec));
-      add(r.nodeId, COPY_COST);
-    } else add(r.nodeId, profileCost(r.spec));
-  }
-  return loads;
+  return carriedLoads(
+    rows.map((r) => ({ ...r, pull: r.source !== null })),
+    now,
+    exceptStreamId,
+  );
 }
 
-/** The placement view of a node: used = the larger of assigned cost and reported load. */
-export function toNodeView(r: NodeRow, assigned: number): NodeView {
+/**
+ * The placement view of a node: used = the larger of what it carries (live and reserved streams)
+ * and the load it reports, so neither an encoder heavier than its estimate nor a stream that has
+ * just been admitted (and is not encoding yet) is missed.
+ */
+function toNodeView(r: NodeRow, carried: number): NodeView {
   return {
     id: r.id,
     lat: r.lat,
@@ -182,7 +206,7 @@ export function toNodeView(r: NodeRow, assigned: number): NodeView {
     cordoned: r.cordoned,
     draining: r.draining,
     capacity: r.capacity.loadUnits,
-    used: Math.max(assigned, r.load.used),
+    used: Math.max(carried, r.load.used),
     relayUrl: r.ingest.relay ?? null,
   };
 }
@@ -190,7 +214,11 @@ export function toNodeView(r: NodeRow, assigned: number): NodeView {
 export async function nodeViews(
   db: Db,
   exceptStreamId?: string,
+  now = Date.now(),
 ): Promise<{ rows: NodeRow[]; views: NodeView[] }> {
-  const [rows, loads] = await Promise.all([db.select().from(nodes), assignedLoads(db, exceptStreamId)]);
+  const [rows, loads] = await Promise.all([
+    db.select().from(nodes),
+    carriedLoadsNow(db, exceptStreamId, now),
+  ]);
   return { rows, views: rows.map((r) => toNodeView(r, loads.get(r.id) ?? 0)) };
 }

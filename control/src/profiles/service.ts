@@ -7,7 +7,7 @@ import type { ControlEvents } from "../events.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function toProfile(r: ProfileRow): Profile {
+function toProfile(r: ProfileRow): Profile {
   return {
     id: r.id,
     builtIn: r.builtIn,
@@ -39,7 +39,7 @@ function checkSpec(spec: ProfileSpec): void {
 const readOnly = (id: string) =>
   new ApiError(409, "builtin_read_only", `profile ${id} is built in and cannot be changed or deleted`);
 
-export async function getProfileRow(db: Db, id: string): Promise<ProfileRow | undefined> {
+async function getProfileRow(db: Db, id: string): Promise<ProfileRow | undefined> {
   const [row] = await db.select().from(profiles).where(eq(profiles.id, id)).limit(1);
   return row;
 }

@@ -10,6 +10,10 @@ export function routeRoutes(deps: Deps) {
     .get("/", async () => ({ routes: await listRoutes(deps.db) }), {
       auth: "router",
       response: { 200: t.Object({ routes: t.Array(Route) }), 401: ErrorBody, 403: ErrorBody },
-      detail: { summary: "Routers: every placed stream and its origin (router credential or admin key)" },
+      detail: {
+        summary: "Routers: every routed stream and its origins (router credential or admin key)",
+        description:
+          "The same routes as the retained MQTT `routes/{id}` topics. A route with no origins means the stream is starting or failing over: routers answer 503 (retry), not 404.",
+      },
     });
 }

@@ -1,10 +1,10 @@
-/** Routes for routers' bootstrap: every placed stream with the online nodes that serve it. */
+/** Routes for routers' bootstrap and resync: the same rule as the MQTT routes (scheduler/routes.ts). */
 import type { Route } from "@dionysia/shared";
 import { asc } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { nodes, streams } from "../db/schema.ts";
-import { buildRoute, type RouteNode } from "../mqtt/messages.ts";
-import { placementsOf } from "../network/plan.ts";
+import { toRouteNode } from "../nodes/service.ts";
+import { routeFor } from "../scheduler/routes.ts";
 
 export async function listRoutes(db: Db): Promise<Route[]> {
   const [rows, nodeRows] = await Promise.all([
@@ -15,29 +15,18 @@ export async function listRoutes(db: Db): Promise<Route[]> {
         nodeId: streams.nodeId,
         transcodeNodeId: streams.transcodeNodeId,
         status: streams.status,
+        liveNodeId: streams.liveNodeId,
+        reservedUntil: streams.reservedUntil,
       })
       .from(streams)
       .orderBy(asc(streams.id)),
     db.select().from(nodes),
   ]);
-  const byId = new Map<string, RouteNode>(
-    nodeRows.map((n) => [
-      n.id,
-      {
-        id: n.id,
-        publicUrl: n.publicUrl,
-        region: n.region,
-        lat: n.lat,
-        lon: n.lon,
-        online: n.state === "online",
-      },
-    ]),
-  );
+  const byId = new Map(nodeRows.map((n) => [n.id, toRouteNode(n)]));
+  const now = Date.now();
   const out: Route[] = [];
   for (const s of rows) {
-    // Like the MQTT routes: only streams their serving node reports live.
-    if (!s.nodeId || s.status !== "live") continue;
-    const r = buildRoute(s, placementsOf(s), byId);
+    const r = routeFor(s, byId, now);
     if (r) out.push(r);
   }
   return out;

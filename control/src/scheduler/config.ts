@@ -14,4 +14,16 @@ export const schedulerConfigSpecs = {
     max: 20_000,
     doc: "Nodes this close in distance count as equally near; the least loaded wins",
   }),
+  ingestReservationMs: v.int("INGEST_RESERVATION_MS", {
+    default: 30_000,
+    min: 1000,
+    max: 600_000,
+    doc: "An authorized publish holds its ladder's capacity this long before its node reports it live",
+  }),
+  reconnectGraceMs: v.int("RECONNECT_GRACE_MS", {
+    default: 15_000,
+    min: 0,
+    max: 600_000,
+    doc: "After a publisher leaves, its stream keeps its capacity this long so a reconnect finds room",
+  }),
 };

@@ -44,7 +44,7 @@ export interface PlaceOptions {
 
 export type Placement = { nodeId: string } | { error: "no_capacity" };
 
-export const DEFAULT_TIE_KM = 1;
+const DEFAULT_TIE_KM = 1;
 
 export function isEligible(n: NodeView): boolean {
   return n.online && !n.cordoned && !n.draining;

@@ -3,26 +3,16 @@
  * and failover/drain. Pure: each takes a snapshot of nodes and returns a plan; the caller
  * writes it to the database and publishes desired state and routes.
  */
-import type { LatLon, StreamRole } from "@dionysia/shared";
-import { isEligible, type NodeView, type PlaceOptions, placeStream } from "./placement.ts";
+import { type LatLon, type ProfileSpec, profileCost, type StreamRole } from "@dionysia/shared";
+import { trimLadder } from "./ladder.ts";
+import { headroom, isEligible, type NodeView, type PlaceOptions, placeStream } from "./placement.ts";
 
-/** URL a transcode peer pulls from: the ingest node's relay base plus the stream id (no token). */
-export function relayPullUrl(relayUrl: string, streamId: string): string {
-  return `${relayUrl.replace(/\/+$/, "")}/${streamId}`;
-}
+export type PlanOptions = PlaceOptions;
 
-export interface PlanOptions extends PlaceOptions {
-  /**
-   * Builds `pullFrom` from the ingest node's announced relay base; pass the origin's
-   * token-signing `relayUrl(base, secret, streamId, ttl)` (ADR 0031). Default: `relayPullUrl`.
-   */
-  pullUrl?: (relayBase: string, streamId: string) => string;
-}
-
+/** The transcode peer pulls from the ingest node's relay (desired state builds `pullFrom`). */
 export interface OverflowPlan {
   ingestNodeId: string;
   transcodeNodeId: string;
-  pullFrom: string;
 }
 
 export type OverflowResult = OverflowPlan | { error: "no_capacity" | "no_relay" | "unknown_node" };
@@ -47,25 +37,24 @@ export function planOverflow(
     exclude,
   });
   if ("error" in r) return r;
-  return {
-    ingestNodeId,
-    transcodeNodeId: r.nodeId,
-    pullFrom: (opts.pullUrl ?? relayPullUrl)(ingest.relayUrl, stream.id),
-  };
+  return { ingestNodeId, transcodeNodeId: r.nodeId };
 }
 
 export type ClaimResult =
-  | { kind: "origin"; nodeId: string }
-  | ({ kind: "overflow" } & OverflowPlan)
+  /** `served`: rungs admitted (null: the whole ladder); fewer than requested when trimmed to fit. */
+  | { kind: "origin"; nodeId: string; served: string[] | null; cost: number }
+  | ({ kind: "overflow"; served: null; cost: number } & OverflowPlan)
   | { error: "node_unavailable" | "no_capacity" | "no_relay" | "unknown_node" };
 
 /**
  * First publish claims (`POST /v1/ingest/authorize`): the publishing node takes the stream when
- * it has headroom, otherwise it only ingests and a neighbour transcodes. A cordoned, draining or
- * offline node refuses so the streamer's load balancer tries another.
+ * it has headroom for the whole ladder; otherwise it only ingests and a neighbour transcodes;
+ * otherwise the publishing node serves the ladder trimmed to its headroom (ladder.ts, unless the
+ * profile says `degrade: false`). Refused only when not even the cheapest rung fits. A cordoned,
+ * draining or offline node refuses so the streamer's load balancer tries another.
  */
 export function planClaim(
-  stream: { id: string; cost: number },
+  stream: { id: string; profile: ProfileSpec },
   publishingNodeId: string,
   nodes: readonly NodeView[],
   opts: PlanOptions = {},
@@ -73,9 +62,14 @@ export function planClaim(
   const node = nodes.find((n) => n.id === publishingNodeId);
   if (!node) return { error: "unknown_node" };
   if (!isEligible(node)) return { error: "node_unavailable" };
-  if (node.capacity - node.used >= stream.cost) return { kind: "origin", nodeId: node.id };
-  const o = planOverflow(stream, publishingNodeId, nodes, opts);
-  return "error" in o ? o : { kind: "overflow", ...o };
+  const cost = profileCost(stream.profile);
+  const room = headroom(node);
+  if (room >= cost) return { kind: "origin", nodeId: node.id, served: null, cost };
+  const o = planOverflow({ id: stream.id, cost }, publishingNodeId, nodes, opts);
+  if (!("error" in o)) return { kind: "overflow", served: null, cost, ...o };
+  const trimmed = trimLadder(stream.profile, room);
+  if ("error" in trimmed) return o;
+  return { kind: "origin", nodeId: node.id, served: trimmed.served, cost: trimmed.cost };
 }
 
 export interface AssignedStream {
@@ -93,7 +87,7 @@ export interface AssignedStream {
 }
 
 export type FailoverAction =
-  | { streamId: string; action: "move"; from: string; to: string; role: StreamRole; pullFrom?: string }
+  | { streamId: string; action: "move"; from: string; to: string; role: StreamRole }
   | { streamId: string; action: "unassign"; from: string; reason: "push" | "no_capacity" | "ingest_lost" };
 
 /**
@@ -138,7 +132,6 @@ export function planFailover(
         from: s.nodeId,
         to: r.transcodeNodeId,
         role: "transcode",
-        pullFrom: r.pullFrom,
       });
       continue;
     }

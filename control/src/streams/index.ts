@@ -2,6 +2,7 @@ import { ErrorBody } from "@dionysia/shared";
 import { Elysia, t } from "elysia";
 import { authPlugin } from "../auth/index.ts";
 import type { Deps } from "../deps.ts";
+import { reserveStream } from "./assignment.ts";
 import {
   CreateStream,
   IngestChoice,
@@ -19,7 +20,6 @@ import {
   deleteStream,
   getStream,
   listStreams,
-  reserveStream,
   rotateStreamKey,
   updateStream,
 } from "./service.ts";
@@ -31,6 +31,7 @@ export function streamRoutes(deps: Deps) {
   const urls = {
     playbackBaseUrl: deps.config.playbackBaseUrl,
     defaultIngestHost: deps.config.defaultIngestHost,
+    srtPortRange: deps.config.srtPortRange,
   };
   return new Elysia({ prefix: "/v1/streams", tags: ["streams"] })
     .use(authPlugin(deps))

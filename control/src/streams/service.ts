@@ -1,41 +1,50 @@
 /**
- * Streams: creation with a one-time key, cursor-paginated listing, updates, key rotation, and the
- * assignment/status functions the ingest and MQTT layers call. Events are emitted after commit.
+ * Streams: creation with a one-time key (and its own SRT port), cursor-paginated listing,
+ * updates, key rotation, and where to push. Claims, status reports and scheduler assignments are
+ * in assignment.ts. Events are emitted after commit.
  */
 import {
   type CreateStream,
   DEFAULT_PROFILE_ID,
+  ID_CHARS,
   newSrtPassphrase,
   newStreamId,
   newStreamKey,
-  profileCost,
+  type ProfileSpec,
   type Stream,
+  type StreamLadder,
   type StreamStatusValue,
+  type StreamWarning,
   type StreamWithKey,
   sha256Hex,
   type UpdateStream,
 } from "@dionysia/shared";
-import { and, asc, eq, gt, isNull, or, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, or, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type NodeRow, nodes, type ProfileRow, profiles, type StreamRow, streams } from "../db/schema.ts";
 import { ApiError, notFound } from "../errors/index.ts";
 import type { ControlEvents } from "../events.ts";
 import { nodeViews } from "../nodes/service.ts";
+import { canDegrade, minimumCost } from "../scheduler/ladder.ts";
 import { isEligible, placeStream } from "../scheduler/placement.ts";
-import { ingestUrls, nodeIngestHost, playbackUrls } from "./urls.ts";
+import { type PortRange, withSrtPort } from "./srt-ports.ts";
+import { ingestUrls, type MediaServer, nodeIngestHost, playbackUrls, withSecrets } from "./urls.ts";
 
-export interface UrlSettings {
+export interface StreamSettings {
   playbackBaseUrl: string;
   defaultIngestHost: string;
+  /** STREAM_SRT_PORT_RANGE: where per-stream SRT ports come from. */
+  srtPortRange: PortRange;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function toStream(
+function toStream(
   r: StreamRow,
   profile: Pick<ProfileRow, "spec"> | null | undefined,
   node: NodeRow | null | undefined,
-  urls: UrlSettings,
+  urls: StreamSettings,
+  defaultMediaServer: MediaServer = "embedded",
 ): Stream {
   return {
     id: r.id,
@@ -58,11 +67,60 @@ export function toStream(
           },
         }
       : {}),
-    ingest: ingestUrls(node ?? undefined, urls.defaultIngestHost, r.srtPort),
+    ladder: ladderOf(r, profile?.spec),
+    ingest: ingestUrls({
+      node: node ?? undefined,
+      defaultHost: urls.defaultIngestHost,
+      srtPort: r.srtPort,
+      defaultMediaServer,
+    }),
     playback: playbackUrls(urls.playbackBaseUrl, r.id, profile?.spec),
     createdAt: iso(r.createdAt),
     updatedAt: iso(r.updatedAt),
   };
+}
+
+/** Requested vs served rungs: what the node reports, else what was admitted, else the whole ladder. */
+function ladderOf(
+  r: Pick<StreamRow, "admittedRenditions" | "servedRenditions">,
+  spec: ProfileSpec | undefined,
+): StreamLadder {
+  const requested = spec?.renditions.map((x) => x.name) ?? [];
+  return { requested, served: r.servedRenditions ?? r.admittedRenditions ?? requested };
+}
+
+/**
+ * Warns when no known node could carry the profile even trimmed to its cheapest rung (or whole,
+ * with `degrade: false`): every publish would be refused. Silent while no node is known.
+ */
+async function capacityWarnings(db: Db, profileId: string): Promise<StreamWarning[]> {
+  const [[p], rows] = await Promise.all([
+    db.select({ spec: profiles.spec }).from(profiles).where(eq(profiles.id, profileId)).limit(1),
+    db.select({ capacity: nodes.capacity }).from(nodes),
+  ]);
+  if (!p || rows.length === 0) return [];
+  const need = minimumCost(p.spec);
+  const largest = Math.max(...rows.map((r) => r.capacity.loadUnits));
+  if (need <= largest) return [];
+  return [
+    {
+      code: "exceeds_capacity",
+      message: `no known node can carry this profile: ${canDegrade(p.spec) ? "its cheapest rung" : "its whole ladder (degrade: false)"} costs ${need} load units, the largest node has ${largest}`,
+    },
+  ];
+}
+
+function withWarnings<T extends object>(s: T, warnings: StreamWarning[]): T & { warnings?: StreamWarning[] } {
+  return warnings.length > 0 ? { ...s, warnings } : s;
+}
+
+/**
+ * The media server an unplaced stream's URLs are written for: mediamtx when every known node runs
+ * it, else the embedded server (the origin's default).
+ */
+async function unplacedMediaServer(db: Db): Promise<MediaServer> {
+  const rows = await db.selectDistinct({ m: nodes.mediaServer }).from(nodes);
+  return rows.length > 0 && rows.every((r) => r.m === "mediamtx") ? "mediamtx" : "embedded";
 }
 
 function selectStreams(db: Db) {
@@ -78,10 +136,13 @@ export async function getStreamRow(db: Db, id: string): Promise<StreamRow | unde
   return row;
 }
 
-export async function getStream(db: Db, id: string, urls: UrlSettings): Promise<Stream> {
-  const [row] = await selectStreams(db).where(eq(streams.id, id)).limit(1);
+export async function getStream(db: Db, id: string, urls: StreamSettings): Promise<Stream> {
+  const [[row], server] = await Promise.all([
+    selectStreams(db).where(eq(streams.id, id)).limit(1),
+    unplacedMediaServer(db),
+  ]);
   if (!row) throw notFound("stream", id);
-  return toStream(row.stream, row.profile, row.node, urls);
+  return toStream(row.stream, row.profile, row.node, urls, server);
 }
 
 async function requireProfile(db: Db, id: string): Promise<void> {
@@ -95,7 +156,7 @@ async function requireProfile(db: Db, id: string): Promise<void> {
 export async function createStream(
   db: Db,
   input: CreateStream,
-  urls: UrlSettings,
+  urls: StreamSettings,
   events?: ControlEvents,
 ): Promise<StreamWithKey> {
   const profileId = input.profileId ?? DEFAULT_PROFILE_ID;
@@ -103,37 +164,51 @@ export async function createStream(
   const streamKey = newStreamKey();
   const srtPassphrase = newSrtPassphrase();
   const now = Date.now();
-  const [row] = await db
-    .insert(streams)
-    .values({
-      id: newStreamId(),
-      name: input.name,
-      profileId,
-      playbackPolicy: input.playbackPolicy ?? "public",
-      status: "idle",
-      region: input.region ?? null,
-      lat: input.location?.lat ?? null,
-      lon: input.location?.lon ?? null,
-      source: input.source ?? null,
-      nodeId: null,
-      keyHash: sha256Hex(streamKey),
-      srtPassphrase,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning();
-  events?.emit("stream.created", { streamId: row!.id });
-  const stream = await getStream(db, row!.id, urls);
-  return { ...stream, streamKey, srtPassphrase };
+  const row = await withSrtPort(db, urls.srtPortRange, async (srtPort) => {
+    const [inserted] = await db
+      .insert(streams)
+      .values({
+        id: newStreamId(),
+        name: input.name,
+        profileId,
+        playbackPolicy: input.playbackPolicy ?? "public",
+        status: "idle",
+        region: input.region ?? null,
+        lat: input.location?.lat ?? null,
+        lon: input.location?.lon ?? null,
+        source: input.source ?? null,
+        nodeId: null,
+        srtPort,
+        keyHash: sha256Hex(streamKey),
+        srtPassphrase,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    return inserted as StreamRow;
+  });
+  events?.emit("stream.created", { streamId: row.id });
+  const stream = await getStream(db, row.id, urls);
+  const warnings = await capacityWarnings(db, profileId);
+  if (row.srtPort === null)
+    warnings.push({
+      code: "srt_ports_exhausted",
+      message:
+        "every port of STREAM_SRT_PORT_RANGE is taken: this stream has no SRT ingest on the embedded server",
+    });
+  const secrets = { streamKey, srtPassphrase };
+  return withWarnings({ ...stream, ingest: withSecrets(stream.ingest, secrets), ...secrets }, warnings);
 }
 
+const CURSOR = new RegExp(`^(\\d{1,16}):(${ID_CHARS})$`);
+
 /** Opaque cursor: the (createdAt, id) of the last item, so pages are stable under inserts. */
-export function encodeCursor(r: Pick<StreamRow, "createdAt" | "id">): string {
+function encodeCursor(r: Pick<StreamRow, "createdAt" | "id">): string {
   return Buffer.from(`${r.createdAt}:${r.id}`).toString("base64url");
 }
 
-export function decodeCursor(c: string): { createdAt: number; id: string } {
-  const m = /^(\d{1,16}):([A-Za-z0-9_-]{1,64})$/.exec(Buffer.from(c, "base64url").toString());
+function decodeCursor(c: string): { createdAt: number; id: string } {
+  const m = CURSOR.exec(Buffer.from(c, "base64url").toString());
   if (!m)
     throw new ApiError(422, "invalid_cursor", "cursor is not one this API returned", {
       problems: [{ path: "/cursor", message: "invalid cursor" }],
@@ -144,7 +219,7 @@ export function decodeCursor(c: string): { createdAt: number; id: string } {
 export async function listStreams(
   db: Db,
   q: { limit?: number; cursor?: string; status?: StreamStatusValue },
-  urls: UrlSettings,
+  urls: StreamSettings,
 ): Promise<{ items: Stream[]; nextCursor: string | null }> {
   const limit = q.limit ?? 20;
   const conds: SQL[] = [];
@@ -158,14 +233,17 @@ export async function listStreams(
       ) as SQL,
     );
   }
-  const rows = await selectStreams(db)
-    .where(conds.length ? and(...conds) : undefined)
-    .orderBy(asc(streams.createdAt), asc(streams.id))
-    .limit(limit + 1);
+  const [rows, server] = await Promise.all([
+    selectStreams(db)
+      .where(conds.length ? and(...conds) : undefined)
+      .orderBy(asc(streams.createdAt), asc(streams.id))
+      .limit(limit + 1),
+    unplacedMediaServer(db),
+  ]);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
-    items: page.map((r) => toStream(r.stream, r.profile, r.node, urls)),
+    items: page.map((r) => toStream(r.stream, r.profile, r.node, urls, server)),
     nextCursor: rows.length > limit && last ? encodeCursor(last.stream) : null,
   };
 }
@@ -174,13 +252,18 @@ export async function updateStream(
   db: Db,
   id: string,
   patch: UpdateStream,
-  urls: UrlSettings,
+  urls: StreamSettings,
   events?: ControlEvents,
 ): Promise<Stream> {
   if (patch.profileId !== undefined) await requireProfile(db, patch.profileId);
   const set: Partial<StreamRow> = { updatedAt: Date.now() };
   if (patch.name !== undefined) set.name = patch.name;
-  if (patch.profileId !== undefined) set.profileId = patch.profileId;
+  if (patch.profileId !== undefined) {
+    set.profileId = patch.profileId;
+    // Rung names of the old ladder mean nothing in the new one; the next publish admits afresh.
+    set.admittedRenditions = null;
+    set.servedRenditions = null;
+  }
   if (patch.playbackPolicy !== undefined) set.playbackPolicy = patch.playbackPolicy;
   if (patch.region !== undefined) set.region = patch.region;
   if (patch.location !== undefined) {
@@ -191,7 +274,7 @@ export async function updateStream(
   const [row] = await db.update(streams).set(set).where(eq(streams.id, id)).returning();
   if (!row) throw notFound("stream", id);
   events?.emit("stream.updated", { streamId: id, nodeId: row.nodeId });
-  return getStream(db, id, urls);
+  return withWarnings(await getStream(db, id, urls), await capacityWarnings(db, row.profileId));
 }
 
 export async function deleteStream(db: Db, id: string, events?: ControlEvents): Promise<void> {
@@ -204,7 +287,7 @@ export async function deleteStream(db: Db, id: string, events?: ControlEvents): 
 export async function rotateStreamKey(
   db: Db,
   id: string,
-  urls: UrlSettings,
+  urls: StreamSettings,
   events?: ControlEvents,
 ): Promise<StreamWithKey> {
   const streamKey = newStreamKey();
@@ -216,57 +299,9 @@ export async function rotateStreamKey(
     .returning({ nodeId: streams.nodeId });
   if (!row) throw notFound("stream", id);
   events?.emit("stream.keyRotated", { streamId: id, nodeId: row.nodeId });
-  return { ...(await getStream(db, id, urls)), streamKey, srtPassphrase };
-}
-
-/** Assigns (or with null, unassigns) a stream; returns false for an unknown stream. */
-export async function assignStream(
-  db: Db,
-  streamId: string,
-  nodeId: string | null,
-  events?: ControlEvents,
-): Promise<boolean> {
-  const before = await getStreamRow(db, streamId);
-  if (!before) return false;
-  const done = await db
-    .update(streams)
-    .set({ nodeId, updatedAt: Date.now() })
-    .where(eq(streams.id, streamId))
-    .returning({ id: streams.id });
-  if (done.length === 0) return false;
-  if (before.nodeId !== nodeId)
-    events?.emit("stream.assigned", { streamId, nodeId, previousNodeId: before.nodeId });
-  return true;
-}
-
-/** Assigns an unplaced stream to `nodeId`; false when it already had a node (or is unknown). */
-export async function reserveStream(
-  db: Db,
-  streamId: string,
-  nodeId: string,
-  events?: ControlEvents,
-): Promise<boolean> {
-  const done = await db
-    .update(streams)
-    .set({ nodeId, updatedAt: Date.now() })
-    .where(and(eq(streams.id, streamId), isNull(streams.nodeId)))
-    .returning({ id: streams.id });
-  if (done.length === 0) return false;
-  events?.emit("stream.assigned", { streamId, nodeId, previousNodeId: null });
-  return true;
-}
-
-/**
- * Records the status an origin reports; returns false for an unknown stream. No event: status
- * comes from the MQTT layer itself and changes neither desired state nor routes.
- */
-export async function setStreamStatus(db: Db, streamId: string, status: StreamStatusValue): Promise<boolean> {
-  const done = await db
-    .update(streams)
-    .set({ status, updatedAt: Date.now() })
-    .where(eq(streams.id, streamId))
-    .returning({ id: streams.id });
-  return done.length > 0;
+  const stream = await getStream(db, id, urls);
+  const secrets = { streamKey, srtPassphrase };
+  return { ...stream, ingest: withSecrets(stream.ingest, secrets), ...secrets };
 }
 
 /**
@@ -277,7 +312,7 @@ export async function chooseIngest(
   db: Db,
   id: string,
   at: { lat?: number; lon?: number },
-  urls: UrlSettings,
+  urls: StreamSettings,
 ): Promise<{ nodeId: string | null; host: string; ingest: ReturnType<typeof ingestUrls> }> {
   const [row] = await db
     .select({ stream: streams, spec: profiles.spec })
@@ -291,18 +326,14 @@ export async function chooseIngest(
     return {
       nodeId: null,
       host: urls.defaultIngestHost,
-      ingest: ingestUrls(undefined, urls.defaultIngestHost),
+      ingest: ingestUrls({ defaultHost: urls.defaultIngestHost, srtPort: row.stream.srtPort }),
     };
   const pick = (nodeId: string) => {
     const node = rows.find((n) => n.id === nodeId) as NodeRow;
     return {
       nodeId,
       host: nodeIngestHost(node),
-      ingest: ingestUrls(
-        node,
-        urls.defaultIngestHost,
-        nodeId === row.stream.nodeId ? row.stream.srtPort : null,
-      ),
+      ingest: ingestUrls({ node, defaultHost: urls.defaultIngestHost, srtPort: row.stream.srtPort }),
     };
   };
   const current = views.find((v) => v.id === row.stream.nodeId);
@@ -314,7 +345,8 @@ export async function chooseIngest(
       : s.lat !== null && s.lon !== null
         ? { lat: s.lat, lon: s.lon }
         : null;
-  const placed = placeStream({ cost: profileCost(row.spec), location, region: s.region }, views);
+  // A node with room for the cheapest rung will admit the stream (trimmed): it counts.
+  const placed = placeStream({ cost: minimumCost(row.spec), location, region: s.region }, views);
   if ("error" in placed)
     throw new ApiError(503, "no_capacity", "no online node has room for this stream now");
   return pick(placed.nodeId);

@@ -3,7 +3,10 @@ import type { ProfileSpec } from "@dionysia/shared";
 import type { NodeRow } from "../db/schema.ts";
 
 export const RTMP_PORT = 1935;
-export const SRT_PORT = 8890;
+/** mediamtx's SRT port unless its node announces another. */
+const MEDIAMTX_SRT_PORT = 8890;
+
+export type MediaServer = "embedded" | "mediamtx";
 
 function hostOf(url: string | undefined): string | undefined {
   if (!url) return undefined;
@@ -19,31 +22,54 @@ export function nodeIngestHost(node: Pick<NodeRow, "ingest" | "publicUrl">): str
   return hostOf(node.ingest.rtmp) ?? hostOf(node.publicUrl) ?? "localhost";
 }
 
+export interface IngestTarget {
+  /** The node the stream is placed on; undefined while unplaced. */
+  node?: Pick<NodeRow, "ingest" | "publicUrl" | "mediaServer"> | undefined;
+  /** Host used while unplaced (DEFAULT_INGEST_HOST). */
+  defaultHost: string;
+  /** The stream's own SRT port (assigned by control at creation); null when none was free. */
+  srtPort: number | null;
+  /** Media server assumed while unplaced (what the known nodes run). */
+  defaultMediaServer?: MediaServer;
+}
+
 /**
- * OBS style: server `rtmp://host:1935/live`, the stream key goes in OBS's key field. SRT: the
- * embedded server listens on a port of its own per stream (protected by the stream's SRT
- * passphrase), mediamtx on one port with `streamid=publish:live/{streamKey}`.
+ * OBS style: server `rtmp://host:1935/live`, the stream key goes in OBS's key field. SRT, for
+ * the media server the node runs: the embedded server listens on the stream's own port with the
+ * stream's passphrase (an ffmpeg listener, `mode=listener&passphrase=..&pbkeylen=16`: AES-128,
+ * no stream id needed), mediamtx on one port with `streamid=publish:live/{streamKey}`.
+ * `{streamKey}` and `{passphrase}` are placeholders except in the create and rotate replies,
+ * which know the secrets (`withSecrets`).
  */
-export function ingestUrls(
-  node: Pick<NodeRow, "ingest" | "publicUrl" | "mediaServer"> | undefined,
-  defaultHost: string,
-  srtPort?: number | null,
-) {
-  if (!node)
-    return { rtmp: `rtmp://${defaultHost}:${RTMP_PORT}/live`, srt: `srt://${defaultHost}:${SRT_PORT}` };
-  const host = nodeIngestHost(node);
+export function ingestUrls(t: IngestTarget): { rtmp: string; srt?: string; rtsp?: string; whip?: string } {
+  const node = t.node;
+  const host = node ? nodeIngestHost(node) : t.defaultHost;
+  const server = (node?.mediaServer as MediaServer | undefined) ?? t.defaultMediaServer ?? "embedded";
   const srt =
-    node.mediaServer === "mediamtx"
-      ? `srt://${host}:${portOf(node.ingest.srt) ?? SRT_PORT}?streamid=publish:live/{streamKey}`
-      : srtPort
-        ? `srt://${host}:${srtPort}?passphrase={srtPassphrase}`
-        : `srt://${host}:${SRT_PORT}`;
+    server === "mediamtx"
+      ? `srt://${host}:${portOf(node?.ingest.srt) ?? MEDIAMTX_SRT_PORT}?streamid=publish:live/{streamKey}`
+      : t.srtPort
+        ? `srt://${host}:${t.srtPort}?passphrase={passphrase}&pbkeylen=16`
+        : undefined;
   return {
-    rtmp: node.ingest.rtmp ?? `rtmp://${host}:${RTMP_PORT}/live`,
-    srt,
-    ...(node.ingest.rtsp ? { rtsp: node.ingest.rtsp } : {}),
-    ...(node.ingest.whip ? { whip: node.ingest.whip } : {}),
+    rtmp: node?.ingest.rtmp ?? `rtmp://${host}:${RTMP_PORT}/live`,
+    ...(srt ? { srt } : {}),
+    ...(node?.ingest.rtsp ? { rtsp: node.ingest.rtsp } : {}),
+    ...(node?.ingest.whip ? { whip: node.ingest.whip } : {}),
   };
+}
+
+/** The URLs with the secrets filled in (create and key-rotation replies only). */
+export function withSecrets<T extends Record<string, string | undefined>>(
+  urls: T,
+  secrets: { streamKey: string; srtPassphrase: string },
+): T {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(urls))
+    out[k] = v
+      ?.replace("{streamKey}", encodeURIComponent(secrets.streamKey))
+      .replace("{passphrase}", encodeURIComponent(secrets.srtPassphrase));
+  return out as T;
 }
 
 function portOf(hostPort: string | undefined): number | undefined {

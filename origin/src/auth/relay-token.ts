@@ -6,7 +6,7 @@
  * and check tokens while the key itself never travels in a URL.
  */
 import { createHmac } from "node:crypto";
-import { safeEqual } from "@dionysia/shared";
+import { relayPullUrl, safeEqual } from "@dionysia/shared";
 
 /** Derives the relay secret from the node key: a separate purpose gets a separate key. */
 export function deriveRelaySecret(nodeKey: string): string {
@@ -39,7 +39,7 @@ export function verifyRelayToken(
 
 /** Full relay URL a peer reads from: `{relayBase}/{streamId}?token=...`. */
 export function relayUrl(relayBase: string, secret: string, streamId: string, ttlSec = 3600): string {
-  return `${relayBase.replace(/\/+$/, "")}/${streamId}?token=${signRelayToken(secret, streamId, ttlSec)}`;
+  return `${relayPullUrl(relayBase, streamId)}?token=${signRelayToken(secret, streamId, ttlSec)}`;
 }
 
 function now(): number {

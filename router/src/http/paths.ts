@@ -3,12 +3,13 @@
  * Ids and file paths use a strict alphabet, so traversal (`..`, `%2e`, `\`) cannot even be spelled.
  */
 
-const STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+import { ID_CHARS, SAFE_ID as STREAM_ID } from "../../../shared/src/id-pattern.ts";
+
 /** 1..8 segments; a segment never starts with a dot, so `.` and `..` are impossible. */
 const FILE_PATH = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\/){0,7}[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 // The same two rules as sticky regexes, matched in place on the raw URL (no slices, no captures):
 // the id must be followed by `/`, the file path by the query, a fragment or the end.
-const ID_AT = /[A-Za-z0-9_-]{1,64}\//y;
+const ID_AT = new RegExp(`${ID_CHARS}/`, "y");
 const FILE_AT = /(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\/){0,7}[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?=[?#]|$)/y;
 
 export const LIVE_PREFIX = "/live/";

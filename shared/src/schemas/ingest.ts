@@ -1,4 +1,5 @@
 import { type Static, Type as T } from "@sinclair/typebox";
+import { ID_PATTERN } from "../id-pattern.ts";
 import { ProfileSpec } from "./profile.ts";
 
 export const IngestProtocol = T.Union([
@@ -13,7 +14,7 @@ export const IngestProtocol = T.Union([
 export const IngestAuthorizeRequest = T.Object(
   {
     streamKey: T.String({ minLength: 1, maxLength: 256 }),
-    nodeId: T.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" }),
+    nodeId: T.String({ pattern: ID_PATTERN }),
     protocol: IngestProtocol,
     remoteAddr: T.Optional(T.String({ maxLength: 128 })),
   },

@@ -3,10 +3,11 @@
  * with `decodeMessage` (codec.ts); MQTT 3.1.1 only, so nothing here relies on v5 properties.
  */
 import { type Static, Type as T } from "@sinclair/typebox";
+import { ID_PATTERN } from "../id-pattern.ts";
 import { ProfileSpec } from "./profile.ts";
 import { SourceUrl, StreamStatusValue } from "./stream.ts";
 
-const Id = T.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" });
+const Id = T.String({ pattern: ID_PATTERN });
 const Lat = T.Number({ minimum: -90, maximum: 90 });
 const Lon = T.Number({ minimum: -180, maximum: 180 });
 

@@ -67,6 +67,12 @@ export const ProfileSpec = T.Object(
     ),
     formats: T.Array(OutputFormat, { minItems: 1, uniqueItems: true }),
     container: T.Optional(SegmentContainer),
+    degrade: T.Optional(
+      T.Boolean({
+        description:
+          "Default true: when no node can fit the whole ladder, admit the stream with its most expensive rungs dropped (never below one). false: refuse instead",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -37,6 +37,27 @@ export const PlaybackUrls = T.Object({
   dash: T.Optional(T.String()),
 });
 
+export const StreamLadder = T.Object(
+  {
+    requested: T.Array(T.String(), { description: "Rung names of the stream's profile, in ladder order" }),
+    served: T.Array(T.String(), {
+      description:
+        "Rungs served: the ladder admitted at the last publish (trimmed to fit a node) less any rung the node shed under overload",
+    }),
+  },
+  { description: "Requested vs served renditions (ADR 0014)" },
+);
+export type StreamLadder = Static<typeof StreamLadder>;
+
+export const StreamWarning = T.Object({
+  code: T.Union([T.Literal("exceeds_capacity"), T.Literal("srt_ports_exhausted")], {
+    description:
+      "exceeds_capacity: no known node could carry this profile, even trimmed to one rung; srt_ports_exhausted: no SRT port was free for the stream",
+  }),
+  message: T.String(),
+});
+export type StreamWarning = Static<typeof StreamWarning>;
+
 export const Stream = T.Object({
   id: T.String({ description: "Public playback id" }),
   name: T.String(),
@@ -59,8 +80,12 @@ export const Stream = T.Object({
       { description: "Last status report of the carrying node" },
     ),
   ),
+  ladder: StreamLadder,
   ingest: IngestUrls,
   playback: PlaybackUrls,
+  warnings: T.Optional(
+    T.Array(StreamWarning, { description: "On create and update replies: problems worth knowing now" }),
+  ),
   createdAt: T.String({ format: "date-time" }),
   updatedAt: T.String({ format: "date-time" }),
 });

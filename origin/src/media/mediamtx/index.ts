@@ -10,13 +10,15 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { type Logger, sha256Hex } from "@dionysia/shared";
+import { ID_CHARS, type Logger, sha256Hex } from "@dionysia/shared";
 import type { Authorization } from "../../auth/publish-refusal.ts";
 import { RelayProcess } from "../embedded/relay-process.ts";
 import type { KeyAuthority, MediaServer, MediaStreamSpec, PublishEvent, UnpublishEvent } from "../types.ts";
 import { type MediamtxAuthDeps, mediamtxAuthHandler } from "./auth.ts";
 import { type MediamtxConfigOptions, renderMediamtxYaml } from "./config.ts";
 import { fetchPaths, type MediamtxPathItem, protocolOf, readyChanges } from "./paths.ts";
+
+const SRC_PATH = new RegExp(`^src/(${ID_CHARS})$`);
 
 export interface MediamtxMediaServerOptions {
   authority: KeyAuthority;
@@ -168,7 +170,7 @@ export class MediamtxMediaServer implements MediaServer {
 
   private resolve(item: MediamtxPathItem): PublishEvent | null {
     const rtmp = `rtmp://127.0.0.1:${this.o.config.rtmpPort ?? 1935}`;
-    const src = /^src\/([A-Za-z0-9_-]{1,64})$/.exec(item.name);
+    const src = SRC_PATH.exec(item.name);
     if (src) {
       if (!this.specs.has(src[1]!)) return null;
       return { streamId: src[1]!, protocol: "pull", inputUrl: `${rtmp}/${item.name}` };

@@ -7,7 +7,7 @@ import {
   placementsOf,
   planReconcile,
   type StreamSnapshot,
-} from "../src/network/plan.ts";
+} from "../src/scheduler/reconcile.ts";
 import { nodeView } from "./helpers/nodes.ts";
 
 const P360 = BUILTIN_PROFILES["builtin-360p"] as ProfileSpec; // ≈ 7.2 units
@@ -29,6 +29,10 @@ function stream(id: string, o: Partial<StreamSnapshot> = {}): StreamSnapshot {
     region: null,
     nodeId: null,
     transcodeNodeId: null,
+    admitted: null,
+    srtPort: null,
+    liveNodeId: null,
+    reservedUntil: null,
     ...o,
   };
 }
@@ -118,5 +122,20 @@ describe("desired entries", () => {
     });
     // An ingest node that announced no relay cannot be pulled from: no transcode entry.
     expect(desiredFor("london", s, new Map([["paris", { relayUrl: null }]]))).toEqual([]);
+  });
+
+  test("a trimmed stream's desired profile lists only the admitted rungs", () => {
+    const ladder = BUILTIN_PROFILES["builtin-720p"] as ProfileSpec;
+    const s = [stream("t", { nodeId: "paris", profile: ladder, admitted: ["480p", "360p"] })];
+    const [entry] = desiredFor("paris", s, new Map());
+    expect(entry?.profile.renditions.map((r) => r.name)).toEqual(["480p", "360p"]);
+    expect(entry?.profile.audio).toEqual(ladder.audio);
+  });
+
+  test("the node taking the push gets the stream's SRT port; a transcode peer does not", () => {
+    const s = [stream("p", { nodeId: "paris", transcodeNodeId: "london", srtPort: 10042 })];
+    const relays = new Map([["paris", { relayUrl: "rtmp://paris.test:1935/relay" }]]);
+    expect(desiredFor("paris", s, relays)[0]?.srtPort).toBe(10042);
+    expect(desiredFor("london", s, relays)[0]?.srtPort).toBeUndefined();
   });
 });

@@ -10,7 +10,7 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "@dionysia/shared";
 import type { Client } from "@libsql/client";
 
-export const LEASE_TABLE_SQL =
+const LEASE_TABLE_SQL =
   "CREATE TABLE IF NOT EXISTS scheduler_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)";
 
 export async function ensureLeaseTable(db: Client): Promise<void> {

@@ -10,7 +10,7 @@ import {
   LeaseKeeper,
   releaseLease,
   tryAcquireLease,
-} from "../src/scheduler/lease.ts";
+} from "../src/network/lease.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

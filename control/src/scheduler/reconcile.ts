@@ -1,18 +1,21 @@
 /**
  * Pure reconciliation of the network: from a snapshot of nodes and streams, what the database
  * should change (failover, drain, placing pull streams) and what every node must carry.
- * The service (service.ts) reads the snapshot, writes the changes, and publishes the results.
+ * network/service.ts reads the snapshot, has streams/ write the changes, and publishes the
+ * results (desired state here, routes in routes.ts).
  */
 import {
   type DesiredStream,
   type LatLon,
   type ProfileSpec,
   profileCost,
+  relayPullUrl,
   type StreamRole,
 } from "@dionysia/shared";
-import type { NodeView } from "../scheduler/placement.ts";
-import { placeStream } from "../scheduler/placement.ts";
-import { type AssignedStream, planFailover, relayPullUrl } from "../scheduler/plans.ts";
+import { servedCost, servedProfile } from "./ladder.ts";
+import type { NodeView } from "./placement.ts";
+import { placeStream } from "./placement.ts";
+import { type AssignedStream, planFailover } from "./plans.ts";
 
 export interface StreamSnapshot {
   id: string;
@@ -26,6 +29,14 @@ export interface StreamSnapshot {
   region: string | null;
   nodeId: string | null;
   transcodeNodeId: string | null;
+  /** Rungs admitted at the last claim (null: the whole ladder). */
+  admitted: string[] | null;
+  /** The stream's own SRT port (embedded server), assigned by control. */
+  srtPort: number | null;
+  /** The node that last reported the stream live (routes.ts). */
+  liveNodeId: string | null;
+  /** End of its ingest reservation or reconnect grace (routes.ts). */
+  reservedUntil: number | null;
 }
 
 export interface NodeSnapshot extends NodeView {
@@ -46,7 +57,7 @@ export function placementsOf(s: Pick<StreamSnapshot, "nodeId" | "transcodeNodeId
 }
 
 function toAssigned(s: StreamSnapshot): AssignedStream[] {
-  const cost = profileCost(s.profile);
+  const cost = servedCost(s.profile, s.admitted);
   const base = { id: s.id, cost, pull: s.source !== null, location: s.location, region: s.region };
   return placementsOf(s).map((p) => ({
     ...base,
@@ -129,11 +140,14 @@ export function desiredFor(
       const entry: DesiredStream = {
         id: s.id,
         role: p.role,
-        profile: s.profile,
+        // The trimmed ladder: the origin's master playlist lists only the served rungs.
+        profile: servedProfile(s.profile, s.admitted),
         keyHash: s.keyHash,
         srtPassphrase: s.srtPassphrase,
         source: s.source,
       };
+      // The node that takes the push listens for SRT on the stream's own, stable port.
+      if (p.role !== "transcode" && s.srtPort) entry.srtPort = s.srtPort;
       if (p.role === "transcode" && s.nodeId) {
         const relay = nodes.get(s.nodeId)?.relayUrl;
         if (!relay) continue; // nothing to pull from: the ingest node announced no relay

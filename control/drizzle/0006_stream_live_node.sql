@@ -1,0 +1,1 @@
+ALTER TABLE `streams` ADD `live_node_id` text REFERENCES nodes(id) ON DELETE set null;

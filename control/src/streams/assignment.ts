@@ -1,0 +1,213 @@
+/**
+ * Where a stream runs and how it is doing: the claim of a publish, status reports, the
+ * scheduler's assignments, unassigning a forgotten node. With service.ts the only writer of
+ * stream rows.
+ */
+import type { StreamStatusMessage, StreamStatusValue } from "@dionysia/shared";
+import { and, eq, isNull, ne, or, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { nodes, streams } from "../db/schema.ts";
+import type { ControlEvents } from "../events.ts";
+import type { Assignment } from "../scheduler/reconcile.ts";
+import { getStreamRow } from "./service.ts";
+
+/** Assigns (or with null, unassigns) a stream; returns false for an unknown stream. */
+export async function assignStream(
+  db: Db,
+  streamId: string,
+  nodeId: string | null,
+  events?: ControlEvents,
+): Promise<boolean> {
+  const before = await getStreamRow(db, streamId);
+  if (!before) return false;
+  const done = await db
+    .update(streams)
+    .set({ nodeId, updatedAt: Date.now() })
+    .where(eq(streams.id, streamId))
+    .returning({ id: streams.id });
+  if (done.length === 0) return false;
+  if (before.nodeId !== nodeId)
+    events?.emit("stream.assigned", { streamId, nodeId, previousNodeId: before.nodeId });
+  return true;
+}
+
+/** Assigns an unplaced stream to `nodeId`; false when it already had a node (or is unknown). */
+export async function reserveStream(
+  db: Db,
+  streamId: string,
+  nodeId: string,
+  events?: ControlEvents,
+): Promise<boolean> {
+  const done = await db
+    .update(streams)
+    .set({ nodeId, updatedAt: Date.now() })
+    .where(and(eq(streams.id, streamId), isNull(streams.nodeId)))
+    .returning({ id: streams.id });
+  if (done.length === 0) return false;
+  events?.emit("stream.assigned", { streamId, nodeId, previousNodeId: null });
+  return true;
+}
+
+export interface Claim {
+  streamId: string;
+  nodeId: string;
+  /** Overflow: the neighbour that transcodes (null: `nodeId` does both). */
+  transcodeNodeId: string | null;
+  /** Rungs admitted (null: the whole ladder). */
+  admitted: string[] | null;
+  /** The ingest reservation: capacity is held until then while the stream is not live yet. */
+  reservedUntil: number;
+}
+
+/**
+ * A publish claims the stream for `nodeId` (ADR 0013). One conditional UPDATE: it succeeds when
+ * the stream is unassigned, already on this node, not live, or its node is not online, so two
+ * nodes racing for the same stream cannot both win. False: live on another healthy node.
+ */
+export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Promise<boolean> {
+  const before = await getStreamRow(db, c.streamId);
+  if (!before) return false;
+  const claimed = await db
+    .update(streams)
+    .set({
+      nodeId: c.nodeId,
+      transcodeNodeId: c.transcodeNodeId,
+      admittedRenditions: c.admitted,
+      // What the node serves is unknown until it reports; until then the admitted ladder shows.
+      servedRenditions: null,
+      reservedUntil: c.reservedUntil,
+      status: "starting",
+      updatedAt: Date.now(),
+    })
+    .where(
+      and(
+        eq(streams.id, c.streamId),
+        or(
+          sql`${streams.nodeId} is null`,
+          eq(streams.nodeId, c.nodeId),
+          ne(streams.status, "live"),
+          sql`not exists (select 1 from ${nodes} where ${nodes.id} = ${streams.nodeId} and ${nodes.state} = 'online')`,
+        ),
+      ),
+    )
+    .returning({ id: streams.id });
+  if (claimed.length === 0) return false;
+  if (before.nodeId !== c.nodeId)
+    events?.emit("stream.assigned", {
+      streamId: c.streamId,
+      nodeId: c.nodeId,
+      previousNodeId: before.nodeId,
+    });
+  else if (
+    before.transcodeNodeId !== c.transcodeNodeId ||
+    JSON.stringify(before.admittedRenditions) !== JSON.stringify(c.admitted)
+  )
+    events?.emit("stream.updated", { streamId: c.streamId, nodeId: c.nodeId });
+  return true;
+}
+
+/**
+ * Applies a stream status report (MQTT). Only the node serving the stream may set it: not a late
+ * message from the old node after a failover, nor the ingest-only node of an overflow pair.
+ * A report of `idle` or `error` after `live` or `starting` starts the reconnect grace (the
+ * stream keeps its capacity `graceMs` longer, instead of the rest of its ingest reservation);
+ * `renditions`, when reported, is what the node serves now. False: not this node's stream.
+ */
+export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs: number): Promise<boolean> {
+  const now = Date.now();
+  const done = await db
+    .update(streams)
+    .set({
+      status: s.status,
+      updatedAt: now,
+      stats: {
+        ...(s.bitrateKbps !== undefined ? { bitrateKbps: s.bitrateKbps } : {}),
+        ...(s.fps !== undefined ? { fps: s.fps } : {}),
+        ...(s.speed !== undefined ? { speed: s.speed } : {}),
+        ...(s.lastError ? { lastError: s.lastError } : {}),
+        reportedAt: s.ts,
+      },
+      ...(s.renditions ? { servedRenditions: s.renditions } : {}),
+      ...(s.status === "live" ? { liveNodeId: s.nodeId } : {}),
+      // The publisher left (or never got going): only the grace is held from now on.
+      ...(s.status === "idle" || s.status === "error"
+        ? {
+            reservedUntil: sql`case when ${streams.status} in ('live', 'starting') then ${now + graceMs} else ${streams.reservedUntil} end`,
+          }
+        : {}),
+    })
+    .where(
+      and(
+        eq(streams.id, s.id),
+        or(
+          eq(streams.transcodeNodeId, s.nodeId),
+          and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
+        ),
+      ),
+    )
+    .returning({ id: streams.id });
+  return done.length > 0;
+}
+
+/**
+ * Records the status an origin reports; returns false for an unknown stream. No event: status
+ * comes from the MQTT layer itself and changes neither desired state nor routes.
+ */
+export async function setStreamStatus(db: Db, streamId: string, status: StreamStatusValue): Promise<boolean> {
+  const done = await db
+    .update(streams)
+    .set({ status, updatedAt: Date.now() })
+    .where(eq(streams.id, streamId))
+    .returning({ id: streams.id });
+  return done.length > 0;
+}
+
+/**
+ * Writes the reconcile pass's decisions in one transaction. A stream on a new serving node is
+ * `starting` (routes wait for its live report), an unassigned one `idle`. `before`: each stream's
+ * assignment as the pass saw it.
+ */
+export async function applyAssignments(
+  db: Db,
+  changes: ReadonlyMap<string, Assignment>,
+  before: ReadonlyMap<string, Assignment>,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const [id, a] of changes) {
+      const was = before.get(id);
+      const moved = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
+      await tx
+        .update(streams)
+        .set({
+          nodeId: a.nodeId,
+          transcodeNodeId: a.transcodeNodeId,
+          updatedAt: Date.now(),
+          ...(moved ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) } : {}),
+        })
+        .where(eq(streams.id, id));
+    }
+  });
+}
+
+/**
+ * Takes every stream off a node that is being forgotten (DELETE /v1/nodes/{id}): streams it
+ * carried are unassigned (placed again on their next publish, or by the scheduler for pull
+ * streams), overflow streams it transcoded lose their transcode peer. Returns the streams whose
+ * `nodeId` it cleared.
+ */
+export async function unassignNode(db: Db, nodeId: string): Promise<string[]> {
+  const now = Date.now();
+  const [carried] = await db.batch([
+    db
+      .update(streams)
+      .set({ nodeId: null, transcodeNodeId: null, status: "idle", updatedAt: now })
+      .where(eq(streams.nodeId, nodeId))
+      .returning({ id: streams.id }),
+    db
+      .update(streams)
+      .set({ transcodeNodeId: null, updatedAt: now })
+      .where(eq(streams.transcodeNodeId, nodeId)),
+    db.update(streams).set({ liveNodeId: null }).where(eq(streams.liveNodeId, nodeId)),
+  ]);
+  return carried.map((r) => r.id);
+}
