@@ -165,9 +165,12 @@ interface NodeRow {
 
 // The default stream: reuse the one from an earlier `up` when it still exists.
 let demo = state.demo;
+// The stream's SRT URL (control-assigned port); reads show the passphrase as a placeholder.
+let srtUrl: string | undefined;
 if (demo) {
   const res = await p.api(`/v1/streams/${demo.id}`);
   if (res.status === 404) demo = undefined;
+  else if (res.ok) srtUrl = ((await res.json()) as { ingest?: { srt?: string } }).ingest?.srt;
 }
 if (!demo) {
   step("creating the default stream (720p ladder)");
@@ -181,9 +184,16 @@ if (!demo) {
     clearRunning(dataDir);
     process.exit(1);
   }
-  const s = (await res.json()) as { id: string; streamKey: string; srtPassphrase?: string };
+  const s = (await res.json()) as {
+    id: string;
+    streamKey: string;
+    srtPassphrase?: string;
+    ingest?: { srt?: string };
+  };
   demo = { id: s.id, streamKey: s.streamKey, srtPassphrase: s.srtPassphrase };
+  srtUrl = s.ingest?.srt;
 }
+if (srtUrl && demo.srtPassphrase) srtUrl = srtUrl.replace("{passphrase}", demo.srtPassphrase);
 saveDevState(stateFile, { ...state, demo, ports });
 
 const rtmpServer = urls.rtmp;
@@ -201,7 +211,11 @@ console.log(`
   Push (OBS)      Server: ${rtmpServer}
                   Stream key: ${demo.streamKey}
   Push (ffmpeg)   ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine \\
-                    -c:v libx264 -preset veryfast -g 60 -c:a aac -f flv ${rtmpServer}/${demo.streamKey}
+                    -c:v libx264 -preset veryfast -g 60 -c:a aac -f flv ${rtmpServer}/${demo.streamKey}${
+                      srtUrl
+                        ? `\n  Push (SRT)      ${srtUrl}   (MPEG-TS, e.g. ffmpeg ... -f mpegts '<url>')`
+                        : ""
+                    }
   Or simply       ./dionysia demo
 
   Watch (HLS)     ${playback}

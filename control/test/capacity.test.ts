@@ -177,7 +177,9 @@ describe("admission degrades instead of refusing", () => {
     expect(r.status).toBe(409);
     expect(r.body.error.code).toBe("no_capacity");
     expect(r.body.error.message).toContain("forbids trimming");
-    expect((await c.api("GET", `/v1/streams/${strict.id}`)).body.nodeId).toBeNull();
+    // The refusal changes nothing: the stream stays where creation reserved it.
+    expect((await c.api("GET", `/v1/streams/${strict.id}`)).body.nodeId).toBe(strict.nodeId);
+    expect(strict.nodeId).not.toBe("mini");
 
     await upsertNodeFromAnnounce(c.control.db, announce("crumb", { capacity: { loadUnits: 5 } }));
     const s = await create("too big", "builtin-720p");

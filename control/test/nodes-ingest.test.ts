@@ -167,10 +167,12 @@ describe("ingest choice", () => {
 
 describe("ingest authorize", () => {
   test("claims the stream for the first node, sticky while live, frees when node dies", async () => {
-    await upsertNodeFromAnnounce(c.control.db, announce("a1"));
-    await upsertNodeFromAnnounce(c.control.db, announce("b1"));
+    // Created before a1 and b1 are known: creation reserves it elsewhere or nowhere (reserveIngest).
     const s = (await c.api("POST", "/v1/streams", { body: { name: "claim", profileId: "builtin-360p" } }))
       .body;
+    expect(["a1", "b1"]).not.toContain(s.nodeId);
+    await upsertNodeFromAnnounce(c.control.db, announce("a1"));
+    await upsertNodeFromAnnounce(c.control.db, announce("b1"));
     const assigned: unknown[] = [];
     const off = c.control.events.on("stream.assigned", (e) => assigned.push(e));
     const ok = await authorize(s.streamKey, "a1");
@@ -179,7 +181,7 @@ describe("ingest authorize", () => {
     expect(ok.body.profileId).toBe("builtin-360p");
     expect(ok.body.profile.renditions[0].height).toBe(360);
     expect(ok.body.keyHash).toMatch(/^[0-9a-f]{64}$/);
-    expect(assigned).toEqual([{ streamId: s.id, nodeId: "a1", previousNodeId: null }]);
+    expect(assigned).toEqual([{ streamId: s.id, nodeId: "a1", previousNodeId: s.nodeId }]);
     const got = (await c.api("GET", `/v1/streams/${s.id}`)).body;
     expect(got.nodeId).toBe("a1");
     expect(got.ingest.rtmp).toBe("rtmp://a1.test:1935/live");
@@ -209,14 +211,17 @@ describe("ingest authorize", () => {
     const r = await authorize(big.streamKey, "small");
     expect(r.status).toBe(409);
     expect(r.body.error.code).toBe("no_capacity");
-    expect((await c.api("GET", `/v1/streams/${big.id}`)).body.nodeId).toBeNull();
+    // The refusal changes nothing: the stream stays where creation reserved it (if anywhere).
+    expect((await c.api("GET", `/v1/streams/${big.id}`)).body.nodeId).toBe(big.nodeId);
+    expect(big.nodeId).not.toBe("small");
   });
 
   test("unknown node is authorized but not assigned", async () => {
     const s = (await c.api("POST", "/v1/streams", { body: { name: "early" } })).body;
     const r = await authorize(s.streamKey, "not-announced");
     expect(r.status).toBe(200);
-    expect((await c.api("GET", `/v1/streams/${s.id}`)).body.nodeId).toBeNull();
+    expect((await c.api("GET", `/v1/streams/${s.id}`)).body.nodeId).toBe(s.nodeId);
+    expect(s.nodeId).not.toBe("not-announced");
   });
 
   test("wrong key: 403 without detail, counted in metrics; credentials and body checked", async () => {

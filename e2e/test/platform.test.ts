@@ -243,12 +243,19 @@ describe.skipIf(!hasMosquitto)("e2e: control + two origins + router + mosquitto"
     expect(s).toMatchObject({ status: "live", nodeId: "paris" });
   }, 60_000);
 
-  test("SRT: the ingest choice reserves the stream; the node's listener takes a push with the passphrase", async () => {
+  test("SRT: creation reserves the stream on its ingest node; the node's listener takes a push with the passphrase", async () => {
     const created = await platform.api("/v1/streams", {
       method: "POST",
       json: { name: "e2e srt", profileId, location: PARIS },
     });
-    const s = (await created.json()) as { id: string; srtPassphrase: string; ingest: { srt: string } };
+    const s = (await created.json()) as {
+      id: string;
+      nodeId: string | null;
+      srtPassphrase: string;
+      ingest: { srt: string };
+    };
+    // A push stream is reserved on its ingest node at creation, so the reply's URL works as it is.
+    expect(s.nodeId).toBe("paris");
     // Control assigned the stream its own SRT port at creation: the create reply's URL is the one
     // to push to (secrets filled in), and reads show the same port with a placeholder.
     const m = /^srt:\/\/127\.0\.0\.1:(\d+)\?passphrase=([^&]+)&pbkeylen=16$/.exec(s.ingest.srt);

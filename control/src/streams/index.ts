@@ -2,7 +2,6 @@ import { ErrorBody } from "@dionysia/shared";
 import { Elysia, t } from "elysia";
 import { authPlugin } from "../auth/index.ts";
 import type { Deps } from "../deps.ts";
-import { reserveStream } from "./assignment.ts";
 import {
   CreateStream,
   IngestChoice,
@@ -15,11 +14,11 @@ import {
   UpdateStream,
 } from "./model.ts";
 import {
-  chooseIngest,
   createStream,
   deleteStream,
   getStream,
   listStreams,
+  reserveIngest,
   rotateStreamKey,
   updateStream,
 } from "./service.ts";
@@ -108,10 +107,8 @@ export function streamRoutes(deps: Deps) {
     .get(
       "/:id/ingest",
       async ({ params, query }) => {
-        const choice = await chooseIngest(deps.db, params.id, query, urls);
-        // Reserve an unplaced stream on the chosen node, so per-stream listeners (embedded SRT)
-        // start there before the streamer connects. A push elsewhere still claims it while idle.
-        if (choice.nodeId && (await reserveStream(deps.db, params.id, choice.nodeId, deps.events)))
+        const { choice, reserved } = await reserveIngest(deps.db, params.id, query, urls, deps.events);
+        if (reserved)
           deps.log.info({ streamId: params.id, nodeId: choice.nodeId }, "stream reserved on its ingest node");
         return choice;
       },

@@ -27,6 +27,7 @@ import type { ControlEvents } from "../events.ts";
 import { nodeViews } from "../nodes/service.ts";
 import { canDegrade, minimumCost } from "../scheduler/ladder.ts";
 import { isEligible, placeStream } from "../scheduler/placement.ts";
+import { reserveStream } from "./assignment.ts";
 import { type PortRange, withSrtPort } from "./srt-ports.ts";
 import { ingestUrls, type MediaServer, nodeIngestHost, playbackUrls, withSecrets } from "./urls.ts";
 
@@ -188,6 +189,9 @@ export async function createStream(
     return inserted as StreamRow;
   });
   events?.emit("stream.created", { streamId: row.id });
+  // A push stream is reserved on its ingest node now, so the URLs in this reply work at once.
+  if (row.source === null)
+    await reserveIngest(db, row.id, input.location ?? {}, urls, events).catch(() => undefined);
   const stream = await getStream(db, row.id, urls);
   const warnings = await capacityWarnings(db, profileId);
   if (row.srtPort === null)
@@ -302,6 +306,24 @@ export async function rotateStreamKey(
   const stream = await getStream(db, id, urls);
   const secrets = { streamKey, srtPassphrase };
   return { ...stream, ingest: withSecrets(stream.ingest, secrets), ...secrets };
+}
+
+/**
+ * Where a streamer should push, reserved: an unplaced stream is assigned (idle, holding no
+ * capacity) to the chosen node, so its per-stream listeners (the embedded server's SRT port) are
+ * up there before the streamer connects; a push to another node still claims it while idle.
+ * Used by the ingest endpoint and by stream creation, so the URLs in both replies work.
+ */
+export async function reserveIngest(
+  db: Db,
+  id: string,
+  at: { lat?: number; lon?: number },
+  urls: StreamSettings,
+  events?: ControlEvents,
+): Promise<{ choice: Awaited<ReturnType<typeof chooseIngest>>; reserved: boolean }> {
+  const choice = await chooseIngest(db, id, at, urls);
+  const reserved = choice.nodeId !== null && (await reserveStream(db, id, choice.nodeId, events));
+  return { choice, reserved };
 }
 
 /**
