@@ -170,7 +170,6 @@ let srtUrl: string | undefined;
 if (demo) {
   const res = await p.api(`/v1/streams/${demo.id}`);
   if (res.status === 404) demo = undefined;
-  else if (res.ok) srtUrl = ((await res.json()) as { ingest?: { srt?: string } }).ingest?.srt;
 }
 if (!demo) {
   step("creating the default stream (720p ladder)");
@@ -193,6 +192,10 @@ if (!demo) {
   demo = { id: s.id, streamKey: s.streamKey, srtPassphrase: s.srtPassphrase };
   srtUrl = s.ingest?.srt;
 }
+// The ingest choice reserves the stream on the node (its SRT listener starts there) and names
+// the URL; a stream created by an earlier `up` may not be reserved anywhere yet.
+const choice = await p.api(`/v1/streams/${demo.id}/ingest`);
+if (choice.ok) srtUrl = ((await choice.json()) as { ingest?: { srt?: string } }).ingest?.srt ?? srtUrl;
 if (srtUrl && demo.srtPassphrase) srtUrl = srtUrl.replace("{passphrase}", demo.srtPassphrase);
 saveDevState(stateFile, { ...state, demo, ports });
 
