@@ -9,7 +9,8 @@ let broker: EmbeddedBroker;
 const clients: MqttClient[] = [];
 
 function connect(opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const c = mqtt.connect(broker.url, { protocolVersion: 4, reconnectPeriod: 0, ...opts });
+  // As control: the broker refuses anonymous clients (mqtt-security.test.ts covers the refusals).
+  const c = mqtt.connect(broker.url, { protocolVersion: 4, reconnectPeriod: 0, ...broker.control, ...opts });
   clients.push(c);
   return new Promise((resolve, reject) => {
     c.once("connect", () => resolve(c));
@@ -75,7 +76,7 @@ describe("embedded aedes broker", () => {
 
   test("close() ends with clients still connected", async () => {
     const b = await startEmbeddedBroker({ port: 0 });
-    const c = mqtt.connect(b.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    const c = mqtt.connect(b.url, { protocolVersion: 4, reconnectPeriod: 0, ...b.control });
     await new Promise((r) => c.once("connect", r));
     await b.close();
     await waitFor(() => !c.connected, 5000, "client disconnect");

@@ -192,12 +192,12 @@ describe.skipIf(!hasMosquitto)("OriginAgent over mosquitto", () => {
     await waitFor(() => a.connected && a.counts.connects >= 2, 15_000, "agent reconnects");
 
     // The restarted broker had no retained messages (persistence off): the agent re-announced.
-    const late = await watcher(["dionysia/v1/nodes/agent-r/+", topics.streamStatus("s7")]);
+    const late = await watcher(["dionysia/v1/nodes/agent-r/+", topics.streamStatus("agent-r", "s7")]);
     await waitFor(
       () =>
         late.seen.some((s) => s.topic.endsWith("/announce") && s.retain) &&
         late.seen.some((s) => s.topic.endsWith("/state") && s.retain && s.payload.includes("online")) &&
-        late.seen.some((s) => s.topic === topics.streamStatus("s7") && s.retain),
+        late.seen.some((s) => s.topic === topics.streamStatus("agent-r", "s7") && s.retain),
       10_000,
       "re-announce, state and status after restart",
     );

@@ -7,7 +7,9 @@ export const topics = {
   nodeState: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/state`,
   nodeTelemetry: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/telemetry`,
   nodeDesired: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/desired`,
-  streamStatus: (streamId: string) => `${TOPIC_ROOT}/streams/${streamId}/status`,
+  /** Under the node's own tree, so a topic ACL alone binds a status to the node that sent it. */
+  streamStatus: (nodeId: string, streamId: string) =>
+    `${TOPIC_ROOT}/nodes/${nodeId}/streams/${streamId}/status`,
   route: (streamId: string) => `${TOPIC_ROOT}/routes/${streamId}`,
 } as const;
 
@@ -16,18 +18,18 @@ export const filters = {
   allNodeAnnounce: `${TOPIC_ROOT}/nodes/+/announce`,
   allNodeState: `${TOPIC_ROOT}/nodes/+/state`,
   allNodeTelemetry: `${TOPIC_ROOT}/nodes/+/telemetry`,
-  allStreamStatus: `${TOPIC_ROOT}/streams/+/status`,
+  allStreamStatus: `${TOPIC_ROOT}/nodes/+/streams/+/status`,
   allRoutes: `${TOPIC_ROOT}/routes/+`,
 } as const;
 
 export type ParsedTopic =
   | { kind: "nodeAnnounce" | "nodeState" | "nodeTelemetry" | "nodeDesired"; nodeId: string }
-  | { kind: "streamStatus"; streamId: string }
+  | { kind: "streamStatus"; nodeId: string; streamId: string }
   | { kind: "route"; streamId: string };
 
 const ID = "([A-Za-z0-9_-]{1,64})";
 const NODE_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/(announce|state|telemetry|desired)$`);
-const STATUS_RE = new RegExp(`^${TOPIC_ROOT}/streams/${ID}/status$`);
+const STATUS_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/streams/${ID}/status$`);
 const ROUTE_RE = new RegExp(`^${TOPIC_ROOT}/routes/${ID}$`);
 
 const NODE_KINDS = {
@@ -42,7 +44,7 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   let m = NODE_RE.exec(topic);
   if (m) return { kind: NODE_KINDS[m[2] as keyof typeof NODE_KINDS], nodeId: m[1] as string };
   m = STATUS_RE.exec(topic);
-  if (m) return { kind: "streamStatus", streamId: m[1] as string };
+  if (m) return { kind: "streamStatus", nodeId: m[1] as string, streamId: m[2] as string };
   m = ROUTE_RE.exec(topic);
   if (m) return { kind: "route", streamId: m[1] as string };
   return undefined;
