@@ -103,7 +103,9 @@ export function connectLive(table: RouteTable, o: LiveOptions, log: Log): MqttCl
   client.on("error", (err) => log.warn({ err: err.message }, "MQTT error"));
   client.on("message", (topic, payload) => {
     try {
-      o.onMessage?.(applyMessage(table, topic, payload, log));
+      // Applied first: `o.onMessage?.(applyMessage(...))` would skip applying without a callback.
+      const effect = applyMessage(table, topic, payload, log);
+      o.onMessage?.(effect);
     } catch (err) {
       // Defensive: a bug in applying one message must not take the router down.
       log.error({ topic, err: (err as Error).message }, "message handling failed; dropped");
