@@ -59,6 +59,11 @@ describe("verifyCredentials", () => {
       ok: false,
       reason: "role_disabled",
     });
+    const good = buf(nodePassword("new-secret-0123456789abcdef", "edge-9"));
+    expect(verifyCredentials({ ...creds, revokedNodes: new Set(["edge-9"]) }, "edge-9", good)).toEqual({
+      ok: false,
+      reason: "revoked",
+    });
   });
 });
 
@@ -182,6 +187,25 @@ describe("mosquitto files", () => {
     expect(() =>
       mosquittoPasswordFile({ nodes: ["n1", "n1"], nodeSecret: "s".repeat(20), control }),
     ).toThrow();
+  });
+
+  test("during a rotation, nodes not yet moved keep their password from the previous secret", () => {
+    const control = [{ username: "dionysia.control", password: "x".repeat(16) }];
+    expect(() => mosquittoPasswordFile({ nodes: [], nodesOnPrevious: ["n1"], control })).toThrow();
+    const rolling = mosquittoPasswordFile({
+      nodes: ["n1"],
+      nodeSecret: "new".repeat(8),
+      nodesOnPrevious: ["n2"],
+      nodeSecretPrevious: "old".repeat(8),
+      control,
+    });
+    const hashOf = (u: string) =>
+      rolling
+        .split("\n")
+        .find((l) => l.startsWith(`${u}:`))
+        ?.slice(u.length + 1) ?? "";
+    expect(mosquittoPasswordMatches(nodePassword("new".repeat(8), "n1"), hashOf("n1"))).toBe(true);
+    expect(mosquittoPasswordMatches(nodePassword("old".repeat(8), "n2"), hashOf("n2"))).toBe(true);
   });
 
   test("the CLI prints a node's password and writes the three files, passwd 0600", () => {

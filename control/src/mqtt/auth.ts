@@ -9,13 +9,15 @@ import { identityOf, type MqttIdentity, nodePassword, ROLE_USERNAMES, randomBase
 export interface BrokerCredentials {
   /** Node enrolment secrets: the current one first, then one still accepted during a rotation. */
   nodeSecrets: readonly string[];
+  /** Node ids refused whatever their password (a lost or compromised host, until rotation). */
+  revokedNodes?: ReadonlySet<string> | undefined;
   routerPassword?: string | undefined;
   dashboardPassword?: string | undefined;
   /** Control's own credential on its embedded broker (random per process, never leaves it). */
   control: { username: string; password: string };
 }
 
-export type AuthRefusal = "anonymous" | "unknown_user" | "bad_password" | "role_disabled";
+export type AuthRefusal = "anonymous" | "unknown_user" | "bad_password" | "role_disabled" | "revoked";
 
 export type AuthResult = { ok: true; identity: MqttIdentity } | { ok: false; reason: AuthRefusal };
 
@@ -45,6 +47,7 @@ export function verifyCredentials(
   let expected: readonly string[];
   switch (identity.role) {
     case "node":
+      if (c.revokedNodes?.has(identity.nodeId as string)) return { ok: false, reason: "revoked" };
       expected = c.nodeSecrets.map((s) => nodePassword(s, identity.nodeId as string));
       break;
     case "control":

@@ -87,6 +87,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
   const maxPacketBytes = o.maxPacketBytes ?? 256 * 1024;
   const credentials: BrokerCredentials = {
     nodeSecrets: o.credentials?.nodeSecrets ?? [],
+    revokedNodes: o.credentials?.revokedNodes,
     routerPassword: o.credentials?.routerPassword,
     dashboardPassword: o.credentials?.dashboardPassword,
     control: newControlCredential(),

@@ -4,11 +4,12 @@
  *
  *   bun control/src/mqtt/cli.ts node-password <nodeId>
  *     prints node <nodeId>'s MQTT password (needs MQTT_NODE_SECRET)
- *   bun control/src/mqtt/cli.ts mosquitto --out DIR --nodes a,b [--port 1883] [--host 0.0.0.0]
+ *   bun control/src/mqtt/cli.ts mosquitto --out DIR --nodes a,b [--previous-nodes c] [--port 1883] [--host 0.0.0.0]
  *       [--control-users dionysia.control,...] [--router-users dionysia.router,...]
  *       [--dashboard-users ...] [--tls-cert F --tls-key F --tls-port 8883] [--max-packet-bytes N]
  *     writes DIR/passwd (0600), DIR/acl and DIR/mosquitto.conf (needs MQTT_NODE_SECRET,
- *     MQTT_CONTROL_PASSWORD; MQTT_ROUTER_PASSWORD and MQTT_DASHBOARD_PASSWORD for those roles)
+ *     MQTT_CONTROL_PASSWORD; MQTT_ROUTER_PASSWORD and MQTT_DASHBOARD_PASSWORD for those roles;
+ *     MQTT_NODE_SECRET_PREVIOUS for --previous-nodes, the nodes a rotation has not reached yet)
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -41,6 +42,7 @@ export function run(argv: string[]): string {
       options: {
         out: { type: "string" },
         nodes: { type: "string" },
+        "previous-nodes": { type: "string" },
         port: { type: "string", default: "1883" },
         host: { type: "string" },
         "control-users": { type: "string", default: ROLE_USERNAMES.control },
@@ -66,9 +68,12 @@ export function run(argv: string[]): string {
         ? [ROLE_USERNAMES.dashboard]
         : [];
     const nodes = list(a.nodes);
+    const previous = list(a["previous-nodes"]);
     const spec = {
       nodes,
       nodeSecret: nodes.length ? need("MQTT_NODE_SECRET") : undefined,
+      nodesOnPrevious: previous,
+      nodeSecretPrevious: previous.length ? need("MQTT_NODE_SECRET_PREVIOUS") : undefined,
       control: users(list(a["control-users"]), "MQTT_CONTROL_PASSWORD"),
       routers: users(routerNames, "MQTT_ROUTER_PASSWORD"),
       dashboards: users(dashNames, "MQTT_DASHBOARD_PASSWORD"),
@@ -95,7 +100,7 @@ export function run(argv: string[]): string {
         maxPacketBytes: Number(a["max-packet-bytes"]),
       }),
     );
-    return `wrote ${passwd}, ${resolve(out, "acl")}, ${resolve(out, "mosquitto.conf")} (${nodes.length} nodes)`;
+    return `wrote ${passwd}, ${resolve(out, "acl")}, ${resolve(out, "mosquitto.conf")} (${nodes.length + previous.length} nodes)`;
   }
   throw new Error("usage: cli.ts node-password <nodeId> | mosquitto --out DIR --nodes a,b ...");
 }

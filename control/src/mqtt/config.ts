@@ -54,6 +54,11 @@ export const mqttConfigSpecs = {
       doc: "Also accepted while node passwords are being rotated to a new MQTT_NODE_SECRET",
     }),
   ),
+  revokedNodes: optional(
+    v.list("MQTT_REVOKED_NODES", {
+      doc: "Node ids the embedded broker refuses whatever their password (a lost host, until the secret is rotated)",
+    }),
+  ),
   routerPassword: optional(
     v.secret("MQTT_ROUTER_PASSWORD", {
       doc: "Password of the `dionysia.router` MQTT user on the embedded broker; unset = routers refused",

@@ -30,6 +30,9 @@ export interface MosquittoUsers {
   /** Node ids to enrol, with the secret their passwords derive from. */
   nodes: readonly string[];
   nodeSecret?: string | undefined;
+  /** During a rotation: nodes not yet given their new password, with the secret they still use. */
+  nodesOnPrevious?: readonly string[];
+  nodeSecretPrevious?: string | undefined;
   /** One entry per instance (mosquitto binds client ids to user names, see mosquittoConf). */
   control: readonly MqttUser[];
   routers?: readonly MqttUser[];
@@ -48,10 +51,13 @@ function check(u: MqttUser): MqttUser {
 /** Every user with its password in clear (the input to the password file). */
 export function mosquittoUserList(u: MosquittoUsers): MqttUser[] {
   if (u.nodes.length > 0 && !u.nodeSecret) throw new Error("nodes listed but no node secret");
-  const nodeUsers = u.nodes.map((id) => ({
-    username: id,
-    password: nodePassword(u.nodeSecret as string, id),
-  }));
+  const previous = u.nodesOnPrevious ?? [];
+  if (previous.length > 0 && !u.nodeSecretPrevious)
+    throw new Error("nodes on the previous secret but no previous secret");
+  const nodeUsers = [
+    ...u.nodes.map((id) => ({ username: id, password: nodePassword(u.nodeSecret as string, id) })),
+    ...previous.map((id) => ({ username: id, password: nodePassword(u.nodeSecretPrevious as string, id) })),
+  ];
   const all = [...u.control, ...(u.routers ?? []), ...(u.dashboards ?? []), ...nodeUsers].map(check);
   const seen = new Set<string>();
   for (const x of all) {

@@ -27,6 +27,7 @@ export function embeddedBrokerOptions(
     ...(registry ? { registry } : {}),
     credentials: {
       nodeSecrets: [c.nodeSecret, c.nodeSecretPrevious].filter((s): s is string => !!s),
+      revokedNodes: c.revokedNodes ? new Set(c.revokedNodes) : undefined,
       routerPassword: c.routerPassword,
       dashboardPassword: c.dashboardPassword,
     },
