@@ -171,6 +171,27 @@ describe.skipIf(!hasMosquitto)("OriginAgent over mosquitto", () => {
     expect(a.connected).toBe(true);
   });
 
+  test("a version that ran ahead cannot lock control out: the broker's retained copy wins at the next subscribe", async () => {
+    const applied: NodeDesired[] = [];
+    const a = agent("agent-v", { onDesired: (d) => void applied.push(d) });
+    await a.start();
+    const { c } = await watcher("none");
+    const topic = topics.nodeDesired("agent-v");
+    const ahead: NodeDesired = { version: Number.MAX_SAFE_INTEGER, nodeId: "agent-v", streams: [] };
+    await c.publishAsync(topic, JSON.stringify(ahead), { qos: 1 });
+    await waitFor(() => applied.length === 1, 5000, "version far ahead applied");
+    // Control's real state, retained: live it is older than the one in force, so it waits...
+    const real: NodeDesired = { version: 16, nodeId: "agent-v", streams: [sampleDesiredStream("s16")] };
+    await c.publishAsync(topic, JSON.stringify(real), { qos: 1, retain: true });
+    await waitFor(() => a.counts.desiredDropped === 1, 5000, "live older version dropped as stale");
+    // ...until the next (re)subscribe, when the broker's retained copy is authoritative.
+    (a.client as unknown as { stream: { destroy(): void } }).stream.destroy();
+    await waitFor(() => applied.length === 2, 10_000, "retained desired applied after reconnect");
+    expect(applied[1]?.version).toBe(16);
+    expect(a.desired?.streams.map((x) => x.id)).toEqual(["s16"]);
+    await c.publishAsync(topic, "", { qos: 1, retain: true });
+  });
+
   test("survives a broker restart: reconnects, re-announces, re-publishes statuses and still receives desired", async () => {
     const applied: NodeDesired[] = [];
     const a = agent("agent-r", { intervalMs: 500, onDesired: (d) => void applied.push(d) });
