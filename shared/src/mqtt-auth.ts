@@ -107,11 +107,18 @@ export const PERMISSIONS: Record<MqttRole, RolePermissions> = {
   },
 };
 
-/** The filters an identity may publish to / read from, with its node id filled in. */
+const filled = new WeakMap<MqttIdentity, RolePermissions>();
+
+/** The filters an identity may publish to / read from, with its node id filled in (cached). */
 export function permissionsOf(id: MqttIdentity): RolePermissions {
-  const p = PERMISSIONS[id.role];
-  const fill = (f: string) => (id.nodeId ? f.replaceAll("{node}", id.nodeId) : f);
-  return { publish: p.publish.map(fill), subscribe: p.subscribe.map(fill) };
+  let perms = filled.get(id);
+  if (!perms) {
+    const p = PERMISSIONS[id.role];
+    const fill = (f: string) => (id.nodeId ? f.replaceAll("{node}", id.nodeId) : f);
+    perms = { publish: p.publish.map(fill), subscribe: p.subscribe.map(fill) };
+    filled.set(id, perms);
+  }
+  return perms;
 }
 
 /** MQTT topic matching: `+` one level, `#` the rest (parent included); wildcards skip `$` topics. */

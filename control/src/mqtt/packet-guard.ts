@@ -62,13 +62,26 @@ export function guardedConnection(
   onRefused: (v: Exclude<FrameVerdict, { ok: true }>) => void,
 ): Duplex {
   const guard = new MqttFrameGuard(maxBytes);
+  // Resume only what we paused: a resume per read costs a syscall on every chunk.
+  let paused = false;
   const conn: Duplex = new Duplex({
     read() {
+      if (!paused) return;
+      paused = false;
       socket.resume();
     },
     write(chunk, _enc, cb) {
       if (socket.destroyed) return cb();
-      socket.write(chunk, (err) => cb(err ?? null));
+      // Not waiting for each flush lets the socket coalesce aedes' many small writes.
+      if (socket.write(chunk)) cb();
+      else socket.once("drain", () => cb());
+    },
+    // aedes corks the connection around each packet's pieces: hand them to the socket as one write.
+    writev(chunks, cb) {
+      if (socket.destroyed) return cb();
+      const all = Buffer.concat(chunks.map((c) => c.chunk as Buffer));
+      if (socket.write(all)) cb();
+      else socket.once("drain", () => cb());
     },
     final(cb) {
       socket.end();
@@ -87,7 +100,10 @@ export function guardedConnection(
       conn.destroy();
       return;
     }
-    if (!conn.push(chunk)) socket.pause();
+    if (!conn.push(chunk) && !paused) {
+      paused = true;
+      socket.pause();
+    }
   });
   socket.on("end", () => conn.push(null));
   socket.on("close", () => conn.destroy());
