@@ -25,11 +25,13 @@ import {
 import { Aedes, type AuthenticateError, type Client } from "aedes";
 import { Counter, Registry } from "prom-client";
 import { type AuthRefusal, type BrokerCredentials, newControlCredential, verifyCredentials } from "./auth.ts";
+import { AuthFailureLimiter } from "./auth-limiter.ts";
 import { guardedConnection } from "./packet-guard.ts";
 import { RetainedBudget } from "./retained-budget.ts";
 
 export type BrokerRefusal =
   | AuthRefusal
+  | "rate_limited"
   | "client_id_reserved"
   | "client_id_taken"
   | "will_denied"
@@ -50,6 +52,8 @@ export interface EmbeddedBrokerOptions {
   maxPacketBytes?: number;
   /** Retained budget per non-control identity; default 1000 topics, 1 MiB. */
   retained?: { maxTopics: number; maxBytes: number };
+  /** Failed logins per source address and minute before its connects are refused (0 = off; default 20). */
+  authFailuresPerMinute?: number;
   /** Optional TLS listener (PEM contents or file paths). */
   tls?: { cert: string | Buffer; key: string | Buffer; host?: string; port?: number } | undefined;
   /** Where `dionysia_mqtt_broker_refusals_total` is registered (default: a private registry). */
@@ -105,7 +109,8 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
   /** Client id → the identity holding it (refuses takeovers by another identity). */
   const holders = new Map<string, { client: Client; username: string }>();
   const wills = new WeakMap<Client, { topic: string } | undefined>();
-  const remotes = new WeakMap<Duplex, string>();
+  const remotes = new WeakMap<Duplex, { address: string; label: string }>();
+  const limiter = new AuthFailureLimiter(o.authFailuresPerMinute ?? 20);
 
   const refuse = (reason: BrokerRefusal, detail: Record<string, unknown>) => {
     counts[reason] = (counts[reason] ?? 0) + 1;
@@ -120,7 +125,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
   const who = (client: Client | null) => ({
     clientId: client?.id,
     username: client ? identities.get(client)?.username : undefined,
-    remote: client ? remotes.get(client.conn as Duplex) : undefined,
+    remote: client ? remotes.get(client.conn as Duplex)?.label : undefined,
   });
 
   const aedes = await Aedes.createBroker({
@@ -129,9 +134,16 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
       done(null, true);
     },
     authenticate(client, username, password, done) {
-      const detail = { clientId: client.id, username, remote: remotes.get(client.conn as Duplex) };
+      const remote = remotes.get(client.conn as Duplex);
+      const detail = { clientId: client.id, username, remote: remote?.label };
+      const now = Date.now();
+      if (remote && limiter.blocked(remote.address, now)) {
+        refuse("rate_limited", detail);
+        return done(authError("too many failed logins from this address", CONNACK.notAuthorized), false);
+      }
       const r = verifyCredentials(credentials, username, password);
       if (!r.ok) {
+        if (remote) limiter.failed(remote.address, now);
         refuse(r.reason, detail);
         const code = r.reason === "anonymous" ? CONNACK.notAuthorized : CONNACK.badCredentials;
         return done(authError(r.reason, code), false);
@@ -205,11 +217,12 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
   const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const address = socket.remoteAddress ?? "unknown";
+    const label = `${address}:${socket.remotePort}`;
     const conn = guardedConnection(socket, maxPacketBytes, (v) =>
-      refuse(v.reason, { remote, size: v.size, max: maxPacketBytes }),
+      refuse(v.reason, { remote: label, size: v.size, max: maxPacketBytes }),
     );
-    remotes.set(conn, remote);
+    remotes.set(conn, { address, label });
     aedes.handle(conn);
   };
   const listen = (server: Server, port: number, on: string) =>

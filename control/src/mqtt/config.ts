@@ -69,6 +69,11 @@ export const mqttConfigSpecs = {
       doc: "Password of the read-only `dionysia.dashboard` MQTT user on the embedded broker; unset = refused",
     }),
   ),
+  authFailuresPerMinute: v.int("MQTT_AUTH_FAILURES_PER_MINUTE", {
+    default: 20,
+    min: 0,
+    doc: "Failed MQTT logins per source address and minute before the embedded broker refuses its connects (0 = off)",
+  }),
   maxPacketBytes: v.int("MQTT_MAX_PACKET_BYTES", {
     default: 256 * 1024,
     min: 1024,

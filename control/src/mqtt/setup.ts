@@ -32,6 +32,7 @@ export function embeddedBrokerOptions(
       dashboardPassword: c.dashboardPassword,
     },
     maxPacketBytes: c.maxPacketBytes,
+    authFailuresPerMinute: c.authFailuresPerMinute,
     retained: { maxTopics: c.retainedMaxPerClient, maxBytes: c.retainedMaxBytesPerClient },
     tls:
       c.embeddedTlsCertFile && c.embeddedTlsKeyFile
