@@ -396,6 +396,17 @@ for (const [name, start, skip] of brokers) {
       // No will fired: B is still online, with its own announce.
       await expectUnchanged();
       if (broker.refusals) expect(broker.refusals().client_id_reserved).toBeGreaterThanOrEqual(4);
+      // An unreserved id is still bound to whoever holds it: a router cannot take a dashboard's.
+      const dash = await connect(broker.url, broker.dashboard, { clientId: "shared-id" });
+      const taken = await attempt(broker.url, broker.router, { clientId: "shared-id" });
+      if (name === "embedded aedes") {
+        expect(taken.ok).toBe(false);
+        if (!taken.ok) expect(taken.code).toBe(2);
+        expect(broker.refusals?.().client_id_taken).toBe(1);
+        await settle();
+        expect(dash.closed).toBe(false);
+      } else if (taken.ok) taken.conn.c.end(true);
+      dash.c.end(true);
     });
 
     test("a node's will is bound to its own state topic", async () => {
