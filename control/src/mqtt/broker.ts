@@ -244,7 +244,21 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
     tlsServer = createTlsServer({ cert: pem(o.tls.cert), key: pem(o.tls.key) }, accept);
     tlsPort = await listen(tlsServer, o.tls.port ?? 8883, o.tls.host ?? host);
   }
-  log?.info({ host, port, tlsPort, maxPacketBytes }, "embedded MQTT broker listening");
+  log?.info(
+    {
+      host,
+      port,
+      tlsPort,
+      maxPacketBytes,
+      // Which roles can log in at all (docs/security.md); never the secrets themselves.
+      roles: {
+        node: credentials.nodeSecrets.length > 0,
+        router: !!credentials.routerPassword,
+        dashboard: !!credentials.dashboardPassword,
+      },
+    },
+    "embedded MQTT broker listening",
+  );
 
   let closed: Promise<void> | undefined;
   return {
