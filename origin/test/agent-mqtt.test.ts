@@ -213,12 +213,23 @@ describe.skipIf(!hasMosquitto)("OriginAgent over mosquitto", () => {
     await waitFor(() => a.connected && a.counts.connects >= 2, 15_000, "agent reconnects");
 
     // The restarted broker had no retained messages (persistence off): the agent re-announced.
-    const late = await watcher(["dionysia/v1/nodes/agent-r/+", topics.streamStatus("agent-r", "s7")]);
+    // "connected" fires before the agent's re-publishing is done, and a subscriber that is already
+    // there gets those messages live: each attempt is a fresh subscriber, which sees only what the
+    // broker retains.
+    const filters = ["dionysia/v1/nodes/agent-r/+", topics.streamStatus("agent-r", "s7")];
+    let late = await watcher(filters);
     await waitFor(
-      () =>
-        late.seen.some((s) => s.topic.endsWith("/announce") && s.retain) &&
-        late.seen.some((s) => s.topic.endsWith("/state") && s.retain && s.payload.includes("online")) &&
-        late.seen.some((s) => s.topic === topics.streamStatus("agent-r", "s7") && s.retain),
+      async () => {
+        const held = (w: { seen: Seen[] }) =>
+          w.seen.some((s) => s.topic.endsWith("/announce") && s.retain) &&
+          w.seen.some((s) => s.topic.endsWith("/state") && s.retain && s.payload.includes("online")) &&
+          w.seen.some((s) => s.topic === topics.streamStatus("agent-r", "s7") && s.retain);
+        if (held(late)) return true;
+        await new Promise((r) => setTimeout(r, 300));
+        if (held(late)) return true;
+        late = await watcher(filters);
+        return false;
+      },
       10_000,
       "re-announce, state and status after restart",
     );
