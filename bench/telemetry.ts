@@ -34,8 +34,14 @@ const STREAMS = Number(args.streams);
 const PERIOD_MS = 2000;
 
 const EMBEDDED = args.broker === "aedes";
-const broker = EMBEDDED
-  ? await startEmbeddedBroker({ port: 0 }).then((b) => ({ url: b.url, stop: () => b.close() }))
+// The embedded broker refuses anonymous clients: the bus and the publishers (each standing in for
+// many nodes) connect with control's credential there.
+const broker: { url: string; stop(): Promise<void>; auth?: { username: string; password: string } } = EMBEDDED
+  ? await startEmbeddedBroker({ port: 0 }).then((b) => ({
+      url: b.url,
+      stop: () => b.close(),
+      auth: b.control,
+    }))
   : await startMosquitto();
 const registry = new Map<string, { lastSeen: number; load: number; cpu: number; streams: number }>();
 let telemetry = 0;
@@ -54,13 +60,13 @@ const handler: ControlBusHandler = {
   },
   onStreamStatus() {},
 };
-const bus = new ControlBus({ url: broker.url, handler, telemetryIntervalMs: PERIOD_MS });
+const bus = new ControlBus({ url: broker.url, ...broker.auth, handler, telemetryIntervalMs: PERIOD_MS });
 await bus.start();
 
 const mqttPath = join(import.meta.dir, "../control/node_modules/mqtt/build/index.js");
 const publisherCode = (from: number, to: number) => `
   const mqtt = (await import(${JSON.stringify(mqttPath)})).default;
-  const c = mqtt.connect(${JSON.stringify(broker.url)}, { protocolVersion: 4 });
+  const c = mqtt.connect(${JSON.stringify(broker.url)}, { protocolVersion: 4, ...${JSON.stringify(broker.auth ?? {})} });
   await new Promise((r) => c.once("connect", r));
   const n = ${to - from}, from = ${from}, period = ${PERIOD_MS}, tick = 20;
   const rate = n / period; // messages per ms, paced by the clock so timer drift does not lower it

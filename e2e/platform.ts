@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { nodePassword, randomBase62 } from "../shared/src/index.ts";
 import { httpOk, waitFor } from "../shared/src/testkit/index.ts";
 import { exitDescription, ProcessGroup, type RunningService } from "./lib/processes.ts";
 
@@ -31,6 +32,12 @@ export interface PlatformOptions {
   adminKey: string;
   nodeKey: string;
   routerKey: string;
+  /**
+   * MQTT credentials for the embedded broker (docs/security.md): the node enrolment secret and
+   * the router's password. Random per start when unset; unused with an external `mqttUrl`.
+   */
+  mqttNodeSecret?: string;
+  mqttRouterPassword?: string;
   /** Router runtime: deno when available (the edge target), else bun. */
   routerRuntime?: "deno" | "bun";
   host?: string;
@@ -108,6 +115,14 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
   const routerUrl = `http://${host}:${o.routerPort}`;
   const mqttUrl = o.mqttUrl ?? `mqtt://${host}:${o.mqttPort}`;
   const common = { LOG_LEVEL: o.logLevel ?? "info", ...(o.env ?? {}) };
+  // The embedded broker refuses anonymous clients: each origin gets its node's derived password,
+  // the router its own; control alone holds the enrolment secret.
+  const mqttAuth = o.mqttUrl
+    ? undefined
+    : {
+        nodeSecret: o.mqttNodeSecret ?? randomBase62(40),
+        routerPassword: o.mqttRouterPassword ?? randomBase62(40),
+      };
   const fail = async (what: string, svc: RunningService, err: unknown) => {
     const tail = svc.tail().join("\n");
     await group.stopAll(3000);
@@ -132,7 +147,12 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
       DEFAULT_INGEST_HOST: host,
       ...(o.mqttUrl
         ? { MQTT_URL: o.mqttUrl }
-        : { MQTT_EMBEDDED_HOST: host, MQTT_EMBEDDED_PORT: String(o.mqttPort) }),
+        : {
+            MQTT_EMBEDDED_HOST: host,
+            MQTT_EMBEDDED_PORT: String(o.mqttPort),
+            MQTT_NODE_SECRET: mqttAuth?.nodeSecret ?? "",
+            MQTT_ROUTER_PASSWORD: mqttAuth?.routerPassword ?? "",
+          }),
     },
   });
   try {
@@ -147,7 +167,11 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     const svc = group.start({
       name: spec.id,
       cmd: ["bun", join(ROOT, "origin/src/main.ts")],
-      env: { ...common, ...originEnv(o, spec, mqttUrl, controlUrl) },
+      env: {
+        ...common,
+        ...originEnv(o, spec, mqttUrl, controlUrl),
+        ...(mqttAuth ? { MQTT_PASSWORD: nodePassword(mqttAuth.nodeSecret, spec.id) } : {}),
+      },
       // A crashed origin leaves its ffmpeg children behind (they would keep writing its files).
       beforeRestart: () => killOrphans(spec, o.dataDir),
     });
@@ -170,6 +194,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     CONTROL_URL: controlUrl,
     DIONYSIA_ROUTER_KEY: o.routerKey,
     MQTT_URL: mqttUrl,
+    ...(mqttAuth ? { MQTT_PASSWORD: mqttAuth.routerPassword } : {}),
   };
   const routerCmd =
     runtime === "deno"

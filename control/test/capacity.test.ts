@@ -17,7 +17,12 @@ const desired = new Map<string, NodeDesired>();
 
 beforeAll(async () => {
   c = await startControl({ env: { RECONNECT_GRACE_MS: String(GRACE_MS), RECONCILE_INTERVAL_MS: "200" } });
-  pub = mqtt.connect(c.control.network?.mqttUrl as string, { protocolVersion: 4 });
+  pub = mqtt.connect(c.control.network?.mqttUrl as string, {
+    protocolVersion: 4,
+    // The embedded broker takes only known identities: these clients speak as control.
+    username: c.control.network?.broker?.control.username,
+    password: c.control.network?.broker?.control.password,
+  });
   pub.on("message", (_topic, payload) => {
     if (payload.length === 0) return;
     const d = JSON.parse(payload.toString()) as NodeDesired;
@@ -36,7 +41,7 @@ const authorize = (streamKey: string, nodeId: string) =>
 
 async function report(id: string, nodeId: string, status: string, extra: Record<string, unknown> = {}) {
   await pub.publishAsync(
-    topics.streamStatus(id),
+    topics.streamStatus(nodeId, id),
     JSON.stringify({ id, nodeId, status, ts: Date.now(), ...extra }),
     { qos: 1 },
   );

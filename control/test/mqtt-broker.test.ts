@@ -9,7 +9,8 @@ let broker: EmbeddedBroker;
 const clients: MqttClient[] = [];
 
 function connect(opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const c = mqtt.connect(broker.url, { protocolVersion: 4, reconnectPeriod: 0, ...opts });
+  // As control: the broker refuses anonymous clients (mqtt-security.test.ts covers the refusals).
+  const c = mqtt.connect(broker.url, { protocolVersion: 4, reconnectPeriod: 0, ...broker.control, ...opts });
   clients.push(c);
   return new Promise((resolve, reject) => {
     c.once("connect", () => resolve(c));
@@ -73,9 +74,42 @@ describe("embedded aedes broker", () => {
     expect(wills[0]).toBe("offline");
   });
 
+  test("too many failed logins from one address: its connects are refused, valid ones included", async () => {
+    const b = await startEmbeddedBroker({
+      port: 0,
+      authFailuresPerMinute: 3,
+      credentials: { routerPassword: "router-password-0123456789" },
+    });
+    const tryLogin = (password: string) =>
+      new Promise<number | undefined>((resolve) => {
+        const c = mqtt.connect(b.url, {
+          protocolVersion: 4,
+          reconnectPeriod: 0,
+          username: "dionysia.router",
+          password,
+        });
+        c.once("connect", () => {
+          c.end(true);
+          resolve(0);
+        });
+        c.once("error", (err) => {
+          c.end(true);
+          resolve((err as { code?: number }).code);
+        });
+      });
+    try {
+      expect(await tryLogin("router-password-0123456789")).toBe(0);
+      for (let i = 0; i < 3; i++) expect(await tryLogin(`wrong-password-${i}-0123456789`)).toBe(4);
+      expect(await tryLogin("router-password-0123456789")).toBe(5);
+      expect(b.refusals()).toMatchObject({ bad_password: 3, rate_limited: 1 });
+    } finally {
+      await b.close();
+    }
+  });
+
   test("close() ends with clients still connected", async () => {
     const b = await startEmbeddedBroker({ port: 0 });
-    const c = mqtt.connect(b.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    const c = mqtt.connect(b.url, { protocolVersion: 4, reconnectPeriod: 0, ...b.control });
     await new Promise((r) => c.once("connect", r));
     await b.close();
     await waitFor("client disconnect", () => !c.connected, 5000);

@@ -43,14 +43,18 @@ class Recorder {
   }
 }
 
-async function client(url: string): Promise<MqttClient> {
-  const c = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 200 });
+async function client(url: string, auth: Credential = {}): Promise<MqttClient> {
+  const c = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 200, ...auth });
   await new Promise((r) => c.once("connect", r));
   return c;
 }
 
+type Credential = { username?: string; password?: string };
+
 interface BrokerUnderTest {
   url: string;
+  /** The embedded broker refuses anonymous clients: tests connect as control. */
+  auth?: Credential;
   stop(): Promise<void>;
   mosquitto?: Mosquitto;
 }
@@ -69,8 +73,9 @@ const brokers: [string, () => Promise<BrokerUnderTest>, boolean][] = [
   [
     "embedded aedes",
     async () => {
-      const b = await startEmbeddedBroker({ port: 0 });
-      return { url: b.url, stop: () => b.close() };
+      // Packets up to 16 MiB, so the bus's own size check (8 MiB) is what these tests exercise.
+      const b = await startEmbeddedBroker({ port: 0, maxPacketBytes: 16 * 1024 * 1024 });
+      return { url: b.url, stop: () => b.close(), auth: b.control };
     },
     false,
   ],
@@ -93,6 +98,7 @@ for (const [name, start, skip] of brokers) {
     async function bus(rec: Recorder, telemetryIntervalMs = 2000) {
       const b = new ControlBus({
         url: broker.url,
+        ...broker.auth,
         handler: rec,
         logger,
         telemetryIntervalMs,
@@ -103,7 +109,7 @@ for (const [name, start, skip] of brokers) {
       return b;
     }
     async function pub() {
-      const c = await client(broker.url);
+      const c = await client(broker.url, broker.auth);
       closers.push(() => c.endAsync(true));
       return c;
     }
@@ -124,7 +130,9 @@ for (const [name, start, skip] of brokers) {
       await p.publishAsync(topics.nodeTelemetry("n1"), JSON.stringify(sampleTelemetry({ loadUsed: 42 })), {
         qos: 1,
       });
-      await p.publishAsync(topics.streamStatus("s1"), JSON.stringify(sampleStatus("s1", "n1")), { qos: 1 });
+      await p.publishAsync(topics.streamStatus("n1", "s1"), JSON.stringify(sampleStatus("s1", "n1")), {
+        qos: 1,
+      });
       await waitFor(
         "status, telemetry and state received",
         () => rec.statuses.length === 1 && rec.telemetry.length === 1 && rec.states.length === 1,
@@ -155,7 +163,9 @@ for (const [name, start, skip] of brokers) {
         [tel, "[]"],
         [tel, Buffer.alloc(9 * 1024 * 1024, 0x20)],
         [topics.nodeAnnounce("n2"), JSON.stringify(sampleAnnounce("someone-else"))],
-        [topics.streamStatus("s9"), JSON.stringify(sampleStatus("s8", "n2"))],
+        [topics.streamStatus("n2", "s9"), JSON.stringify(sampleStatus("s8", "n2"))],
+        // A status naming another node than the topic's (the sender's own tree) is not trusted.
+        [topics.streamStatus("n2", "s9"), JSON.stringify(sampleStatus("s9", "n3"))],
         [topics.nodeState("n2"), JSON.stringify({ state: "exploded" })],
         ["dionysia/v1/nodes/bad.id/telemetry", good],
       ];
@@ -174,7 +184,7 @@ for (const [name, start, skip] of brokers) {
       const metrics = await b.registry.metrics();
       expect(metrics).toMatch(/dionysia_mqtt_messages_dropped_total\{reason="too_large"\} 1/);
       expect(metrics).toMatch(/dionysia_mqtt_messages_dropped_total\{reason="not_json"\} 3/);
-      expect(metrics).toMatch(/dionysia_mqtt_messages_dropped_total\{reason="id_mismatch"\} 2/);
+      expect(metrics).toMatch(/dionysia_mqtt_messages_dropped_total\{reason="id_mismatch"\} 3/);
       expect(metrics).toMatch(/dionysia_mqtt_messages_dropped_total\{reason="handler_error"\} 1/);
       expect(metrics).toMatch(/dionysia_mqtt_connected 1/);
     });

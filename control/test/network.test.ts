@@ -174,7 +174,7 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
     await new Promise<void>((r) => pub.on("connect", () => r()));
     const report = (nodeId: string, status: string, extra = {}) =>
       pub.publishAsync(
-        topics.streamStatus(pullId),
+        topics.streamStatus(nodeId, pullId),
         JSON.stringify({ id: pullId, nodeId, status, ts: Date.now(), ...extra }),
         { qos: 1, retain: true },
       );
@@ -248,7 +248,7 @@ describe.skipIf(!hasMosquitto)("control network over mosquitto", () => {
     for (const p of bad) {
       await pub.publishAsync(topics.nodeAnnounce("evil"), p);
       await pub.publishAsync(topics.nodeTelemetry("london"), p);
-      await pub.publishAsync(topics.streamStatus("abc"), p);
+      await pub.publishAsync(topics.streamStatus("london", "abc"), p);
     }
     await pub.endAsync();
     const h = await fetch(`${c.url}/health`);

@@ -19,7 +19,12 @@ describe("routes during a failover", () => {
 
   beforeAll(async () => {
     c = await startControl({ env: { RECONCILE_INTERVAL_MS: "200", RECONNECT_GRACE_MS: "0" } });
-    client = mqtt.connect(c.control.network?.mqttUrl as string, { protocolVersion: 4 });
+    client = mqtt.connect(c.control.network?.mqttUrl as string, {
+      protocolVersion: 4,
+      // The embedded broker takes only known identities: these clients speak as control.
+      username: c.control.network?.broker?.control.username,
+      password: c.control.network?.broker?.control.password,
+    });
     client.on("message", (topic, p) => {
       mqttRoutes.set(topic.split("/").pop() as string, p.length ? (JSON.parse(p.toString()) as Route) : null);
     });
@@ -52,9 +57,13 @@ describe("routes during a failover", () => {
   }
 
   const report = (id: string, nodeId: string, status: string) =>
-    client.publishAsync(topics.streamStatus(id), JSON.stringify({ id, nodeId, status, ts: Date.now() }), {
-      qos: 1,
-    });
+    client.publishAsync(
+      topics.streamStatus(nodeId, id),
+      JSON.stringify({ id, nodeId, status, ts: Date.now() }),
+      {
+        qos: 1,
+      },
+    );
 
   test("live -> its node dies -> reclaimed elsewhere -> live again", async () => {
     await upsertNodeFromAnnounce(c.control.db, announce("old"));

@@ -57,7 +57,12 @@ describe("per-stream SRT ports", () => {
   });
 
   test("sent in desired state; a node's report does not move it; the URL follows the node's media server", async () => {
-    const watcher = mqtt.connect(c.control.network?.mqttUrl as string, { protocolVersion: 4 });
+    const watcher = mqtt.connect(c.control.network?.mqttUrl as string, {
+      protocolVersion: 4,
+      // The embedded broker takes only known identities: these clients speak as control.
+      username: c.control.network?.broker?.control.username,
+      password: c.control.network?.broker?.control.password,
+    });
     const desired = new Map<string, NodeDesired>();
     watcher.on("message", (_t, p) => {
       if (p.length) {
@@ -91,7 +96,7 @@ describe("per-stream SRT ports", () => {
       );
       // A node that reports another port (its own pick) does not change what control assigned.
       await watcher.publishAsync(
-        topics.streamStatus(s.id),
+        topics.streamStatus("emb", s.id),
         JSON.stringify({ id: s.id, nodeId: "emb", status: "live", ts: Date.now(), srtPort: 31999 }),
         { qos: 1 },
       );

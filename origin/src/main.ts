@@ -100,6 +100,7 @@ agent = new OriginAgent({
   nodeId: config.nodeId,
   username: config.mqttUsername,
   password: config.mqttPassword,
+  caFile: config.mqttCaFile,
   intervalMs: config.telemetryIntervalMs,
   logger: log,
   announce: () => ({

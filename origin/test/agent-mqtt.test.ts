@@ -169,6 +169,27 @@ describe.skipIf(!hasMosquitto)("OriginAgent over mosquitto", () => {
     expect(a.connected).toBe(true);
   });
 
+  test("a version that ran ahead cannot lock control out: the broker's retained copy wins at the next subscribe", async () => {
+    const applied: NodeDesired[] = [];
+    const a = agent("agent-v", { onDesired: (d) => void applied.push(d) });
+    await a.start();
+    const { c } = await watcher("none");
+    const topic = topics.nodeDesired("agent-v");
+    const ahead: NodeDesired = { version: Number.MAX_SAFE_INTEGER, nodeId: "agent-v", streams: [] };
+    await c.publishAsync(topic, JSON.stringify(ahead), { qos: 1 });
+    await waitFor("version far ahead applied", () => applied.length === 1, 5000);
+    // Control's real state, retained: live it is older than the one in force, so it waits...
+    const real: NodeDesired = { version: 16, nodeId: "agent-v", streams: [sampleDesiredStream("s16")] };
+    await c.publishAsync(topic, JSON.stringify(real), { qos: 1, retain: true });
+    await waitFor("live older version dropped as stale", () => a.counts.desiredDropped === 1, 5000);
+    // ...until the next (re)subscribe, when the broker's retained copy is authoritative.
+    (a.client as unknown as { stream: { destroy(): void } }).stream.destroy();
+    await waitFor("retained desired applied after reconnect", () => applied.length === 2, 10_000);
+    expect(applied[1]?.version).toBe(16);
+    expect(a.desired?.streams.map((x) => x.id)).toEqual(["s16"]);
+    await c.publishAsync(topic, "", { qos: 1, retain: true });
+  });
+
   test("survives a broker restart: reconnects, re-announces, re-publishes statuses and still receives desired", async () => {
     const applied: NodeDesired[] = [];
     const a = agent("agent-r", { intervalMs: 500, onDesired: (d) => void applied.push(d) });
@@ -192,13 +213,13 @@ describe.skipIf(!hasMosquitto)("OriginAgent over mosquitto", () => {
     // The restarted broker had no retained messages (persistence off): the agent re-announced.
     // `late` may subscribe before or after the agent re-publishes (a race on a loaded machine):
     // before, it gets them live (retain flag 0); after, retained. Either proves the re-publish...
-    const filter = ["dionysia/v1/nodes/agent-r/+", topics.streamStatus("s7")];
+    const filter = ["dionysia/v1/nodes/agent-r/+", topics.streamStatus("agent-r", "s7")];
     const republished = (seen: Seen[], retained: boolean) => {
       const ok = (s: Seen) => !retained || s.retain;
       return (
         seen.some((s) => s.topic.endsWith("/announce") && ok(s)) &&
         seen.some((s) => s.topic.endsWith("/state") && ok(s) && s.payload.includes("online")) &&
-        seen.some((s) => s.topic === topics.streamStatus("s7") && ok(s))
+        seen.some((s) => s.topic === topics.streamStatus("agent-r", "s7") && ok(s))
       );
     };
     const late = await watcher(filter);

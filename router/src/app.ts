@@ -54,6 +54,7 @@ export function startRouter(config: RouterConfig, o: StartOptions = {}): RouterA
         url: config.mqttUrl,
         username: config.mqttUsername,
         password: config.mqttPassword,
+        caFile: config.mqttCaFile,
         reconnectPeriodMs: o.mqttReconnectMs,
         onConnectionChange: (up) => {
           mqttConnected = up;

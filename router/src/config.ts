@@ -21,8 +21,20 @@ export const routerSpecs = {
       doc: "Broker for live route / node-state updates; unset = bootstrap-only (no live updates)",
     }),
   ),
-  mqttUsername: optional(v.string("MQTT_USERNAME", { doc: "Broker user name" })),
-  mqttPassword: optional(v.string("MQTT_PASSWORD", { secret: true, doc: "Broker password (never logged)" })),
+  mqttUsername: optional(
+    v.string("MQTT_USERNAME", {
+      doc: "Broker user name (default: `dionysia.router` when a password is set)",
+    }),
+  ),
+  mqttPassword: optional(
+    v.string("MQTT_PASSWORD", {
+      secret: true,
+      doc: "The router's MQTT password (control's MQTT_ROUTER_PASSWORD; never logged)",
+    }),
+  ),
+  mqttCaFile: optional(
+    v.string("MQTT_CA_FILE", { doc: "PEM CA bundle trusted for an `mqtts://` broker (default: system CAs)" }),
+  ),
   mode: v.enumOf("ROUTER_MODE", ["redirect", "proxy"] as const, {
     default: "redirect",
     doc: "`redirect`: 302 to the origin; `proxy`: stream the origin's response through the router",

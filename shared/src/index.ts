@@ -3,6 +3,7 @@ export * from "./config.ts";
 export * from "./geo.ts";
 export * from "./ids.ts";
 export * from "./logger.ts";
+export * from "./mqtt-auth.ts";
 export * from "./profile/builtin.ts";
 export * from "./profile/cost.ts";
 export * from "./profile/validate.ts";

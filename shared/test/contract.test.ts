@@ -11,7 +11,13 @@ describe("topics", () => {
   test("builders and parser agree", () => {
     expect(topics.nodeAnnounce("n1")).toBe("dionysia/v1/nodes/n1/announce");
     expect(parseTopic(topics.nodeTelemetry("n-2"))).toEqual({ kind: "nodeTelemetry", nodeId: "n-2" });
-    expect(parseTopic(topics.streamStatus("abc"))).toEqual({ kind: "streamStatus", streamId: "abc" });
+    expect(topics.streamStatus("n1", "abc")).toBe("dionysia/v1/nodes/n1/streams/abc/status");
+    expect(parseTopic(topics.streamStatus("n1", "abc"))).toEqual({
+      kind: "streamStatus",
+      nodeId: "n1",
+      streamId: "abc",
+    });
+    expect(parseTopic("dionysia/v1/streams/abc/status")).toBeUndefined();
     expect(parseTopic(topics.route("abc"))).toEqual({ kind: "route", streamId: "abc" });
     expect(parseTopic("dionysia/v1/nodes/../announce")).toBeUndefined();
     expect(parseTopic("other/topic")).toBeUndefined();

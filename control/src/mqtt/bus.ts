@@ -21,6 +21,7 @@ import {
 } from "@dionysia/shared";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { Counter, Gauge, Registry } from "prom-client";
+import { type AnnouncePolicy, announceRefusal } from "./announce-policy.ts";
 import { SilenceDetector } from "./silence.ts";
 
 export type StateSource = "message" | "silence" | "telemetry";
@@ -38,8 +39,14 @@ export interface ControlBusOptions {
   handler: ControlBusHandler;
   logger?: Logger;
   clientId?: string;
-  username?: string;
-  password?: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  /** PEM CA bundle for an `mqtts://` broker (default: the system's CAs). */
+  ca?: string | Buffer | undefined;
+  /** Largest payload the broker takes: a bigger desired state is refused here, loudly. */
+  maxPacketBytes?: number | undefined;
+  /** Bounds on announced capacity and URLs (default: none beyond the schema). */
+  announcePolicy?: AnnouncePolicy | undefined;
   /** Origins' telemetry period; a node silent for `silentIntervals` periods is offline. */
   telemetryIntervalMs?: number;
   silentIntervals?: number;
@@ -55,6 +62,7 @@ export type DropReason =
   | "not_json"
   | "invalid"
   | "id_mismatch"
+  | "announce_refused"
   | "handler_error";
 
 interface Failure {
@@ -93,11 +101,17 @@ export class ControlBus {
   private readonly received: Counter<"kind">;
   private readonly dropped: Counter<"reason">;
   private readonly lastWarn = new Map<string, number>();
+  private readonly announcePolicy: AnnouncePolicy | undefined;
+  private readonly maxPacketBytes: number | undefined;
+  /** Last accepted public URL per node, so a change is logged as such. */
+  private readonly publicUrls = new Map<string, string>();
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private connectedOnce = false;
 
   constructor(o: ControlBusOptions) {
     this.h = o.handler;
+    this.announcePolicy = o.announcePolicy;
+    this.maxPacketBytes = o.maxPacketBytes;
     this.log = o.logger?.child({ component: "mqtt-bus" });
     this.silence = new SilenceDetector(o.telemetryIntervalMs ?? 2000, o.silentIntervals ?? 3);
     this.registry = o.registry ?? new Registry();
@@ -134,6 +148,7 @@ export class ControlBus {
     };
     if (o.username) opts.username = o.username;
     if (o.password) opts.password = o.password;
+    if (o.ca) opts.ca = o.ca;
     this.client = mqtt.connect(o.url, opts);
     this.client.on("connect", () => this.onConnect());
     this.client.on("message", (topic, payload) => this.onMessage(topic, payload));
@@ -178,7 +193,14 @@ export class ControlBus {
     if (desired.nodeId !== nodeId) throw new Error(`desired.nodeId ${desired.nodeId} != ${nodeId}`);
     const err = validate(NodeDesired, desired);
     if (err) throw new Error(`invalid desired state for ${nodeId}: ${err}`);
-    await this.publishRetained(topics.nodeDesired(nodeId), JSON.stringify(desired));
+    const payload = JSON.stringify(desired);
+    // The broker would close control's connection over it; fail this node's publish instead.
+    const size = Buffer.byteLength(payload) + topics.nodeDesired(nodeId).length + 4;
+    if (this.maxPacketBytes && size > this.maxPacketBytes)
+      throw new Error(
+        `desired state for ${nodeId} is ${size} bytes, over MQTT_MAX_PACKET_BYTES ${this.maxPacketBytes}`,
+      );
+    await this.publishRetained(topics.nodeDesired(nodeId), payload);
   }
 
   /** Clears a node's desired state (node deleted). */
@@ -200,6 +222,7 @@ export class ControlBus {
   /** Clears retained announce/state of a node removed with DELETE /v1/nodes/{id}. */
   async forgetNode(nodeId: string): Promise<void> {
     this.silence.forget(nodeId);
+    this.publicUrls.delete(nodeId);
     await this.publishRetained(topics.nodeAnnounce(nodeId), "");
     await this.publishRetained(topics.nodeState(nodeId), "");
     await this.clearDesired(nodeId);
@@ -252,6 +275,15 @@ export class ControlBus {
         const d = decodeMessage(NodeAnnounce, payload);
         if (!d.ok) return failureOf(d.error);
         if (d.value.id !== t.nodeId) return { reason: "id_mismatch", detail: `id ${d.value.id}` };
+        const refused = this.announcePolicy && announceRefusal(d.value, this.announcePolicy);
+        if (refused) return { reason: "announce_refused", detail: `node ${t.nodeId}: ${refused}` };
+        const before = this.publicUrls.get(t.nodeId);
+        if (before !== undefined && before !== d.value.publicUrl)
+          this.log?.warn(
+            { nodeId: t.nodeId, from: before, to: d.value.publicUrl },
+            "node public URL changed",
+          );
+        this.publicUrls.set(t.nodeId, d.value.publicUrl);
         this.accept("announce");
         this.silence.seen(t.nodeId, Date.now());
         this.h.onAnnounce(d.value);
@@ -280,6 +312,9 @@ export class ControlBus {
         const d = decodeMessage(StreamStatusMessage, payload);
         if (!d.ok) return failureOf(d.error);
         if (d.value.id !== t.streamId) return { reason: "id_mismatch", detail: `id ${d.value.id}` };
+        // The topic is the sender's own tree (broker ACL); the payload must not name another node.
+        if (d.value.nodeId !== t.nodeId)
+          return { reason: "id_mismatch", detail: `nodeId ${d.value.nodeId} on node ${t.nodeId}'s topic` };
         this.accept("streamStatus");
         this.h.onStreamStatus(d.value);
         return undefined;

@@ -25,7 +25,9 @@ import {
   buildDesired,
   ControlBus,
   type ControlBusHandler,
+  controlBusOptions,
   type EmbeddedBroker,
+  embeddedBrokerOptions,
   startEmbeddedBroker,
 } from "../mqtt/index.ts";
 import {
@@ -91,23 +93,14 @@ export class Network implements ControlBusHandler {
 
   async start(): Promise<void> {
     const c = this.d.config;
-    if (c.mqttUrl) {
-      this.mqttUrl = c.mqttUrl;
-    } else {
-      this.broker = await startEmbeddedBroker({
-        host: c.embeddedHost,
-        port: c.embeddedPort,
-        logger: this.d.log,
-      });
-      this.mqttUrl = this.broker.url;
-    }
+    if (!c.mqttUrl)
+      this.broker = await startEmbeddedBroker(embeddedBrokerOptions(c, this.d.log, this.d.registry));
+    const busOptions = controlBusOptions(c, this.broker);
+    this.mqttUrl = busOptions.url;
     this.bus = new ControlBus({
-      url: this.mqttUrl,
+      ...busOptions,
       handler: this,
       logger: this.d.log,
-      username: c.mqttUsername,
-      password: c.mqttPassword,
-      telemetryIntervalMs: c.telemetryIntervalMs,
       registry: this.d.registry,
     });
     await this.bus.start();

@@ -9,12 +9,14 @@
  * - desired state is validated, and versions older than the one applied are ignored. Nothing
  *   here stops streams on a disconnect: the last desired state stays in force.
  */
+import { readFileSync } from "node:fs";
 import {
   decodeMessage,
   type Logger,
   NodeAnnounce,
   NodeDesired,
   NodeTelemetry,
+  nodeClientId,
   StreamStatusMessage,
   topics,
   validate,
@@ -32,8 +34,12 @@ export interface OriginAgentOptions {
   logger?: Logger;
   intervalMs?: number;
   reconnectPeriodMs?: number;
-  username?: string;
-  password?: string;
+  /** Defaults to the node id (the node's MQTT user name, docs/security.md) when a password is set. */
+  username?: string | undefined;
+  password?: string | undefined;
+  /** PEM CA bundle (contents, or `caFile` to read) for an `mqtts://` broker (default: system CAs). */
+  ca?: string | Buffer | undefined;
+  caFile?: string | undefined;
 }
 
 export type DesiredDrop = "invalid" | "stale" | "wrong_node" | "empty";
@@ -60,7 +66,8 @@ export class OriginAgent {
     this.log = o.logger?.child({ component: "mqtt-agent", nodeId: o.nodeId });
     const opts: IClientOptions = {
       protocolVersion: 4,
-      clientId: `dionysia-origin-${o.nodeId}`,
+      // The broker binds this id to the node's credential: nobody else can take the session over.
+      clientId: nodeClientId(o.nodeId),
       clean: true,
       keepalive: 10,
       reconnectPeriod: o.reconnectPeriodMs ?? 1000,
@@ -74,11 +81,15 @@ export class OriginAgent {
         retain: true,
       },
     };
-    if (o.username) opts.username = o.username;
-    if (o.password) opts.password = o.password;
+    if (o.password) {
+      opts.username = o.username ?? o.nodeId;
+      opts.password = o.password;
+    } else if (o.username) opts.username = o.username;
+    const ca = o.ca ?? (o.caFile ? readFileSync(o.caFile) : undefined);
+    if (ca) opts.ca = ca;
     this.client = mqtt.connect(o.mqttUrl, opts);
     this.client.on("connect", () => void this.onConnect());
-    this.client.on("message", (topic, payload) => this.onMessage(topic, payload));
+    this.client.on("message", (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
     this.client.on("error", (err) => this.log?.warn({ err: err.message }, "mqtt error"));
     this.client.on("offline", () =>
       this.log?.warn("mqtt broker unreachable; streams keep running, reconnecting"),
@@ -123,7 +134,10 @@ export class OriginAgent {
     const payload = JSON.stringify(s);
     this.statuses.set(s.id, payload);
     if (this.client.connected) {
-      await this.client.publishAsync(topics.streamStatus(s.id), payload, { qos: 1, retain: true });
+      await this.client.publishAsync(topics.streamStatus(this.nodeId, s.id), payload, {
+        qos: 1,
+        retain: true,
+      });
     }
   }
 
@@ -164,7 +178,10 @@ export class OriginAgent {
       );
       await this.reannounce();
       for (const [id, payload] of this.statuses) {
-        await this.client.publishAsync(topics.streamStatus(id), payload, { qos: 1, retain: true });
+        await this.client.publishAsync(topics.streamStatus(this.nodeId, id), payload, {
+          qos: 1,
+          retain: true,
+        });
       }
       this.sendTelemetry();
     } catch (err) {
@@ -192,9 +209,9 @@ export class OriginAgent {
     this.counts.telemetrySent++;
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
+  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
     if (topic !== topics.nodeDesired(this.nodeId)) return;
-    const reason = this.acceptDesired(payload);
+    const reason = this.acceptDesired(payload, retained);
     if (reason) {
       this.counts.desiredDropped++;
       this.log?.warn(
@@ -204,13 +221,28 @@ export class OriginAgent {
     }
   }
 
-  private acceptDesired(payload: Buffer): { reason: DesiredDrop; detail: string } | undefined {
+  /**
+   * `retained`: the copy the broker holds, sent on (re)subscribing. It is control's latest state
+   * (only control may publish desired), so it is applied even below the version in force: a
+   * version that ran ahead (a forged one from before ACLs, a reset database) cannot lock control
+   * out past the next reconnect.
+   */
+  private acceptDesired(
+    payload: Buffer,
+    retained = false,
+  ): { reason: DesiredDrop; detail: string } | undefined {
     if (payload.byteLength === 0) return { reason: "empty", detail: "retained desired state cleared" };
     const d = decodeMessage(NodeDesired, payload);
     if (!d.ok) return { reason: "invalid", detail: d.error };
     const desired = d.value;
     if (desired.nodeId !== this.nodeId) return { reason: "wrong_node", detail: desired.nodeId };
-    if (this.applied && desired.version <= this.applied.version) {
+    const rewound = retained && this.applied !== undefined && desired.version < this.applied.version;
+    if (rewound)
+      this.log?.warn(
+        { version: desired.version, applied: this.applied?.version },
+        "broker's retained desired state is older than the one in force; applying it",
+      );
+    if (this.applied && desired.version <= this.applied.version && !rewound) {
       // Retained copy re-delivered after a reconnect, or an older message: already in force.
       return desired.version === this.applied.version
         ? undefined

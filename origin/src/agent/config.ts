@@ -6,8 +6,18 @@ export const agentConfigSpecs = {
     protocols: ["mqtt", "mqtts", "tcp", "ssl", "ws", "wss"],
     doc: "Broker the origin connects to (control's embedded broker or an MQTT cluster)",
   }),
-  mqttUsername: optional(v.string("MQTT_USERNAME", { doc: "Broker user name" })),
-  mqttPassword: optional(v.string("MQTT_PASSWORD", { secret: true, doc: "Broker password (never logged)" })),
+  mqttUsername: optional(
+    v.string("MQTT_USERNAME", { doc: "Broker user name (default: NODE_ID, the node's MQTT identity)" }),
+  ),
+  mqttPassword: optional(
+    v.string("MQTT_PASSWORD", {
+      secret: true,
+      doc: "This node's MQTT password, hex HMAC-SHA256(MQTT_NODE_SECRET, `dionysia/mqtt/node/NODE_ID`) (never logged)",
+    }),
+  ),
+  mqttCaFile: optional(
+    v.string("MQTT_CA_FILE", { doc: "PEM CA bundle trusted for an `mqtts://` broker (default: system CAs)" }),
+  ),
   telemetryIntervalMs: v.int("TELEMETRY_INTERVAL_MS", {
     default: 2000,
     min: 200,

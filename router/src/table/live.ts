@@ -3,8 +3,10 @@
  * `dionysia/v1/nodes/+/state`. Every payload is validated; a bad one is logged and dropped.
  * MQTT 3.1.1 (protocolVersion 4), matching the embedded aedes broker.
  */
-import mqtt, { type MqttClient } from "mqtt";
+import { readFileSync } from "node:fs";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { decodeMessage } from "../../../shared/src/codec.ts";
+import { ROLE_USERNAMES } from "../../../shared/src/mqtt-auth.ts";
 import { NodeState, Route } from "../../../shared/src/schemas/mqtt.ts";
 import { filters, parseTopic } from "../../../shared/src/topics.ts";
 import type { Log } from "../obs/log.ts";
@@ -12,8 +14,11 @@ import type { RouteTable } from "./store.ts";
 
 export interface LiveOptions {
   url: string;
+  /** Defaults to `dionysia.router` when a password is set (docs/security.md). */
   username?: string | undefined;
   password?: string | undefined;
+  /** PEM CA bundle file for an `mqtts://` broker (default: the system's CAs). */
+  caFile?: string | undefined;
   clientId?: string;
   reconnectPeriodMs?: number;
   /** Called when a (re)connection's subscriptions are in place. `resumed` is false the first time. */
@@ -69,15 +74,20 @@ export function applyMessage(
 }
 
 export function connectLive(table: RouteTable, o: LiveOptions, log: Log): MqttClient {
-  const client = mqtt.connect(o.url, {
+  const opts: IClientOptions = {
     protocolVersion: 4,
-    clientId: o.clientId ?? `router-${Math.random().toString(36).slice(2, 10)}`,
+    // `dionysia-router-` ids are reserved to the router role on the embedded broker.
+    clientId: o.clientId ?? `dionysia-router-${Math.random().toString(36).slice(2, 10)}`,
     clean: true,
     reconnectPeriod: o.reconnectPeriodMs ?? 2000,
     connectTimeout: 10_000,
-    username: o.username,
-    password: o.password,
-  });
+  };
+  if (o.password) {
+    opts.username = o.username ?? ROLE_USERNAMES.router;
+    opts.password = o.password;
+  } else if (o.username) opts.username = o.username;
+  if (o.caFile) opts.ca = readFileSync(o.caFile);
+  const client = mqtt.connect(o.url, opts);
   let connectedOnce = false;
   client.on("connect", () => {
     const resumed = connectedOnce;
@@ -93,7 +103,9 @@ export function connectLive(table: RouteTable, o: LiveOptions, log: Log): MqttCl
   client.on("error", (err) => log.warn({ err: err.message }, "MQTT error"));
   client.on("message", (topic, payload) => {
     try {
-      o.onMessage?.(applyMessage(table, topic, payload, log));
+      // Applied first: `o.onMessage?.(applyMessage(...))` would skip applying without a callback.
+      const effect = applyMessage(table, topic, payload, log);
+      o.onMessage?.(effect);
     } catch (err) {
       // Defensive: a bug in applying one message must not take the router down.
       log.error({ topic, err: (err as Error).message }, "message handling failed; dropped");
