@@ -98,6 +98,13 @@ describe("gpac command", () => {
     expect(buildGpacCommand(job(mixed)).args.filter((a) => a.startsWith("ffavf"))).toHaveLength(2);
   });
 
+  test("hevc: x265's own options after `::`, so their ':'s stay in the value", () => {
+    const hevc: ProfileSpec = { ...ladder, renditions: [{ ...ladder.renditions[0]!, codec: "hevc" }] };
+    const enc = buildGpacCommand(job(hevc)).args.find((a) => a.startsWith("ffenc:c=hevc"))!;
+    expect(enc).toEndWith(":#HLSPL=media-720p.m3u8::x265-params=scenecut=0:open-gop=0:log-level=error");
+    expect(enc).not.toContain("sc_threshold");
+  });
+
   test("SAR only where the aspect differs from the reference rung", () => {
     const r = (width: number, height: number) => ({ name: "x", codec: "h264" as const, width, height });
     expect(gpacSar(r(640, 360), r(1280, 720))).toBeUndefined();

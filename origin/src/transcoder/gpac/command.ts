@@ -91,7 +91,7 @@ function videoEncoder(r: Rendition, plan: OutputPlan): string[] {
     `keyint_min=${gop}`,
     `preset=${r.preset ?? "veryfast"}`,
   ];
-  if (r.codec === "hevc") return [...common, "x265-params=scenecut=0"];
+  if (r.codec === "hevc") return common;
   // Profile and level as the master playlist's CODECS says (codecs.ts), not x264's own pick.
   const level = (h264Level(r.width ?? 0, r.height ?? 0, fps) / 10).toFixed(1);
   return [...common, "sc_threshold=0", `level=${level}`];
@@ -128,7 +128,9 @@ export function buildGpacCommand(job: TranscodeJob, o: GpacCommandOptions = {}):
         `FID=s${i}`,
       ].join(":"),
     );
-    args.push(["ffenc", ...videoEncoder(r, plan), `SID=s${i}`, `FID=v${i}`, ...repProps(r.name)].join(":"));
+    const enc = ["ffenc", ...videoEncoder(r, plan), `SID=s${i}`, `FID=v${i}`, ...repProps(r.name)].join(":");
+    // `::` last: the value keeps its ':'s (x265's own list), as ffmpeg's -x265-params gets it.
+    args.push(r.codec === "hevc" ? `${enc}::x265-params=scenecut=0:open-gop=0:log-level=error` : enc);
     sids.push(`v${i}`);
   });
   if (plan.audio) {
