@@ -264,7 +264,7 @@ const build = (k: Kind, input: string, out: string) =>
 const firstPlaylist: Record<Kind, string> = {
   ours: "media_0.m3u8",
   hand: "media_0.m3u8",
-  gpac: "media-720p.m3u8",
+  gpac: gpacBackend.layout({ streamId: "bench", profile, inputUrl: "", outDir: "" }).variants[0]!.playlist,
 };
 
 /** Rotates the order each round so no kind always runs first (or right after another). */
