@@ -1,7 +1,8 @@
 /**
  * Transcode benchmark: the origin's ffmpeg command (buildFfmpegCommand) against one hand-written
  * ffmpeg command producing the same 720/480/360 ladder (HLS+DASH, 2 s segments) from the same
- * 720p30 input on this machine. Runs go in back-to-back pairs (order alternating); we report
+ * 720p30 input on this machine, and, when gpac is on PATH (`gpac -h bin` answers), the gpac back
+ * end's command (buildGpacCommand) on the same ladder; `--no-gpac` leaves it out. Runs go in back-to-back pairs (order alternating); we report
  * medians and the median of the per-pair ratios, which cancels slow drifts in what else the
  * machine is doing. Every run also records the CPU other processes used meanwhile (/proc/stat busy
  * minus our child's rusage), so a noisy machine shows in the report instead of in the verdict.
@@ -13,6 +14,7 @@
  *   flock /tmp/dionysia-bench.lock bun bench/transcode.ts --quick    under a minute
  *   --write     also writes docs/benchmarks/transcode.md (text after its NOTES marker is kept)
  *   --ablate    instead: our command with one flag group removed at a time, paired against ours
+ *   --runs=N    rounds of paired runs (default 5, 2 with --quick)
  */
 import {
   existsSync,
@@ -26,6 +28,7 @@ import {
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildFfmpegCommand, ffmpegLayout } from "../origin/src/transcoder/ffmpeg/command.ts";
+import { GpacBackend } from "../origin/src/transcoder/gpac/index.ts";
 import { BUILTIN_PROFILES } from "../shared/src/profile/builtin.ts";
 
 const quick = process.argv.includes("--quick");
@@ -35,7 +38,8 @@ const NOTES = "<!-- notes: kept by --write -->";
 const ablate = process.argv.includes("--ablate");
 // Ablation runs 8 variants: short input and 3 pairs each keep it under ~3 minutes.
 const INPUT_SEC = quick || ablate ? 6 : 12;
-const RUNS = quick ? 2 : ablate ? 3 : 5;
+const runsArg = process.argv.find((a) => a.startsWith("--runs="));
+const RUNS = runsArg ? Number(runsArg.slice(7)) : quick ? 2 : ablate ? 3 : 5;
 const MAX_CONCURRENCY = quick ? 2 : 4;
 const CONC_SEC = quick ? 6 : 12;
 const profile = BUILTIN_PROFILES["builtin-720p"]!;
@@ -234,9 +238,37 @@ async function runAblations(input: string): Promise<string> {
   ].join("\n");
 }
 
-type Kind = "ours" | "hand";
+type Kind = "ours" | "hand" | "gpac";
+const LABEL: Record<Kind, string> = {
+  ours: "ours (ffmpeg back end)",
+  hand: "hand-written ffmpeg",
+  gpac: "gpac back end",
+};
+const gpacBackend = new GpacBackend();
+const gpacInfo = await gpacBackend.detect();
+const KINDS: Kind[] =
+  gpacInfo.ok && !process.argv.includes("--no-gpac") ? ["ours", "hand", "gpac"] : ["ours", "hand"];
+
+/** The gpac back end's command for the same job (buildGpacCommand), layout folders created. */
+function gpacCommand(input: string, outDir: string): string[] {
+  const job = { streamId: "bench", profile, inputUrl: input, outDir, runId: "b" };
+  for (const d of gpacBackend.layout(job).dirs) mkdirSync(join(outDir, d), { recursive: true });
+  const c = gpacBackend.buildCommand(job);
+  return [c.cmd, ...c.args];
+}
+
 const build = (k: Kind, input: string, out: string) =>
-  k === "ours" ? oursCommand(input, out) : handCommand(input, out);
+  k === "ours" ? oursCommand(input, out) : k === "hand" ? handCommand(input, out) : gpacCommand(input, out);
+
+/** The HLS media playlist each kind writes first, to check the output exists. */
+const firstPlaylist: Record<Kind, string> = {
+  ours: "media_0.m3u8",
+  hand: "media_0.m3u8",
+  gpac: gpacBackend.layout({ streamId: "bench", profile, inputUrl: "", outDir: "" }).variants[0]!.playlist,
+};
+
+/** Rotates the order each round so no kind always runs first (or right after another). */
+const rotate = <T>(xs: T[], i: number) => xs.map((_, j) => xs[(i + j) % xs.length]!);
 
 /**
  * The ladder an output folder holds, as a comparable string: per video representation its size
@@ -289,7 +321,8 @@ function describeLadder(outDir: string): string {
       `${s.codec_name} ${s.width}x${s.height} keyframes ${keys.map((t) => (t - t0).toFixed(2)).join(",")}`,
     );
   }
-  return parts.join("; ");
+  // Folder names differ between back ends (0/1/2 against 720p/480p/360p): compare as a set.
+  return parts.sort().join("; ");
 }
 
 interface Sample {
@@ -357,7 +390,10 @@ async function concurrent(kind: Kind, input: string, n: number, sec: number): Pr
 
 async function main() {
   const ffv = sh(["ffmpeg", "-version"]).split("\n")[0]?.split(" ")[2];
-  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}; ffmpeg ${ffv}`);
+  const gpv = gpacInfo.ok ? gpacInfo.version : undefined;
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}; ffmpeg ${ffv}; gpac ${gpv ?? `absent (${gpacInfo.ok ? "" : gpacInfo.reason})`}`,
+  );
   console.log(
     `input: ${INPUT_SEC}s 1280x720@30 testsrc2 + sine; ladder: builtin-720p (720/480/360, HLS+DASH, ${SEG} s)`,
   );
@@ -368,100 +404,122 @@ async function main() {
     return;
   }
 
-  // Same ladder from both, or the comparison means nothing.
+  // Same ladder from every command, or the comparison means nothing.
   const ladders = {} as Record<Kind, string>;
-  for (const k of ["ours", "hand"] as Kind[]) {
+  for (const k of KINDS) {
     const out = join(work, `verify-${k}`);
     await runOne(build(k, input, out));
-    if (!existsSync(join(out, "manifest.mpd")) || !existsSync(join(out, "media_0.m3u8"))) {
+    if (!existsSync(join(out, "manifest.mpd")) || !existsSync(join(out, firstPlaylist[k]))) {
       throw new Error(`${k}: no DASH manifest or HLS media playlist`);
     }
     ladders[k] = describeLadder(out);
     rmSync(out, { recursive: true, force: true });
   }
-  if (ladders.ours !== ladders.hand) {
-    throw new Error(`ladders differ:\n ours: ${ladders.ours}\n hand: ${ladders.hand}`);
+  for (const k of KINDS) {
+    if (ladders[k] !== ladders.ours)
+      throw new Error(`ladders differ:\n ours: ${ladders.ours}\n ${k}: ${ladders[k]}`);
   }
   console.log(`same ladder: ${ladders.ours}`);
 
-  const samples: Record<Kind, Sample[]> = { ours: [], hand: [] };
-  const pairCpu: number[] = [];
-  const pairWall: number[] = [];
-  const pairOther: string[] = [];
+  const samples = Object.fromEntries(KINDS.map((k) => [k, [] as Sample[]])) as Record<Kind, Sample[]>;
+  const rounds: Record<Kind, Sample>[] = [];
   for (let i = 0; i < RUNS; i++) {
     const got = {} as Record<Kind, Sample>;
-    for (const k of (i % 2 ? ["hand", "ours"] : ["ours", "hand"]) as Kind[]) {
+    for (const k of rotate(KINDS, i)) {
       const out = join(work, `r-${k}-${i}`);
       got[k] = await runOne(build(k, input, out));
       samples[k].push(got[k]);
       rmSync(out, { recursive: true, force: true });
     }
-    pairCpu.push(got.ours.cpu / got.hand.cpu);
-    pairWall.push(got.ours.wall / got.hand.wall);
-    pairOther.push(
-      `${(got.ours.other / got.ours.wall).toFixed(2)} / ${(got.hand.other / got.hand.wall).toFixed(2)}`,
-    );
+    rounds.push(got);
   }
   const row = (k: Kind) => ({
     wall: median(samples[k].map((s) => s.wall)),
     cpu: median(samples[k].map((s) => s.cpu)),
     other: median(samples[k].map((s) => s.other / s.wall)),
   });
-  const ours = row("ours");
-  const hand = row("hand");
-  const cpuRatio = median(pairCpu);
-  const wallRatio = median(pairWall);
+  /** Median over rounds of a/b, for CPU and wall: pairs run back to back cancel slow drifts. */
+  const ratio = (a: Kind, b: Kind) => ({
+    cpu: median(rounds.map((r) => r[a].cpu / r[b].cpu)),
+    wall: median(rounds.map((r) => r[a].wall / r[b].wall)),
+  });
+  const comparisons: [Kind, Kind][] = [
+    ["ours", "hand"],
+    ...(KINDS.includes("gpac")
+      ? ([
+          ["gpac", "ours"],
+          ["gpac", "hand"],
+        ] as [Kind, Kind][])
+      : []),
+  ];
 
   const concInput = CONC_SEC === INPUT_SEC ? input : makeInput(CONC_SEC);
-  const held: Record<Kind, number> = { ours: 0, hand: 0 };
-  const failed: Record<Kind, boolean> = { ours: false, hand: false };
+  const held = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
+  const failed = Object.fromEntries(KINDS.map((k) => [k, false])) as Record<Kind, boolean>;
   const concRows: string[] = [];
-  for (let n = 1; n <= MAX_CONCURRENCY && !(failed.ours && failed.hand); n++) {
+  for (let n = 1; n <= MAX_CONCURRENCY && !KINDS.every((k) => failed[k]); n++) {
     const got = {} as Record<Kind, ConcResult>;
-    for (const k of (n % 2 ? ["ours", "hand"] : ["hand", "ours"]) as Kind[]) {
+    for (const k of rotate(KINDS, n)) {
       got[k] = await concurrent(k, concInput, n, CONC_SEC);
       if (got[k].slowest < 1.0) failed[k] = true;
       else if (!failed[k]) held[k] = n;
     }
     concRows.push(
-      `| ${n} | ${got.ours.slowest.toFixed(2)}x | ${got.hand.slowest.toFixed(2)}x | ${(got.ours.slowest / got.hand.slowest).toFixed(3)} | ${got.ours.otherCores.toFixed(2)} / ${got.hand.otherCores.toFixed(2)} |`,
+      `| ${n} | ${KINDS.map((k) => `${got[k].slowest.toFixed(2)}x`).join(" | ")} | ${KINDS.map((k) => got[k].otherCores.toFixed(2)).join(" / ")} |`,
     );
   }
 
   const table = [
-    "| command | median wall (s) | median CPU user+sys (s) | speed (x real time) | other load during runs (cores, median) |",
-    "| --- | --- | --- | --- | --- |",
-    `| ours | ${ours.wall.toFixed(2)} | ${ours.cpu.toFixed(2)} | ${(INPUT_SEC / ours.wall).toFixed(2)} | ${ours.other.toFixed(2)} |`,
-    `| hand-written | ${hand.wall.toFixed(2)} | ${hand.cpu.toFixed(2)} | ${(INPUT_SEC / hand.wall).toFixed(2)} | ${hand.other.toFixed(2)} |`,
+    "| command | median wall (s) | median CPU user+sys (s) | CPU-s per media-s | speed (x real time) | other load during runs (cores, median) |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...KINDS.map((k) => {
+      const r = row(k);
+      return `| ${LABEL[k]} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${(r.cpu / INPUT_SEC).toFixed(2)} | ${(INPUT_SEC / r.wall).toFixed(2)} | ${r.other.toFixed(2)} |`;
+    }),
   ].join("\n");
-  const pairs = pairCpu
-    .map((c, i) => `| ${i + 1} | ${c.toFixed(3)} | ${pairWall[i]!.toFixed(3)} | ${pairOther[i]} |`)
-    .join("\n");
-  const pairTable = `| pair | CPU ours/hand | wall ours/hand | other load (cores) ours / hand |\n| --- | --- | --- | --- |\n${pairs}`;
-  const ratios = `CPU ratio ours/hand = ${cpuRatio.toFixed(3)}x, wall ratio = ${wallRatio.toFixed(3)}x (medians of ${RUNS} paired runs; target <= 1.05x)`;
+  const pairTable = [
+    `| round | ${comparisons.map(([a, b]) => `CPU ${a}/${b}`).join(" | ")} | other load (cores) ${KINDS.join(" / ")} |`,
+    `| --- | ${comparisons.map(() => "---").join(" | ")} | --- |`,
+    ...rounds.map(
+      (r, i) =>
+        `| ${i + 1} | ${comparisons.map(([a, b]) => (r[a].cpu / r[b].cpu).toFixed(3)).join(" | ")} | ${KINDS.map((k) => (r[k].other / r[k].wall).toFixed(2)).join(" / ")} |`,
+    ),
+  ].join("\n");
+  const ratios = comparisons
+    .map(([a, b]) => {
+      const q = ratio(a, b);
+      return `CPU ${a}/${b} = ${q.cpu.toFixed(3)}x, wall ${a}/${b} = ${q.wall.toFixed(3)}x`;
+    })
+    .join("; ");
   const conc = [
-    "| streams | ours: slowest speed | hand: slowest speed | ours/hand | other load (cores) ours / hand |",
-    "| --- | --- | --- | --- | --- |",
+    `| streams | ${KINDS.map((k) => `${k}: slowest speed`).join(" | ")} | other load (cores) ${KINDS.join(" / ")} |`,
+    `| --- | ${KINDS.map(() => "---").join(" | ")} | --- |`,
     ...concRows,
   ].join("\n");
+  const heldLine = KINDS.map((k) => `${k} ${held[k]}`).join(", ");
   console.log(
-    `\n${table}\n\n${pairTable}\n\n${ratios}\n\n${conc}\n\nconcurrent 720p -> 720/480/360 at >= 1.0x: ours ${held.ours}, hand-written ${held.hand} (searched 1..${MAX_CONCURRENCY})`,
+    `\n${table}\n\n${pairTable}\n\n${ratios} (medians of ${RUNS} rounds; target ours/hand <= 1.05x)\n\n${conc}\n\nconcurrent 720p -> 720/480/360 at >= 1.0x: ${heldLine} (searched 1..${MAX_CONCURRENCY})`,
   );
 
   if (write) {
+    const commands = KINDS.map((k) => {
+      const out = join(work, `doc-${k}`);
+      return `${LABEL[k]}:\n\n\`\`\`\n${build(k, "IN.mp4", out).join(" ").replaceAll(out, "OUT")}\n\`\`\``;
+    }).join("\n\n");
     const doc = `# Transcode benchmark
 
-Produced by \`flock /tmp/dionysia-bench.lock bun bench/transcode.ts${quick ? " --quick" : ""} --write\` on ${new Date().toISOString().slice(0, 10)}
-(${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ffmpeg ${ffv}; other work on the machine not controlled,
-but measured: "other load" is the CPU the rest of the machine used during each run, in cores).
+Produced by \`flock /tmp/dionysia-bench.lock bun bench/transcode.ts${quick ? " --quick" : ""}${runsArg ? ` ${runsArg}` : ""} --write\` on ${new Date().toISOString().slice(0, 10)}
+(${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ffmpeg ${ffv}${gpv ? `, gpac ${gpv} built from source` : ", gpac absent"}; other work on the
+machine not controlled, but measured: "other load" is the CPU the rest of the machine used during
+each run, in cores).
 
 Input: ${INPUT_SEC} s of 1280x720@30 \`testsrc2\` + sine (x264 ultrafast + AAC, file), read as fast as
 possible. Ladder: \`builtin-720p\` (720p 2800k / 480p 1400k / 360p 800k, x264 veryfast, AAC 128k once,
-${SEG} s segments, HLS + DASH from the same fMP4 segments). Before timing, both outputs are probed and
+${SEG} s segments, HLS + DASH from the same fMP4 segments). Before timing, every output is probed and
 must match: \`${ladders.ours}\`.
 
-${RUNS} back-to-back pairs (order alternating); CPU = user + sys of the ffmpeg child (rusage);
-ratios are the median of the per-pair ratios.
+${RUNS} rounds, each running every command once back to back (order rotating); CPU = user + sys of
+the child (rusage); ratios are the median of the per-round ratios.
 
 ${table}
 
@@ -471,27 +529,19 @@ ${pairTable}
 
 ## Concurrent streams at real time
 
-N copies of the same command at once on a ${CONC_SEC} s input, ours and hand-written at each N one
-right after the other; a stream holds real time when its speed (input seconds / its wall time) is
-at least 1.0; the search stops once both fail (bounded at ${MAX_CONCURRENCY}).
+N copies of the same command at once on a ${CONC_SEC} s input, every command at each N one right
+after the other; a stream holds real time when its speed (input seconds / its wall time) is at
+least 1.0; the search stops once all fail (bounded at ${MAX_CONCURRENCY}).
 
 ${conc}
 
-Held at >= 1.0x: **ours ${held.ours}, hand-written ${held.hand}**.
+Held at >= 1.0x: **${heldLine}**.
 
 ## Commands
 
-Ours (from \`buildFfmpegCommand\`, input and output paths shortened):
+Input and output paths shortened.
 
-\`\`\`
-${oursCommand("IN.mp4", join(work, "doc-ours")).join(" ").replaceAll(join(work, "doc-ours"), "OUT")}
-\`\`\`
-
-Hand-written:
-
-\`\`\`
-${handCommand("IN.mp4", join(work, "doc-hand")).join(" ").replaceAll(join(work, "doc-hand"), "OUT")}
-\`\`\`
+${commands}
 `;
     const old = existsSync(DOC) ? readFileSync(DOC, "utf8") : "";
     const notes = old.includes(NOTES) ? old.slice(old.indexOf(NOTES)) : `${NOTES}\n`;

@@ -68,7 +68,9 @@ export function createOriginNode(
       return backend;
     },
     async start() {
-      backend ??= await selectBackend(config.transcoder);
+      backend ??= await selectBackend(config.transcoder, {
+        logger: deps.logger.child({ nodeId: config.nodeId }),
+      });
       deps.logger.info({ nodeId: config.nodeId, transcoder: backend.name }, "origin starting");
       // Playlists left by an earlier run describe streams this process is not transcoding:
       // a viewer routed here after a failover must get 404 until the new run is live, not stale media.

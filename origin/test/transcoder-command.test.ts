@@ -3,7 +3,6 @@ import { BUILTIN_PROFILES, type ProfileSpec } from "@dionysia/shared";
 import HLS from "hls-parser";
 import { avcCodecString, h264Level, videoCodecString } from "../src/transcoder/codecs.ts";
 import { buildFfmpegCommand, buildFilterGraph, ffmpegLayout } from "../src/transcoder/ffmpeg/command.ts";
-import { buildGpacCommand, gpacLayout } from "../src/transcoder/gpac/command.ts";
 import { buildMasterPlaylist, masterFromProfile } from "../src/transcoder/master.ts";
 import { ProgressParser } from "../src/transcoder/progress.ts";
 import { redactLine, redactUrl } from "../src/transcoder/redact.ts";
@@ -221,39 +220,5 @@ describe("redaction", () => {
     expect(line).not.toContain("sk_secretkey123");
     const srt = "srt://127.0.0.1:10001?passphrase=averysecretphrase&mode=caller";
     expect(redactLine(`Error opening ${srt}`, srt)).not.toContain("averysecretphrase");
-  });
-});
-
-describe("gpac command", () => {
-  test("filter graph: one source, ffsws scale + ffenc per rendition with fintra, shared audio, dual manifests", () => {
-    const { cmd, args } = buildGpacCommand(job(ladder));
-    expect(cmd).toBe("gpac");
-    expect(args[0]).toBe("-i");
-    expect(args[1]).toBe("rtmp://127.0.0.1:1935/live/sk_secretkey123:FID=src");
-    expect(args).toContain("ffsws:osize=1280x720:SID=f0:FID=s0");
-    expect(args).toContain("ffavf:SID=src#StreamType=Visual:FID=f0::f=fps=30");
-    const enc0 = args.find((a) => a.startsWith("ffenc:c=avc") && a.includes("SID=s0"))!;
-    expect(enc0).toContain("b=2800k");
-    expect(enc0).toContain("fintra=2");
-    expect(enc0).toContain("g=60");
-    expect(enc0).toContain("#Representation=720p#HLSPL=720p/index.m3u8");
-    expect(args.filter((a) => a.startsWith("ffenc:c=aac"))).toHaveLength(1);
-    const out = args[args.indexOf("-o") + 1]!;
-    expect(out.startsWith("/data/live/s1/manifest.mpd:segdur=2:dmode=dynamic")).toBe(true);
-    expect(out).toContain(":SID=v0,v1,v2,a0");
-    expect(out).toContain(":dual");
-    expect(out).toContain("tsb=12");
-    expect(gpacLayout(job(ladder)).variants[0]!.playlist).toBe("720p/index.m3u8");
-  });
-
-  test("ts HLS and passthrough", () => {
-    const ts = buildGpacCommand(job({ ...ladder, formats: ["hls"], container: "ts" })).args;
-    const out = ts[ts.indexOf("-o") + 1]!;
-    expect(out).toStartWith("/data/live/s1/manifest.m3u8:");
-    expect(out).toContain(":muxtype=ts");
-    expect(out).not.toContain(":dual");
-    const pass = buildGpacCommand(job(BUILTIN_PROFILES["builtin-passthrough"]!)).args;
-    expect(pass.some((a) => a.startsWith("ffenc"))).toBe(false);
-    expect(pass.at(-1)).toContain("SID=src#StreamType=Visual,src#StreamType=Audio");
   });
 });

@@ -1,4 +1,5 @@
 export * from "./codecs.ts";
+export * from "./detect.ts";
 export { FfmpegBackend } from "./ffmpeg/index.ts";
 export { GpacBackend } from "./gpac/index.ts";
 export * from "./master.ts";

@@ -55,10 +55,15 @@ export interface OutputLayout {
   dirs: string[];
 }
 
+/** What running the binary told us: its version, or why it is not usable. */
+export type BackendDetection = { ok: true; version: string } | { ok: false; reason: string };
+
 export interface TranscoderBackend {
   readonly name: "ffmpeg" | "gpac";
   /** True when the binary is on PATH (or configured) and usable. */
   available(): Promise<boolean>;
+  /** Runs the binary's version command (exit 0 expected) and parses the version it prints. */
+  detect?(): Promise<BackendDetection>;
   /** Pure: the command line for a job. Unit-tested without running anything. */
   buildCommand(job: TranscodeJob): ProcessCommand;
   /** Pure: the files the command writes, so the supervisor can watch them and write the master. */

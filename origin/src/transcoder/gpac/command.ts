@@ -1,18 +1,38 @@
 /**
- * gpac filter-graph command line for a transcode job (pure). Same ladder semantics as the ffmpeg
- * back end, expressed in gpac's documented filter syntax:
- *   - `-i URL:FID=src` names the source so each branch links to it with `SID=src#StreamType=...`;
- *   - per rendition: `ffsws:osize=WxH` (scale) `@` `ffenc:c=avc:b=...:fintra=SEG` (encode),
- *     `@` links a filter to the one before it; `fintra` forces an IDR every segment duration so
- *     the renditions' keyframes align; the x264 options go to libavcodec through ffenc;
- *   - a frame-rate change goes through `ffavf::f=fps=N` (`::` lets the value hold '=' and ',');
- *   - audio encoded once (`ffenc:c=aac`) and given to the dasher as its own representation;
- *   - `-o manifest.mpd:dual` makes the dasher write DASH and HLS from the same CMAF segments
- *     (`dmode=dynamic` live, `tsb` = time-shift buffer = window, `muxtype=ts` for TS HLS).
- * References: gpac wiki "DASH and HLS transcoding", filters `dasher`, `ffenc`, `ffsws`, `ffavf`.
+ * gpac filter-graph command line for a transcode job (pure). Same ladder, keyframes and layout
+ * semantics as the ffmpeg back end, in the syntax gpac 26.07 accepts (ADR 0024; every choice below
+ * was checked against the binary, the suite in test/transcoder-backends.test.ts runs it):
+ *   - `-i URL:gpac:FID=src`: `:gpac:` ends the URL, so `FID=src` is gpac's and is not handed to
+ *     libavformat as part of an rtmp:// stream name;
+ *   - PID properties are options of their own (`:#Representation=…:#HLSPL=…`); chained after an
+ *     option value with `#` they are read as part of that value and the graph never connects;
+ *   - frame rate: one `ffavf::f=fps=N,settb=1/90000` per distinct rate, shared by the rungs at
+ *     that rate. ffavf copies the source packet's DTS and duration onto the converted frames: the
+ *     settb keeps CTS in a fine clock (without it the copied durations are read in 1/N ticks, the
+ *     68 s jumps); what is left is the first sample of a run, whose duration the mp4 muxer takes
+ *     from that copied value, so frames after the first in a run's first segment are early by up to
+ *     one frame. `restamp:fps=N:rawv=force` has the same first-sample defect and stalls a live
+ *     graph whose rungs' encoders differ in delay (ultrafast next to veryfast);
+ *   - per rendition `ffsws:osize=WxH` (scale) then `ffenc:c=avc|hevc` with `fintra=SEG` (an IDR at
+ *     every segment start, by media time, so renditions align) and x264/x265 options passed on to
+ *     libavcodec; one decoder feeds every branch (gpac shares the decode across filters);
+ *   - audio: `resample:osr=…:och=…` before `ffenc:c=aac` (ffenc has no channel or rate option: it
+ *     encodes whatever it is given), encoded once and shared;
+ *   - copy renditions go through `reframer` (a pass-through) only to carry the PID properties;
+ *   - dasher: `-o manifest.mpd:dual` writes DASH and HLS from the same CMAF segments, `stl` times
+ *     the MPD from the media (SegmentTimeline) instead of the wall clock, `muxtype=ts` for TS HLS;
+ *     a rung whose size is not the reference aspect gets `#SAR` so it stays in the one video
+ *     adaptation set.
+ * Layout: variant playlists at the top (`media-{name}.m3u8`), segments in one folder per
+ * representation. gpac resolves segment paths against the variant playlist's folder, and folds
+ * the first representation's folder into the MPD's shared template, so playlists inside the
+ * rendition folders break either HLS (`720p/720p/…`) or DASH (every rendition pointing at one
+ * folder).
  */
-import { DEFAULT_FPS } from "../codecs.ts";
-import { audioDirName, gopFrames, planOutputs } from "../plan.ts";
+import type { Rendition } from "@dionysia/shared";
+import { DEFAULT_FPS, h264Level } from "../codecs.ts";
+import { MAXRATE_FACTOR } from "../master.ts";
+import { audioDirName, gopFrames, type OutputPlan, planOutputs } from "../plan.ts";
 import type { OutputLayout, ProcessCommand, TranscodeJob } from "../types.ts";
 
 export interface GpacCommandOptions {
@@ -21,79 +41,143 @@ export interface GpacCommandOptions {
 
 const GPAC_CODEC = { h264: "avc", hevc: "hevc" } as const;
 
+/** Variant playlist of a representation, at the top of outDir (see the header for why). */
+export const gpacPlaylist = (rep: string) => `media-${rep}.m3u8`;
+
 export function gpacLayout(job: TranscodeJob): OutputLayout {
   const plan = planOutputs(job);
-  // Child playlist names come from each PID's HLSPL property, set in buildGpacCommand.
   const adir = audioDirName(plan.video);
   return {
     master: "master.m3u8",
     dash: plan.dash ? "manifest.mpd" : undefined,
-    variants: plan.video.map((rendition) => ({ rendition, playlist: `${rendition.name}/index.m3u8` })),
-    audio: plan.audio ? { playlist: `${adir}/index.m3u8` } : undefined,
+    variants: plan.video.map((rendition) => ({ rendition, playlist: gpacPlaylist(rendition.name) })),
+    audio: plan.audio ? { playlist: gpacPlaylist(adir) } : undefined,
     dirs: [...plan.video.map((r) => r.name), ...(plan.audio ? [adir] : [])],
   };
 }
 
+/** PID properties naming a representation and its HLS playlist: separate options, see header. */
+const repProps = (rep: string) => [`#Representation=${rep}`, `#HLSPL=${gpacPlaylist(rep)}`];
+
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+
+/**
+ * `osar` for a rung whose size is not exactly the reference rung's aspect ratio (854x480 against
+ * 1280x720): the pixel aspect that keeps the display aspect, as ffmpeg's scale filter signals it
+ * (1280:1281). gpac's dasher puts renditions of different display aspect into different
+ * adaptation sets, which a DASH player cannot switch between.
+ */
+export function gpacSar(r: Rendition, ref: Rendition | undefined): string | undefined {
+  if (!ref?.width || !ref.height || !r.width || !r.height) return undefined;
+  const num = ref.width * r.height;
+  const den = ref.height * r.width;
+  if (num === den) return undefined;
+  const g = gcd(num, den);
+  return `${num / g}/${den / g}`;
+}
+
+/** The libavcodec options for one encoded rendition (ffenc hands unknown options on). */
+function videoEncoder(r: Rendition, plan: OutputPlan): string[] {
+  const fps = r.fps ?? DEFAULT_FPS;
+  const gop = gopFrames(plan.segmentDuration, fps);
+  const kbps = r.bitrateKbps ?? 1000;
+  const common = [
+    `c=${GPAC_CODEC[r.codec as "h264" | "hevc"]}`,
+    `b=${kbps}k`,
+    `maxrate=${Math.round(kbps * MAXRATE_FACTOR)}k`,
+    `bufsize=${kbps * 2}k`,
+    `fintra=${plan.segmentDuration}`,
+    `g=${gop}`,
+    `keyint_min=${gop}`,
+    `preset=${r.preset ?? "veryfast"}`,
+  ];
+  if (r.codec === "hevc") return common;
+  // Profile and level as the master playlist's CODECS says (codecs.ts), not x264's own pick.
+  const level = (h264Level(r.width ?? 0, r.height ?? 0, fps) / 10).toFixed(1);
+  return [...common, "sc_threshold=0", `level=${level}`];
+}
+
 export function buildGpacCommand(job: TranscodeJob, o: GpacCommandOptions = {}): ProcessCommand {
   const plan = planOutputs(job);
-  const args = ["-i", `${job.inputUrl}:FID=src`];
+  // -noprog: no progress lines on stderr; ncl: no ANSI colours in what we keep as the error.
+  const args = ["-noprog", "-logs=all@warning:ncl", "-i", `${job.inputUrl}:gpac:FID=src`];
   const sids: string[] = [];
+  const rates = new Map<number, string>();
+  const ref = plan.video.find((r) => r.codec !== "copy");
   plan.video.forEach((r, i) => {
-    // PID properties: representation id and HLS child playlist name (one folder per rendition).
-    const rep = `#Representation=${r.name}#HLSPL=${r.name}/index.m3u8`;
     if (r.codec === "copy") {
-      // Passthrough: the dasher takes the source's video PID as is.
-      sids.push(`src#StreamType=Visual`);
+      args.push(["reframer", "SID=src#StreamType=Visual", `FID=v${i}`, ...repProps(r.name)].join(":"));
+      sids.push(`v${i}`);
       return;
     }
     const fps = r.fps ?? DEFAULT_FPS;
-    const gop = gopFrames(plan.segmentDuration, fps);
-    args.push(`ffavf:SID=src#StreamType=Visual:FID=f${i}::f=fps=${fps}`);
-    args.push(`ffsws:osize=${r.width}x${r.height}:SID=f${i}:FID=s${i}`);
-    const enc = [
-      `ffenc:c=${GPAC_CODEC[r.codec]}`,
-      `b=${r.bitrateKbps ?? 1000}k`,
-      `fintra=${plan.segmentDuration}`,
-      `g=${gop}`,
-      `preset=${r.preset ?? "veryfast"}`,
-      ...(r.codec === "h264" ? ["sc_threshold=0"] : ["x265-params=scenecut=0"]),
-      `SID=s${i}`,
-      `FID=v${i}${rep}`,
-    ];
-    args.push(enc.join(":"));
+    let rated = rates.get(fps);
+    if (!rated) {
+      rated = `r${rates.size}`;
+      rates.set(fps, rated);
+      // `::f=` takes the rest of the argument as the graph; settb: see the header.
+      args.push(`ffavf:SID=src#StreamType=Visual:FID=${rated}::f=fps=${fps},settb=1/90000`);
+    }
+    const sar = gpacSar(r, ref);
+    args.push(
+      [
+        `ffsws:osize=${r.width}x${r.height}`,
+        "ofmt=yuv",
+        ...(sar ? [`#SAR=${sar}`] : []),
+        `SID=${rated}`,
+        `FID=s${i}`,
+      ].join(":"),
+    );
+    const enc = ["ffenc", ...videoEncoder(r, plan), `SID=s${i}`, `FID=v${i}`, ...repProps(r.name)].join(":");
+    // `::` last: the value keeps its ':'s (x265's own list), as ffmpeg's -x265-params gets it.
+    args.push(r.codec === "hevc" ? `${enc}::x265-params=scenecut=0:open-gop=0:log-level=error` : enc);
     sids.push(`v${i}`);
   });
   if (plan.audio) {
     const a = plan.audio;
     const adir = audioDirName(plan.video);
-    const rep = `#Representation=${adir}#HLSPL=${adir}/index.m3u8`;
     if (a.codec === "copy") {
-      sids.push("src#StreamType=Audio");
+      args.push(["reframer", "SID=src#StreamType=Audio", "FID=a0", ...repProps(adir)].join(":"));
     } else {
-      const enc = [
-        `ffenc:c=${a.codec === "opus" ? "opus" : "aac"}`,
-        `b=${a.bitrateKbps ?? 128}k`,
-        ...(a.channels ? [`ch=${a.channels}`] : []),
-        `SID=src#StreamType=Audio`,
-        `FID=a0${rep}`,
+      // Opus only runs at 48 kHz.
+      const rate = a.codec === "opus" ? 48000 : a.sampleRate;
+      const resample = [
+        "resample",
+        ...(rate ? [`osr=${rate}`] : []),
+        ...(a.channels ? [`och=${a.channels}`] : []),
       ];
-      args.push(enc.join(":"));
-      sids.push("a0");
+      args.push([...resample, "SID=src#StreamType=Audio", "FID=ar"].join(":"));
+      args.push(
+        [
+          "ffenc",
+          `c=${a.codec === "opus" ? "opus" : "aac"}`,
+          `b=${a.bitrateKbps ?? 128}k`,
+          "SID=ar",
+          "FID=a0",
+          ...repProps(adir),
+        ].join(":"),
+      );
     }
+    sids.push("a0");
   }
   const out = [
     `${job.outDir}/${plan.dash ? "manifest.mpd" : "manifest.m3u8"}`,
     `segdur=${plan.segmentDuration}`,
     "dmode=dynamic",
     "profile=live",
+    // Segment timeline: MPD times come from the media, not from the wall clock.
+    "stl",
     `tsb=${plan.segmentDuration * plan.windowSize}`,
     // One folder per representation, run id in every name: immutable URLs never repeat.
-    `template=$RepresentationID$/seg-${plan.runId}-$Number%05d$`,
+    `template=$RepresentationID$/$Init=init-${plan.runId}$$Segment=seg-${plan.runId}-$$Number%05d$`,
     `SID=${sids.join(",")}`,
   ];
   if (plan.dash) out.push("dual");
   if (plan.container === "ts") out.push("muxtype=ts");
-  else out.push("cmaf=cmf2");
+  // cmfc, not cmf2: with cmf2 gpac drops the edit list that compensates x264's B-frame delay and
+  // applies no negative offsets either, so every rung with B-frames plays 2 frames late (against
+  // its audio and against rungs without B-frames). The edit list is what ffmpeg writes too.
+  else out.push("cmaf=cmfc");
   args.push("-o", out.join(":"));
   return { cmd: o.bin ?? "gpac", args };
 }

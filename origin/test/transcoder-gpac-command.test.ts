@@ -1,0 +1,139 @@
+/**
+ * The gpac command line and detection, pure (no gpac needed). What the command does against the
+ * real binary is in transcoder-backends.test.ts; these pin the forms that binary needs (ADR 0024).
+ */
+import { describe, expect, test } from "bun:test";
+import { BUILTIN_PROFILES, type ProfileSpec } from "@dionysia/shared";
+import { parseFfmpegVersion, parseGpacVersion } from "../src/transcoder/detect.ts";
+import { buildGpacCommand, gpacLayout, gpacSar } from "../src/transcoder/gpac/command.ts";
+import { GpacBackend } from "../src/transcoder/gpac/index.ts";
+import type { TranscodeJob } from "../src/transcoder/types.ts";
+
+const ladder = BUILTIN_PROFILES["builtin-720p"]!;
+const job = (profile: ProfileSpec, extra: Partial<TranscodeJob> = {}): TranscodeJob => ({
+  streamId: "s1",
+  profile,
+  inputUrl: "rtmp://127.0.0.1:1935/live/s1",
+  outDir: "/data/live/s1",
+  runId: "r1",
+  ...extra,
+});
+const outOf = (args: string[]) => args[args.indexOf("-o") + 1]!;
+
+describe("gpac command", () => {
+  test("input: gpac's options after `:gpac:`, so libavformat never sees them in the URL", () => {
+    const { cmd, args } = buildGpacCommand(job(ladder));
+    expect(cmd).toBe("gpac");
+    expect(args[args.indexOf("-i") + 1]).toBe("rtmp://127.0.0.1:1935/live/s1:gpac:FID=src");
+    // Plain logs: no progress lines, no ANSI colours in the stderr the supervisor keeps.
+    expect(args.slice(0, 2)).toEqual(["-noprog", "-logs=all@warning:ncl"]);
+  });
+
+  test("ladder: one frame-rate stage, scale + encoder per rung, PID properties as separate options", () => {
+    const { args } = buildGpacCommand(job(ladder));
+    expect(args.filter((a) => a.startsWith("ffavf"))).toEqual([
+      "ffavf:SID=src#StreamType=Visual:FID=r0::f=fps=30,settb=1/90000",
+    ]);
+    expect(args).toContain("ffsws:osize=1280x720:ofmt=yuv:SID=r0:FID=s0");
+    // 854x480 is not exactly 16:9: the SAR keeps it in the 720p rung's adaptation set.
+    expect(args).toContain("ffsws:osize=854x480:ofmt=yuv:#SAR=1280/1281:SID=r0:FID=s1");
+    const enc0 = args.find((a) => a.startsWith("ffenc:c=avc") && a.includes("SID=s0"))!.split(":");
+    for (const o of ["b=2800k", "maxrate=3080k", "bufsize=5600k", "fintra=2", "g=60", "keyint_min=60"])
+      expect(enc0).toContain(o);
+    expect(enc0).toContain("sc_threshold=0");
+    expect(enc0).toContain("level=3.1");
+    expect(enc0.slice(-2)).toEqual(["#Representation=720p", "#HLSPL=media-720p.m3u8"]);
+    // `profile` would be taken by gpac's dasher too (its own `profile` option): x264 picks it.
+    expect(enc0.some((o) => o.startsWith("profile="))).toBe(false);
+  });
+
+  test("audio: resampled to the profile's rate and channels, encoded once", () => {
+    const { args } = buildGpacCommand(job(ladder));
+    expect(args).toContain("resample:osr=48000:och=2:SID=src#StreamType=Audio:FID=ar");
+    expect(args.filter((a) => a.startsWith("ffenc:c=aac"))).toEqual([
+      "ffenc:c=aac:b=128k:SID=ar:FID=a0:#Representation=audio:#HLSPL=media-audio.m3u8",
+    ]);
+  });
+
+  test("dasher: DASH + HLS from the same segments, media timing, run id in every name", () => {
+    const out = outOf(buildGpacCommand(job(ladder)).args).split(":");
+    expect(out[0]).toBe("/data/live/s1/manifest.mpd");
+    for (const o of ["segdur=2", "dmode=dynamic", "stl", "tsb=12", "dual", "cmaf=cmfc", "SID=v0,v1,v2,a0"])
+      expect(out).toContain(o);
+    expect(out).toContain("template=$RepresentationID$/$Init=init-r1$$Segment=seg-r1-$$Number%05d$");
+  });
+
+  test("layout: playlists at the top, one folder per representation", () => {
+    const l = gpacLayout(job(ladder));
+    expect(l.dash).toBe("manifest.mpd");
+    expect(l.variants.map((v) => v.playlist)).toEqual([
+      "media-720p.m3u8",
+      "media-480p.m3u8",
+      "media-360p.m3u8",
+    ]);
+    expect(l.audio?.playlist).toBe("media-audio.m3u8");
+    expect(l.dirs).toEqual(["720p", "480p", "360p", "audio"]);
+  });
+
+  test("TS HLS, passthrough, audio-only, mixed frame rates", () => {
+    const ts = outOf(buildGpacCommand(job({ ...ladder, formats: ["hls"], container: "ts" })).args);
+    expect(ts).toStartWith("/data/live/s1/manifest.m3u8:");
+    expect(ts).toContain(":muxtype=ts");
+    expect(ts).not.toContain(":dual");
+    const pass = buildGpacCommand(job(BUILTIN_PROFILES["builtin-passthrough"]!)).args;
+    expect(pass.some((a) => a.startsWith("ffenc") || a.startsWith("ffavf"))).toBe(false);
+    expect(pass).toContain(
+      "reframer:SID=src#StreamType=Visual:FID=v0:#Representation=source:#HLSPL=media-source.m3u8",
+    );
+    expect(pass).toContain(
+      "reframer:SID=src#StreamType=Audio:FID=a0:#Representation=audio:#HLSPL=media-audio.m3u8",
+    );
+    const audio = buildGpacCommand(job(BUILTIN_PROFILES["builtin-audio"]!)).args;
+    expect(audio.some((a) => a.includes("StreamType=Visual"))).toBe(false);
+    expect(outOf(audio)).toContain(":SID=a0:");
+    const mixed: ProfileSpec = {
+      ...ladder,
+      renditions: [ladder.renditions[0]!, { ...ladder.renditions[2]!, fps: 15 }],
+    };
+    expect(buildGpacCommand(job(mixed)).args.filter((a) => a.startsWith("ffavf"))).toHaveLength(2);
+  });
+
+  test("hevc: x265's own options after `::`, so their ':'s stay in the value", () => {
+    const hevc: ProfileSpec = { ...ladder, renditions: [{ ...ladder.renditions[0]!, codec: "hevc" }] };
+    const enc = buildGpacCommand(job(hevc)).args.find((a) => a.startsWith("ffenc:c=hevc"))!;
+    expect(enc).toEndWith(":#HLSPL=media-720p.m3u8::x265-params=scenecut=0:open-gop=0:log-level=error");
+    expect(enc).not.toContain("sc_threshold");
+  });
+
+  test("SAR only where the aspect differs from the reference rung", () => {
+    const r = (width: number, height: number) => ({ name: "x", codec: "h264" as const, width, height });
+    expect(gpacSar(r(640, 360), r(1280, 720))).toBeUndefined();
+    expect(gpacSar(r(854, 480), r(1280, 720))).toBe("1280/1281");
+    expect(gpacSar(r(162, 90), r(320, 180))).toBe("80/81");
+  });
+});
+
+describe("detection", () => {
+  test("versions parsed from what the binaries print", () => {
+    expect(parseGpacVersion("GPAC binary information:\nVersion: 26.07-revrelease\nCompilation…")).toBe(
+      "26.07-revrelease",
+    );
+    expect(parseGpacVersion("Nothing to do, check usage")).toBeUndefined();
+    expect(parseFfmpegVersion("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026")).toBe(
+      "5.1.9-0+deb12u1",
+    );
+  });
+
+  test("a missing binary is `not available` with its reason, never a throw", async () => {
+    const b = new GpacBackend({ bin: "/nonexistent/gpac" });
+    expect(await b.available()).toBe(false);
+    const d = await b.detect();
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.reason).toContain("/nonexistent/gpac");
+  });
+
+  test("a binary that exits non-zero is not available (gpac -version exits 1)", async () => {
+    const d = await new GpacBackend({ bin: "false" }).detect();
+    expect(d).toEqual({ ok: false, reason: "false -h bin: exit 1" });
+  });
+});
