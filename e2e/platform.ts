@@ -86,7 +86,8 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
   const controlUrl = `http://${host}:${o.controlPort}`;
   const routerUrl = `http://${host}:${o.routerPort}`;
   const mqttUrl = o.mqttUrl ?? `mqtt://${host}:${o.mqttPort}`;
-  const common = { LOG_LEVEL: o.logLevel ?? "info", ...(o.env ?? {}) };
+  // Local platform: test sources and relay peers are all on loopback (ADR 0035).
+  const common = { LOG_LEVEL: o.logLevel ?? "info", PULL_ALLOW_PRIVATE: "1", ...(o.env ?? {}) };
   const fail = async (what: string, svc: RunningService, err: unknown) => {
     const tail = svc.tail().join("\n");
     await group.stopAll(3000);

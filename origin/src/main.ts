@@ -9,6 +9,7 @@ import {
   createLogger,
   type DesiredStream,
   loadConfigOrExit,
+  pullPolicyFrom,
   redactConfig,
   stopOnSignals,
 } from "@dionysia/shared";
@@ -21,7 +22,7 @@ import { createMediaServer, MediamtxMediaServer, mediaConfigSpec } from "./media
 import type { MediaStreamSpec } from "./media/types.ts";
 import { createOriginMetrics } from "./metrics/index.ts";
 import { createOriginNode } from "./node.ts";
-import { signedPullUrl } from "./pull-url.ts";
+import { guardDesired, type PullGuardOptions } from "./pull-guard.ts";
 import type { StreamStatusEvent } from "./supervisor/index.ts";
 
 export const VERSION = "0.1.0";
@@ -62,6 +63,12 @@ const mediaServer = createMediaServer({
   defaultBindHost: config.host,
 });
 const relaySecret = config.relaySecret ?? (config.nodeKey ? deriveRelaySecret(config.nodeKey) : undefined);
+const pullGuard: PullGuardOptions = {
+  policy: pullPolicyFrom(config),
+  trustedHosts: config.relayTrustedHosts,
+  logger: log,
+  ...(relaySecret ? { relaySecret } : {}),
+};
 const node = createOriginNode(config, {
   mediaServer,
   logger: log,
@@ -115,9 +122,8 @@ agent = new OriginAgent({
   }),
   onDesired: async (d) => {
     // A transcode peer pulls the ingest node's relay with a token signed by the shared secret.
-    desired = d.streams.map((s) =>
-      s.pullFrom && relaySecret ? { ...s, pullFrom: signedPullUrl(s.pullFrom, relaySecret, s.id) } : s,
-    );
+    // Only vetted sources are pulled, and the relay token goes to trusted relay URLs only (ADR 0035).
+    desired = await guardDesired(d.streams, pullGuard);
     log.info({ version: d.version, streams: desired.length }, "desired state");
     await node.supervisor.setDesired(desired);
     // Report per-stream SRT listener ports now: control shows them in the stream's ingest URLs

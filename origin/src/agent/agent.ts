@@ -20,6 +20,7 @@ import {
   validate,
 } from "@dionysia/shared";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { implausibleVersion } from "./desired-version.ts";
 import type { TelemetrySource } from "./telemetry.ts";
 
 export interface OriginAgentOptions {
@@ -36,7 +37,7 @@ export interface OriginAgentOptions {
   password?: string;
 }
 
-export type DesiredDrop = "invalid" | "stale" | "wrong_node" | "empty";
+export type DesiredDrop = "invalid" | "stale" | "wrong_node" | "empty" | "implausible_version";
 
 export class OriginAgent {
   readonly client: MqttClient;
@@ -210,6 +211,8 @@ export class OriginAgent {
     if (!d.ok) return { reason: "invalid", detail: d.error };
     const desired = d.value;
     if (desired.nodeId !== this.nodeId) return { reason: "wrong_node", detail: desired.nodeId };
+    const implausible = implausibleVersion(desired.version, this.applied?.version);
+    if (implausible) return { reason: "implausible_version", detail: implausible };
     if (this.applied && desired.version <= this.applied.version) {
       // Retained copy re-delivered after a reconnect, or an older message: already in force.
       return desired.version === this.applied.version
