@@ -4,6 +4,7 @@
  * announces this node, reports telemetry and stream status, and feeds desired state to the
  * supervisor.
  */
+import { join, resolve } from "node:path";
 import {
   type ConfigOf,
   createLogger,
@@ -22,7 +23,9 @@ import { createMediaServer, MediamtxMediaServer, mediaConfigSpec } from "./media
 import type { MediaStreamSpec } from "./media/types.ts";
 import { createOriginMetrics } from "./metrics/index.ts";
 import { createOriginNode } from "./node.ts";
+import { sweepOrphans } from "./process/orphans.ts";
 import { guardDesired, type PullGuardOptions } from "./pull-guard.ts";
+import { PublishKeys, Reclaimer } from "./reclaim.ts";
 import type { StreamStatusEvent } from "./supervisor/index.ts";
 
 export const VERSION = "0.1.0";
@@ -53,9 +56,11 @@ const authority = createKeyAuthority({
 });
 // One registry for the node: the media server counts refused publishes in it.
 const metrics = createOriginMetrics();
+// Keys of live publishes are held in memory so a stream control lost can be re-claimed (ADR 0036).
+const publishKeys = new PublishKeys();
 const mediaServer = createMediaServer({
   config,
-  authority,
+  authority: publishKeys.wrap(authority),
   logger: log,
   nodeKey: config.nodeKey,
   publishRejected: metrics.publishRejected,
@@ -63,6 +68,13 @@ const mediaServer = createMediaServer({
   defaultBindHost: config.host,
 });
 const relaySecret = config.relaySecret ?? (config.nodeKey ? deriveRelaySecret(config.nodeKey) : undefined);
+const reclaimer = new Reclaimer({
+  mediaServer,
+  authority,
+  keys: publishKeys,
+  desiredIds: () => new Set(desired.map((s) => s.id)),
+  logger: log,
+});
 const pullGuard: PullGuardOptions = {
   policy: pullPolicyFrom(config),
   trustedHosts: config.relayTrustedHosts,
@@ -80,10 +92,16 @@ const node = createOriginNode(config, {
 
 let agent: OriginAgent | undefined;
 stopOnSignals(log, async () => {
+  reclaimer.stop();
   await agent?.stop();
   await node.stop();
 });
 
+await sweepOrphans({
+  liveRoot: join(resolve(config.dataDir), "live"),
+  rtmpPort: config.rtmpPort,
+  logger: log,
+});
 await node.start();
 const capacity = await resolveCapacity(config.capacityUnits, config.capacityFallback, {
   durationMs: config.calibrationMs,
@@ -126,6 +144,7 @@ agent = new OriginAgent({
     desired = await guardDesired(d.streams, pullGuard);
     log.info({ version: d.version, streams: desired.length }, "desired state");
     await node.supervisor.setDesired(desired);
+    void reclaimer.check(); // a live push this desired state lost is claimed back at once
     // Report per-stream SRT listener ports now: control shows them in the stream's ingest URLs
     // before any publisher arrives.
     for (const s of desired) if (s.srtPassphrase) publishStatus(s.id);
@@ -151,6 +170,7 @@ function publishStatus(id: string, e?: StreamStatusEvent) {
 }
 node.supervisor.onStatus((e) => publishStatus(e.id, e));
 await agent.start();
+reclaimer.start();
 log.info(
   {
     url: node.http?.url,

@@ -8,6 +8,7 @@
 
 import type { Logger } from "@dionysia/shared";
 import { execa } from "execa";
+import { dieWithParent } from "../process/die-with-parent.ts";
 
 export interface CalibrationOptions {
   ffmpeg?: string;
@@ -125,7 +126,11 @@ export async function measureCapacity(o: CalibrationOptions = {}): Promise<Calib
     "0.25",
     "-",
   ];
-  const proc = execa(o.ffmpeg ?? "ffmpeg", args, { reject: false, stdin: "ignore", buffer: false });
+  const proc = execa(...dieWithParent(o.ffmpeg ?? "ffmpeg", args), {
+    reject: false,
+    stdin: "ignore",
+    buffer: false,
+  });
   let start: { at: number; frame: number } | undefined;
   let last: { at: number; frame: number } | undefined;
   const t0 = Date.now();
