@@ -28,12 +28,16 @@ export function checkJsonShape(text: string, limits: JsonLimits = DEFAULT_JSON_L
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
+      // The closing quote is the next one not escaped by an odd run of backslashes (native search).
       const start = i;
-      for (i++; i < text.length; i++) {
-        const s = text.charCodeAt(i);
-        if (s === 0x5c /* \ */) i++;
-        else if (s === 0x22) break;
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1) {
+        let k = end - 1;
+        while (text.charCodeAt(k) === 0x5c /* \ */) k--;
+        if ((end - 1 - k) % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
       }
+      i = end === -1 ? text.length : end;
       if (i - start - 1 > limits.maxString)
         return {
           ok: false,
