@@ -91,3 +91,30 @@ export function addressKey(addr: string | null | undefined): string {
   const a = addr.trim().toLowerCase();
   return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
 }
+
+export type LimitedOutcome =
+  | { outcome: "ok" }
+  | { outcome: "refused" }
+  | { outcome: "limited"; retryAfterMs: number };
+
+/**
+ * One credential check behind the limiter, for doors without their own glue (the MQTT broker's
+ * CONNECT: `client.conn.remoteAddress` as `addr`, the password check as `attempt`). A limited
+ * address is refused without running `attempt`; a failed attempt counts.
+ */
+export async function attemptLimited(
+  limiter: FailureLimiter,
+  addr: string | null | undefined,
+  attempt: () => boolean | Promise<boolean>,
+  now: () => number = Date.now,
+): Promise<LimitedOutcome> {
+  const key = addressKey(addr);
+  const v = limiter.check(key, now());
+  if (v.blocked) {
+    limiter.fail(key, now());
+    return { outcome: "limited", retryAfterMs: v.retryAfterMs };
+  }
+  if (await attempt()) return { outcome: "ok" };
+  limiter.fail(key, now());
+  return { outcome: "refused" };
+}

@@ -37,3 +37,21 @@ describe("FailureLimiter", () => {
     expect(addressKey("::1")).toBe("::1");
   });
 });
+
+describe("attemptLimited (MQTT CONNECT and other doors)", () => {
+  test("failures count; past the limit the check is not even run; other addresses unaffected", async () => {
+    const { attemptLimited } = await import("../src/rate-limit.ts");
+    const l = new FailureLimiter({ limit: 2, windowMs: 60_000 });
+    let checks = 0;
+    const wrong = () => {
+      checks++;
+      return false;
+    };
+    expect((await attemptLimited(l, "::ffff:10.0.0.1", wrong)).outcome).toBe("refused");
+    expect((await attemptLimited(l, "10.0.0.1", wrong)).outcome).toBe("refused");
+    const limited = await attemptLimited(l, "10.0.0.1", wrong);
+    expect(limited.outcome).toBe("limited");
+    expect(checks).toBe(2);
+    expect((await attemptLimited(l, "10.0.0.2", () => true)).outcome).toBe("ok");
+  });
+});
