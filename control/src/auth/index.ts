@@ -13,6 +13,9 @@ import { bearerToken, findApiKey, matchesSecret, type Need } from "./service.ts"
 
 const forbidden = (msg: string) => new ApiError(403, "forbidden", msg);
 
+/** The shape of a key this API generated (`newApiKey`: dk_ + 40 base62, ~238 bits). */
+const GENERATED_KEY = /^dk_[0-9A-Za-z]{40}$/;
+
 /** `any`: some valid credential, whatever its role (the pre-check before the body is touched). */
 export type Requirement = Need | "any";
 
@@ -49,7 +52,11 @@ export async function authorize(
     if ((need === "node" || need === "any") && matchesSecret(token, deps.config.nodeKey)) return;
     if (need === "node") throw unauthorized("invalid", "invalid node credential");
     if ((need === "router" || need === "any") && matchesSecret(token, deps.config.routerKey)) return;
-  } else if (need === "node") throw unauthorized("limited", "invalid node credential");
+  } else if (need === "node" || !GENERATED_KEY.test(token)) {
+    // Limited: operator-chosen secrets (node, router, a bootstrap DIONYSIA_ADMIN_KEY) are not even
+    // looked at, so they cannot be guessed through the answers; only generated keys still work.
+    throw unauthorized("limited", "invalid credential");
+  }
   const key = await findApiKey(deps.db, token);
   if (!key) throw unauthorized(blocked.blocked ? "limited" : "invalid", "invalid or revoked API key");
   if ((need === "admin" || need === "router") && key.role !== "admin")

@@ -1,9 +1,10 @@
 /**
  * Failed authentications per source address (ADR 0015): each 401 takes a token from the address's
  * bucket (shared FailureLimiter); an address without tokens gets 429 + Retry-After. While it is
- * limited, only API keys are still checked (generated, 238 bits: guessing them through the limiter
- * is hopeless, and a valid key behind the same NAT keeps working); the operator-chosen node and
- * router credentials are not checked at all for a limited address, so they cannot be brute forced.
+ * limited, only keys in the generated shape are still checked (dk_ + 40 base62, ~238 bits:
+ * guessing them through the limiter is hopeless, and a valid key behind the same NAT keeps
+ * working); operator-chosen secrets (node and router credentials, a bootstrap admin key of any
+ * other shape) are not checked at all for a limited address, so they cannot be brute forced.
  */
 import { FailureLimiter } from "@dionysia/shared";
 import { Counter } from "prom-client";
