@@ -71,11 +71,15 @@ export interface ReclaimerOptions {
   logger: Logger;
   /** Least time between two attempts for one stream, and the retry period (default 3000 ms). */
   retryMs?: number;
+  /** Clock (tests). */
+  now?: () => number;
 }
 
 export class Reclaimer {
   private readonly retryMs: number;
   private readonly lastTry = new Map<string, number>();
+  /** Per stream: the wait before the next try, doubled (to 60 s) after each refusal. */
+  private readonly waitMs = new Map<string, number>();
   private readonly inFlight = new Set<string>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly log: Logger;
@@ -100,15 +104,15 @@ export class Reclaimer {
     const live = new Set(active.map((e) => e.streamId));
     this.o.keys.prune(live);
     for (const id of this.lastTry.keys()) if (!live.has(id)) this.lastTry.delete(id);
+    for (const id of this.waitMs.keys()) if (!live.has(id)) this.waitMs.delete(id);
     const desired = this.o.desiredIds();
-    this.log.debug({ live: [...live], desired: [...desired], held: this.o.keys.size }, "reclaim check");
-    const now = Date.now();
+    const now = (this.o.now ?? Date.now)();
     const tried: string[] = [];
     await Promise.all(
       active.map(async (e) => {
         const id = e.streamId;
         if (desired.has(id) || this.inFlight.has(id)) return;
-        if (now - (this.lastTry.get(id) ?? 0) < this.retryMs) return;
+        if (now - (this.lastTry.get(id) ?? 0) < (this.waitMs.get(id) ?? this.retryMs)) return;
         const held = this.o.keys.get(id);
         if (!held) return; // internal relays and pulls carry no key: control places those itself
         this.lastTry.set(id, now);
@@ -116,13 +120,16 @@ export class Reclaimer {
         tried.push(id);
         try {
           const d = await this.o.authority.authorize(held);
-          if (d.ok && d.streamId === id)
+          if (d.ok && d.streamId === id) {
+            this.waitMs.delete(id);
             this.log.info({ streamId: id }, "live stream not in the desired state: re-claimed with control");
-          else if (!d.ok)
+          } else if (!d.ok) {
+            this.waitMs.set(id, Math.min(60_000, 2 * (this.waitMs.get(id) ?? this.retryMs)));
             this.log.warn(
               { streamId: id, reason: d.reason, detail: d.detail },
               "live stream not in the desired state: control refused the re-claim",
             );
+          }
         } finally {
           this.inFlight.delete(id);
         }

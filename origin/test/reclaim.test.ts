@@ -28,7 +28,7 @@ describe.skipIf(!hasFfmpeg)("a live push is re-claimed after a false offline", (
     let origin: ReturnType<typeof Bun.spawn> | undefined;
     let pub: ReturnType<typeof publishRtmp> | undefined;
     try {
-      c = await startControl({ env: { TELEMETRY_INTERVAL_MS: "500", RECONCILE_INTERVAL_MS: "300" } });
+      c = await startControl({ env: { TELEMETRY_INTERVAL_MS: "2000", RECONCILE_INTERVAL_MS: "200" } });
       const network = c.control.network!;
       const nodeId = `reclaim-${Math.random().toString(36).slice(2, 8)}`;
       const rtmpPort = await freePort();
@@ -50,7 +50,7 @@ describe.skipIf(!hasFfmpeg)("a live push is re-claimed after a false offline", (
           TRANSCODER: "ffmpeg",
           RTMP_PORT: String(rtmpPort),
           SRT_PORT_RANGE: "39000-39050",
-          TELEMETRY_INTERVAL_MS: "500",
+          TELEMETRY_INTERVAL_MS: "2000",
           ORIGIN_CAPACITY_UNITS: "100",
           LOG_LEVEL: process.env.RECLAIM_DEBUG ? "info" : "warn",
         },
@@ -72,6 +72,9 @@ describe.skipIf(!hasFfmpeg)("a live push is re-claimed after a false offline", (
 
       // Control's silence verdict on a node that is in fact fine (control's own stall, say).
       const bus = network.bus!;
+      // Right after a beat, so failover has a whole telemetry period before the next one.
+      const beats = bus.counts.received;
+      await waitFor(() => bus.counts.received > beats, 10_000, "a telemetry beat");
       const silent: string[] = [];
       const t0 = Date.now();
       for (let t = t0; t <= t0 + 2 * bus.silence.timeoutMs; t += bus.silence.sweepEveryMs)
