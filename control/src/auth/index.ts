@@ -32,7 +32,11 @@ export async function authorize(
   const unauthorized = (reason: string, msg: string) => {
     failures.inc({ reason });
     const next = limiter.fail(addr, now);
-    deps.log.warn({ remoteAddr: addr, reason, limited: next.blocked }, "API authentication refused");
+    // Once an address is limited its flood is counted, not logged line by line.
+    deps.log[blocked.blocked ? "debug" : "warn"](
+      { remoteAddr: addr, reason, limited: next.blocked },
+      "API authentication refused",
+    );
     if (blocked.blocked) {
       limited.inc();
       const retryAfterS = Math.max(1, Math.ceil((next.blocked ? next.retryAfterMs : 1000) / 1000));
