@@ -22,9 +22,13 @@ afterAll(() => {
 describe("silence detector under control's own stall", () => {
   test("a 1.5 s stall of control's loop marks no node offline; a real silence still does", async () => {
     const broker = await startEmbeddedBroker({ port: 0 });
+    // Where the embedded broker authenticates (issue 9 item 1), control's own credential is used
+    // for the bus and the test node alike; without it (anonymous broker) both connect as before.
+    const auth = (broker as unknown as { control?: { username?: string; password?: string } }).control ?? {};
     const states: { nodeId: string; state: string; source: string }[] = [];
     const bus = new ControlBus({
       url: broker.url,
+      ...auth,
       logger: createLogger({ service: "test", level: "silent" }),
       telemetryIntervalMs: 100,
       reconnectPeriodMs: 200,
@@ -42,7 +46,7 @@ describe("silence detector under control's own stall", () => {
           "bun",
           "-e",
           `import mqtt from "mqtt";
-           const c = mqtt.connect(${JSON.stringify(broker.url)}, { protocolVersion: 4 });
+           const c = mqtt.connect(${JSON.stringify(broker.url)}, { protocolVersion: 4, ...${JSON.stringify(auth)} });
            const t = ${JSON.stringify(sampleTelemetry())};
            c.on("connect", () => setInterval(() => c.publish(${JSON.stringify(topics.nodeTelemetry("n-stall"))}, JSON.stringify({ ...t, ts: Date.now() })), 100));`,
         ],
