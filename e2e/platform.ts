@@ -114,7 +114,8 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
   const controlUrl = `http://${host}:${o.controlPort}`;
   const routerUrl = `http://${host}:${o.routerPort}`;
   const mqttUrl = o.mqttUrl ?? `mqtt://${host}:${o.mqttPort}`;
-  const common = { LOG_LEVEL: o.logLevel ?? "info", ...(o.env ?? {}) };
+  // Local platform: test sources and relay peers are all on loopback (ADR 0035).
+  const common = { LOG_LEVEL: o.logLevel ?? "info", PULL_ALLOW_PRIVATE: "1", ...(o.env ?? {}) };
   // The embedded broker refuses anonymous clients: each origin gets its node's derived password,
   // the router its own; control alone holds the enrolment secret.
   const mqttAuth = o.mqttUrl

@@ -8,12 +8,14 @@ import { swagger } from "@elysiajs/swagger";
 import type { Client } from "@libsql/client";
 import { Elysia } from "elysia";
 import { apiKeyRoutes } from "./api-keys/index.ts";
+import { preAuthPlugin } from "./auth/index.ts";
 import { ensureAdminKey } from "./auth/service.ts";
+import { parseJsonBody } from "./body/parse.ts";
 import type { ControlConfig } from "./config.ts";
 import { type Db, localDbPath, openDb } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import type { Deps } from "./deps.ts";
-import { ApiError, errorBody, errorsPlugin } from "./errors/index.ts";
+import { errorBody, errorsPlugin } from "./errors/index.ts";
 import { ControlEvents } from "./events.ts";
 import { healthRoutes } from "./health/index.ts";
 import { ingestRoutes } from "./ingest/index.ts";
@@ -45,10 +47,9 @@ let instances = 0;
 
 /**
  * A body over the limit is refused from its Content-Length before it is read; a chunked body
- * (no Content-Length) is measured as it is parsed. Bun itself cuts anything past twice the limit.
+ * (no Content-Length) is measured once read. Bun itself cuts anything past twice the limit.
  */
 function bodyLimitPlugin(limit: number, instanceId: string) {
-  const tooLarge = () => new ApiError(413, "body_too_large", `request body exceeds ${limit} bytes`);
   return new Elysia({ name: "body-limit", seed: instanceId })
     .onRequest(({ request, set }) => {
       const len = Number(request.headers.get("content-length") ?? 0);
@@ -58,59 +59,55 @@ function bodyLimitPlugin(limit: number, instanceId: string) {
         return errorBody("body_too_large", `request body exceeds ${limit} bytes`);
       }
     })
-    .onParse({ as: "global" }, async ({ request, contentType }) => {
-      if (request.headers.has("content-length") || !contentType?.startsWith("application/json")) return;
-      const text = await request.text();
-      if (Buffer.byteLength(text) > limit) throw tooLarge();
-      if (text === "") return null;
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw new ApiError(400, "invalid_body", "request body is not valid JSON");
-      }
-    });
+    .onParse({ as: "global" }, ({ request, contentType }) => parseJsonBody(request, contentType, limit));
 }
 
 function buildApp(deps: Deps) {
-  return new Elysia({ normalize: false })
-    .use(errorsPlugin(deps.log, deps.instanceId))
-    .use(requestMetricsPlugin(deps))
-    .use(bodyLimitPlugin(deps.config.bodyLimitBytes, deps.instanceId))
-    .use(
-      swagger({
-        path: "/swagger",
-        documentation: {
-          info: {
-            title: "Dionysia control API",
-            version: API_VERSION,
-            description:
-              "Streams, ABR profiles, origin nodes and API keys. Errors are `{error: {code, message, details?}}`.",
+  return (
+    new Elysia({ normalize: false })
+      .use(errorsPlugin(deps.log, deps.instanceId))
+      .use(requestMetricsPlugin(deps))
+      // Both refuse from headers alone, before any body is read: the size first, then the credential.
+      .use(bodyLimitPlugin(deps.config.bodyLimitBytes, deps.instanceId))
+      .use(preAuthPlugin(deps))
+      .use(
+        swagger({
+          path: "/swagger",
+          documentation: {
+            info: {
+              title: "Dionysia control API",
+              version: API_VERSION,
+              description:
+                "Streams, ABR profiles, origin nodes and API keys. Errors are `{error: {code, message, details?}}`.",
+            },
+            tags: [
+              { name: "streams", description: "Live streams: keys, ingest and playback URLs" },
+              { name: "profiles", description: "ABR ladders" },
+              { name: "nodes", description: "Origin nodes" },
+              { name: "ingest", description: "Origin callbacks" },
+              { name: "routes", description: "Router bootstrap" },
+              { name: "api-keys", description: "API keys (admin)" },
+              { name: "ops", description: "Health and metrics" },
+            ],
+            components: {
+              securitySchemes: {
+                bearer: { type: "http", scheme: "bearer", description: "API key (dk_...)" },
+              },
+              schemas: { ErrorBody: ErrorBody as never },
+            },
+            security: [{ bearer: [] }],
           },
-          tags: [
-            { name: "streams", description: "Live streams: keys, ingest and playback URLs" },
-            { name: "profiles", description: "ABR ladders" },
-            { name: "nodes", description: "Origin nodes" },
-            { name: "ingest", description: "Origin callbacks" },
-            { name: "routes", description: "Router bootstrap" },
-            { name: "api-keys", description: "API keys (admin)" },
-            { name: "ops", description: "Health and metrics" },
-          ],
-          components: {
-            securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key (dk_...)" } },
-            schemas: { ErrorBody: ErrorBody as never },
-          },
-          security: [{ bearer: [] }],
-        },
-      }),
-    )
-    .use(healthRoutes(deps))
-    .use(metricsRoutes(deps))
-    .use(streamRoutes(deps))
-    .use(profileRoutes(deps))
-    .use(nodeRoutes(deps))
-    .use(ingestRoutes(deps))
-    .use(routeRoutes(deps))
-    .use(apiKeyRoutes(deps));
+        }),
+      )
+      .use(healthRoutes(deps))
+      .use(metricsRoutes(deps))
+      .use(streamRoutes(deps))
+      .use(profileRoutes(deps))
+      .use(nodeRoutes(deps))
+      .use(ingestRoutes(deps))
+      .use(routeRoutes(deps))
+      .use(apiKeyRoutes(deps))
+  );
 }
 
 export async function createControl(

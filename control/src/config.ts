@@ -1,5 +1,6 @@
 /** Control's environment variables (documented in docs/configuration.md). */
-import { type ConfigOf, optional, v } from "@dionysia/shared";
+import { type ConfigOf, optional, pullPolicyConfigSpecs, v } from "@dionysia/shared";
+import { authConfigSpecs } from "./auth/config.ts";
 import { mqttConfigSpecs } from "./mqtt/config.ts";
 import { schedulerConfigSpecs } from "./scheduler/config.ts";
 
@@ -55,6 +56,8 @@ export const controlConfigSpec = {
     default: "info",
     doc: "pino log level",
   }),
+  ...authConfigSpecs,
+  ...pullPolicyConfigSpecs,
   ...mqttConfigSpecs,
   ...schedulerConfigSpecs,
   reconcileIntervalMs: v.int("RECONCILE_INTERVAL_MS", {

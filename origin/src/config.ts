@@ -4,8 +4,10 @@
  * media/config.ts (`mediaConfigSpec`); main.ts loads both.
  */
 import { type ConfigOf, loadConfig, optional, v } from "@dionysia/shared";
+import { pullGuardConfigSpecs } from "./pull-guard.ts";
 
 export const originConfigSpec = {
+  ...pullGuardConfigSpecs,
   host: v.string("ORIGIN_HOST", { default: "0.0.0.0", doc: "HTTP listen address" }),
   port: v.port("ORIGIN_PORT", {
     default: 8090,

@@ -4,11 +4,13 @@
  * announces this node, reports telemetry and stream status, and feeds desired state to the
  * supervisor.
  */
+import { join, resolve } from "node:path";
 import {
   type ConfigOf,
   createLogger,
   type DesiredStream,
   loadConfigOrExit,
+  pullPolicyFrom,
   redactConfig,
   stopOnSignals,
 } from "@dionysia/shared";
@@ -22,7 +24,9 @@ import { createMediaServer, MediamtxMediaServer, mediaConfigSpec } from "./media
 import type { MediaStreamSpec } from "./media/types.ts";
 import { createOriginMetrics } from "./metrics/index.ts";
 import { createOriginNode } from "./node.ts";
-import { signedPullUrl } from "./pull-url.ts";
+import { sweepOrphans } from "./process/orphans.ts";
+import { guardDesired, type PullGuardOptions } from "./pull-guard.ts";
+import { PublishKeys, Reclaimer } from "./reclaim.ts";
 import type { StreamStatusEvent } from "./supervisor/index.ts";
 
 export const VERSION = "0.1.0";
@@ -53,9 +57,11 @@ const authority = createKeyAuthority({
 });
 // One registry for the node: the media server counts refused publishes in it.
 const metrics = createOriginMetrics();
+// Keys of live publishes are held in memory so a stream control lost can be re-claimed (ADR 0036).
+const publishKeys = new PublishKeys();
 const mediaServer = createMediaServer({
   config,
-  authority,
+  authority: publishKeys.wrap(authority),
   logger: log,
   nodeKey: config.nodeKey,
   publishRejected: metrics.publishRejected,
@@ -63,6 +69,19 @@ const mediaServer = createMediaServer({
   defaultBindHost: config.host,
 });
 const relaySecret = config.relaySecret ?? (config.nodeKey ? deriveRelaySecret(config.nodeKey) : undefined);
+const reclaimer = new Reclaimer({
+  mediaServer,
+  authority,
+  keys: publishKeys,
+  desiredIds: () => new Set(desired.map((s) => s.id)),
+  logger: log,
+});
+const pullGuard: PullGuardOptions = {
+  policy: pullPolicyFrom(config),
+  trustedHosts: config.relayTrustedHosts,
+  logger: log,
+  ...(relaySecret ? { relaySecret } : {}),
+};
 const node = createOriginNode(config, {
   mediaServer,
   logger: log,
@@ -76,10 +95,16 @@ let agent: OriginAgent | undefined;
 let correctionTimer: ReturnType<typeof setInterval> | undefined;
 stopOnSignals(log, async () => {
   clearInterval(correctionTimer);
+  reclaimer.stop();
   await agent?.stop();
   await node.stop();
 });
 
+await sweepOrphans({
+  liveRoot: join(resolve(config.dataDir), "live"),
+  rtmpPort: config.rtmpPort,
+  logger: log,
+});
 await node.start();
 const capacity = await resolveCapacity(config.capacityUnits, config.capacityFallback, {
   durationMs: config.calibrationMs,
@@ -125,11 +150,11 @@ agent = new OriginAgent({
   }),
   onDesired: async (d) => {
     // A transcode peer pulls the ingest node's relay with a token signed by the shared secret.
-    desired = d.streams.map((s) =>
-      s.pullFrom && relaySecret ? { ...s, pullFrom: signedPullUrl(s.pullFrom, relaySecret, s.id) } : s,
-    );
+    // Only vetted sources are pulled, and the relay token goes to trusted relay URLs only (ADR 0035).
+    desired = await guardDesired(d.streams, pullGuard);
     log.info({ version: d.version, streams: desired.length }, "desired state");
     await node.supervisor.setDesired(desired);
+    void reclaimer.check(); // a live push this desired state lost is claimed back at once
     // Report per-stream SRT listener ports now: control shows them in the stream's ingest URLs
     // before any publisher arrives.
     for (const s of desired) if (s.srtPassphrase) publishStatus(s.id);
@@ -170,6 +195,7 @@ if (correction) {
     void agent?.reannounce().catch((err) => log.warn({ err: (err as Error).message }, "re-announce failed"));
   }, config.telemetryIntervalMs);
 }
+reclaimer.start();
 log.info(
   {
     url: node.http?.url,

@@ -7,6 +7,8 @@ export * from "./mqtt-auth.ts";
 export * from "./profile/builtin.ts";
 export * from "./profile/cost.ts";
 export * from "./profile/validate.ts";
+export * from "./pull-source.ts";
+export * from "./rate-limit.ts";
 export * from "./relay-url.ts";
 export * from "./schemas/errors.ts";
 export * from "./schemas/ingest.ts";

@@ -11,6 +11,8 @@ export class ApiError extends Error {
     public readonly code: string,
     message: string,
     public readonly details?: unknown,
+    /** Extra reply headers (e.g. Retry-After on a 429). */
+    public readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = "ApiError";
@@ -48,6 +50,7 @@ export function errorsPlugin(log: Logger, instanceId: string) {
       const own = error instanceof ApiError ? error : (error as { cause?: unknown }).cause;
       if (own instanceof ApiError) {
         set.status = own.status;
+        if (own.headers) Object.assign(set.headers, own.headers);
         return errorBody(own.code, own.message, own.details);
       }
       switch (code) {

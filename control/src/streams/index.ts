@@ -2,6 +2,7 @@ import { ErrorBody } from "@dionysia/shared";
 import { Elysia, t } from "elysia";
 import { authPlugin } from "../auth/index.ts";
 import type { Deps } from "../deps.ts";
+import { assertPullSourceAllowed } from "../pull/guard.ts";
 import {
   CreateStream,
   IngestChoice,
@@ -37,6 +38,7 @@ export function streamRoutes(deps: Deps) {
     .post(
       "/",
       async ({ body, set }) => {
+        await assertPullSourceAllowed(deps, body.source); // SSRF guard (ADR 0035)
         const s = await createStream(deps.db, body, urls, deps.events);
         deps.log.info({ streamId: s.id, profileId: s.profileId }, "stream created");
         set.status = 201;
@@ -64,6 +66,7 @@ export function streamRoutes(deps: Deps) {
     .patch(
       "/:id",
       async ({ params, body }) => {
+        await assertPullSourceAllowed(deps, body.source); // SSRF guard (ADR 0035)
         const s = await updateStream(deps.db, params.id, body, urls, deps.events);
         deps.log.info({ streamId: s.id }, "stream updated");
         return s;

@@ -53,6 +53,8 @@ export async function startControl(
     // Every test control runs its own embedded broker on a free port.
     MQTT_EMBEDDED_HOST: "127.0.0.1",
     MQTT_EMBEDDED_PORT: "0",
+    // Suites send many deliberate 401s from 127.0.0.1; the limiter has its own test (hostile-requests).
+    AUTH_FAILURE_LIMIT: "100000",
     ...o.env,
   });
   const lines: string[] = [];

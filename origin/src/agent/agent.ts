@@ -22,6 +22,7 @@ import {
   validate,
 } from "@dionysia/shared";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { implausibleVersion } from "./desired-version.ts";
 import type { TelemetrySource } from "./telemetry.ts";
 
 export interface OriginAgentOptions {
@@ -42,7 +43,7 @@ export interface OriginAgentOptions {
   caFile?: string | undefined;
 }
 
-export type DesiredDrop = "invalid" | "stale" | "wrong_node" | "empty";
+export type DesiredDrop = "invalid" | "stale" | "wrong_node" | "empty" | "implausible_version";
 
 export class OriginAgent {
   readonly client: MqttClient;
@@ -236,6 +237,8 @@ export class OriginAgent {
     if (!d.ok) return { reason: "invalid", detail: d.error };
     const desired = d.value;
     if (desired.nodeId !== this.nodeId) return { reason: "wrong_node", detail: desired.nodeId };
+    const implausible = implausibleVersion(desired.version, this.applied?.version);
+    if (implausible) return { reason: "implausible_version", detail: implausible };
     const rewound = retained && this.applied !== undefined && desired.version < this.applied.version;
     if (rewound)
       this.log?.warn(

@@ -10,6 +10,7 @@
 
 import { BUILTIN_PROFILES, DEFAULT_PROFILE_ID, type Logger, type Rendition } from "@dionysia/shared";
 import { processCpuSeconds, usableCores } from "../proc-cpu.ts";
+import { dieWithParent } from "../process/die-with-parent.ts";
 import { buildFilterGraph, videoEncodeArgs } from "../transcoder/ffmpeg/command.ts";
 
 export interface CalibrationOptions {
@@ -144,7 +145,8 @@ export async function measureCapacity(o: CalibrationOptions = {}): Promise<Calib
   const minFrames = o.minFrames ?? 90;
   const maxWallMs = o.maxWallMs ?? Math.max(20_000, durationMs * 8);
   const cores = o.cores ?? usableCores();
-  const proc = Bun.spawn([o.ffmpeg ?? "ffmpeg", ...calibrationArgs()], {
+  const [cmd, args] = dieWithParent(o.ffmpeg ?? "ffmpeg", calibrationArgs());
+  const proc = Bun.spawn([cmd, ...args], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -4,12 +4,16 @@
  * - publish: the stream key is checked by the KeyAuthority (desired state, then control); a
  *   stream that already has a publisher on this node is refused as `already_live`. Every refusal
  *   is logged with its reason and counted in `dionysia_origin_publish_rejected_total{reason}`.
+ *   Wrong keys are limited per source address (shared FailureLimiter, ADR 0035): an address over
+ *   the limit is checked against the local desired state only, never against control, and any
+ *   other key from it is refused as `rate_limited`.
  * - read: `relay/{streamId}` with a valid relay token, from anywhere (ADR 0031); any other path
  *   from loopback only (the origin itself: transcoder, probes). Everything else is refused.
  */
-import { type Logger, SAFE_ID } from "@dionysia/shared";
+import { addressKey, FailureLimiter, type Logger, SAFE_ID } from "@dionysia/shared";
 import { isLoopback } from "../media/net.ts";
 import type { IngestProtocol, KeyAuthority } from "../media/types.ts";
+import { DEFAULT_KEY_FAILURES } from "./config.ts";
 import { type PublishDecision, type PublishRefusal, refuse } from "./publish-refusal.ts";
 import { verifyRelayToken } from "./relay-token.ts";
 
@@ -56,20 +60,33 @@ export interface AccessPolicyOptions {
   isPublishing?: (streamId: string) => boolean;
   /** The `dionysia_origin_publish_rejected_total` counter (origin/src/metrics). */
   rejected?: { inc(labels: { reason: PublishRefusal }): void };
+  /** Wrong stream keys per source address (default: 20 a minute, DEFAULT_KEY_FAILURES). */
+  keyFailures?: FailureLimiter;
 }
 
 const RELAY_PATH = /^relay\/([^/]+)$/;
 
 export function createAccessPolicy(o: AccessPolicyOptions): AccessPolicy {
   const log = o.logger.child({ component: "access" });
+  const keyFailures = o.keyFailures ?? new FailureLimiter(DEFAULT_KEY_FAILURES);
 
   async function publish(req: PublishRequest): Promise<PublishDecision> {
     const { protocol, remoteAddr } = req;
+    const addr = addressKey(remoteAddr);
+    const limited = keyFailures.check(addr, Date.now());
     let d = await o.authority.authorize({
       streamKey: req.streamKey,
       protocol,
       ...(remoteAddr ? { remoteAddr } : {}),
+      ...(limited.blocked ? { localOnly: true } : {}),
     });
+    if (!d.ok && d.reason === "wrong_key") {
+      const next = keyFailures.fail(addr, Date.now());
+      if (limited.blocked) {
+        const retryS = Math.ceil((next.blocked ? next.retryAfterMs : 1000) / 1000);
+        d = refuse("rate_limited", { detail: `too many wrong keys from ${addr}; retry in ${retryS} s` });
+      }
+    }
     if (d.ok && o.isPublishing?.(d.streamId))
       d = refuse("already_live", { streamId: d.streamId, detail: "a publisher is already connected here" });
     if (d.ok) return d;

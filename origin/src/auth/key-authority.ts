@@ -90,12 +90,13 @@ export function createKeyAuthority(o: KeyAuthorityOptions): KeyAuthority {
   }
 
   return {
-    async authorize({ streamKey, protocol, remoteAddr }) {
+    async authorize({ streamKey, protocol, remoteAddr, localOnly }) {
       if (typeof streamKey !== "string" || streamKey.length === 0 || streamKey.length > MAX_KEY_LENGTH)
         return refuse("wrong_key", { detail: "empty or oversized key" });
       const hash = sha256Hex(streamKey);
       const local = findLocal(hash);
       if (local) return { ok: true, ...local };
+      if (localOnly) return refuse("wrong_key", { detail: "not in the desired state; control not asked" });
       return askControl(streamKey, hash, protocol, remoteAddr);
     },
   };

@@ -12,6 +12,7 @@ export const PUBLISH_REFUSALS = [
   "node_unavailable",
   "control_unreachable",
   "control_error",
+  "rate_limited",
 ] as const;
 export type PublishRefusal = (typeof PUBLISH_REFUSALS)[number];
 
@@ -23,6 +24,7 @@ const DESCRIPTIONS: Record<PublishRefusal, string> = {
   node_unavailable: "node unavailable: this node is cordoned or draining, publish to another node",
   control_unreachable: "control unreachable: the key cannot be checked now, try again later",
   control_error: "control error: the key cannot be checked now, try again later",
+  rate_limited: "rate limited: too many invalid stream keys from this address, try again later",
 };
 
 export function describeRefusal(reason: PublishRefusal): string {

@@ -1,7 +1,9 @@
 /** Media server settings, spread into the origin's config spec. */
 import { optional, v } from "@dionysia/shared";
+import { ingestLimitConfigSpecs } from "../auth/config.ts";
 
 export const mediaConfigSpec = {
+  ...ingestLimitConfigSpecs,
   mediaServer: optional(
     v.enumOf("MEDIA_SERVER", ["embedded", "mediamtx"] as const, {
       doc: "Force the media server; default: mediamtx when MEDIAMTX_BIN/PATH/MEDIAMTX_API_URL has one, else embedded",

@@ -2,7 +2,7 @@
  * Media server factory: mediamtx when forced, configured or on PATH; the embedded server otherwise.
  */
 import { join } from "node:path";
-import type { ConfigOf, Logger } from "@dionysia/shared";
+import { type ConfigOf, FailureLimiter, type Logger } from "@dionysia/shared";
 import { deriveRelaySecret } from "../auth/relay-token.ts";
 import type { mediaConfigSpec } from "./config.ts";
 import { EmbeddedMediaServer } from "./embedded/index.ts";
@@ -58,6 +58,10 @@ export function createMediaServer(o: CreateMediaServerOptions): EmbeddedMediaSer
   const c = o.config;
   const relaySecret = c.relaySecret ?? (o.nodeKey ? deriveRelaySecret(o.nodeKey) : undefined);
   const choice = chooseMediaServer(c);
+  const keyFailures = new FailureLimiter({
+    limit: c.ingestKeyFailureLimit,
+    windowMs: c.ingestKeyFailureWindowMs,
+  });
   if (choice.kind === "mediamtx") {
     return new MediamtxMediaServer({
       authority: o.authority,
@@ -68,6 +72,7 @@ export function createMediaServer(o: CreateMediaServerOptions): EmbeddedMediaSer
       ...(choice.apiUrl ? { apiUrl: choice.apiUrl } : {}),
       ...(relaySecret ? { relaySecret } : {}),
       ...(o.publishRejected ? { publishRejected: o.publishRejected } : {}),
+      keyFailures,
       config: {
         authHttpAddress: c.mediamtxAuthUrl,
         rtmpPort: c.rtmpPort,
@@ -88,6 +93,7 @@ export function createMediaServer(o: CreateMediaServerOptions): EmbeddedMediaSer
     pullBackoff: { maxMs: c.pullMaxBackoffMs },
     ...(relaySecret ? { relaySecret } : {}),
     ...(o.publishRejected ? { publishRejected: o.publishRejected } : {}),
+    keyFailures,
     ...(o.ffmpegPath ? { ffmpegPath: o.ffmpegPath } : {}),
   });
 }

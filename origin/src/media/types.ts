@@ -80,5 +80,7 @@ export interface KeyAuthority {
     streamKey: string;
     protocol: IngestProtocol;
     remoteAddr?: string;
+    /** Check the local desired state only, never control (the address is over its failure limit). */
+    localOnly?: boolean;
   }): Promise<PublishDecision>;
 }

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "@dionysia/shared";
 import { execa } from "execa";
+import { dieWithParent } from "../process/die-with-parent.ts";
 import { ProgressParser } from "./progress.ts";
 import { redactLine } from "./redact.ts";
 import type { ProcessCommand, TranscoderStats } from "./types.ts";
@@ -34,7 +35,7 @@ export interface RunOptions {
 const TAIL_LINES = 15;
 
 export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTranscoder {
-  const sub = execa(cmd.cmd, cmd.args, {
+  const sub = execa(...dieWithParent(cmd.cmd, cmd.args), {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

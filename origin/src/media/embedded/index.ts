@@ -32,6 +32,8 @@ export interface EmbeddedMediaServerOptions {
   relaySecret?: string;
   /** Counts refused publishes by reason (`dionysia_origin_publish_rejected_total`). */
   publishRejected?: AccessPolicyOptions["rejected"];
+  /** Wrong stream keys per source address (default 20 a minute). */
+  keyFailures?: AccessPolicyOptions["keyFailures"];
   ffmpegPath?: string;
   /** Pull restart back-off (default 500 ms doubling to 30 s). */
   pullBackoff?: { initialMs?: number; maxMs?: number };
@@ -79,6 +81,7 @@ export class EmbeddedMediaServer implements MediaServer {
       isPublishing: (id) => this.sessions.isPublishing(id),
       ...(o.relaySecret ? { relaySecret: o.relaySecret } : {}),
       ...(o.publishRejected ? { rejected: o.publishRejected } : {}),
+      ...(o.keyFailures ? { keyFailures: o.keyFailures } : {}),
     });
     this.sessions = new RtmpSessions({
       logger: this.log,

@@ -1,6 +1,6 @@
 /** UDP ports for SRT listeners: free-port checks, the range fallback, orphans of a killed origin. */
 import { createSocket } from "node:dgram";
-import { readdir, readFile } from "node:fs/promises";
+import { orphanPids } from "../../process/orphans.ts";
 
 /** True when a UDP socket can bind the port right now (nothing else listens there). */
 export function udpPortFree(port: number, host = "0.0.0.0"): Promise<boolean> {
@@ -39,27 +39,11 @@ const INTERNAL_OUTPUT = /^rtmp:\/\/127\.0\.0\.1:\d+\/internal\//;
  * Linux /proc only; elsewhere (or unreadable) none.
  */
 export async function orphanSrtListeners(port: number): Promise<number[]> {
-  let entries: string[];
-  try {
-    entries = await readdir("/proc");
-  } catch {
-    return [];
-  }
   const input = new RegExp(`^srt://[^/?]*:${port}\\?(.*&)?mode=listener(&|$)`);
-  const found: number[] = [];
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const argv = (await readFile(`/proc/${e}/cmdline`, "utf8")).split("\0");
-      if (!argv[0]?.includes("ffmpeg") || !argv.some((a) => input.test(a))) continue;
-      if (!argv.some((a) => INTERNAL_OUTPUT.test(a))) continue;
-      const stat = await readFile(`/proc/${e}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const parent = ppid > 1 ? (await readFile(`/proc/${ppid}/comm`, "utf8").catch(() => "")).trim() : "";
-      if (ppid <= 1 || parent !== "bun") found.push(Number(e));
-    } catch {
-      // Gone meanwhile, or not ours to read.
-    }
-  }
-  return found;
+  return orphanPids(
+    (argv) =>
+      !!argv[0]?.includes("ffmpeg") &&
+      argv.some((a) => input.test(a)) &&
+      argv.some((a) => INTERNAL_OUTPUT.test(a)),
+  );
 }

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "@dionysia/shared";
 import { execa, type ResultPromise } from "execa";
+import { dieWithParent } from "../../process/die-with-parent.ts";
 import { redactSecrets } from "./redact.ts";
 
 export interface RelayProcessOptions {
@@ -51,7 +52,7 @@ export class RelayProcess {
     if (this.stopped || this.proc) return;
     const started = Date.now();
     const args = this.o.args();
-    const proc = execa(this.o.ffmpegPath, args, {
+    const proc = execa(...dieWithParent(this.o.ffmpegPath, args), {
       reject: false,
       stdin: "ignore",
       stdout: "ignore",

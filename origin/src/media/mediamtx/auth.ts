@@ -30,6 +30,7 @@ export interface MediamtxAuthDeps {
   relaySecret?: string;
   /** Counts refused publishes by reason (`dionysia_origin_publish_rejected_total`). */
   publishRejected?: AccessPolicyOptions["rejected"];
+  keyFailures?: AccessPolicyOptions["keyFailures"];
   /** Told about every accepted publish (lets the paths poller map `live/{key}` to a stream id). */
   onAuthorized?: (key: string, auth: Authorization) => void;
 }
@@ -55,6 +56,7 @@ export function mediamtxAuthHandler(deps: MediamtxAuthDeps): (req: Request) => P
     logger: deps.logger,
     ...(deps.relaySecret ? { relaySecret: deps.relaySecret } : {}),
     ...(deps.publishRejected ? { rejected: deps.publishRejected } : {}),
+    ...(deps.keyFailures ? { keyFailures: deps.keyFailures } : {}),
   });
   return async (req) => {
     if (req.method !== "POST") return deny(400, "POST expected");
@@ -83,7 +85,12 @@ export function mediamtxAuthHandler(deps: MediamtxAuthDeps): (req: Request) => P
         ...(ip ? { remoteAddr: ip } : {}),
       });
       // 401 for a wrong key (mediamtx then asks RTSP/WebRTC clients for credentials), 403 otherwise.
-      if (!d.ok) return deny(d.reason === "wrong_key" ? 401 : 403, describeRefusal(d.reason), d.reason);
+      if (!d.ok)
+        return deny(
+          d.reason === "wrong_key" || d.reason === "rate_limited" ? 401 : 403,
+          describeRefusal(d.reason),
+          d.reason,
+        );
       const auth: Authorization = { streamId: d.streamId, keyHash: d.keyHash, profile: d.profile };
       deps.onAuthorized?.(key, auth);
       log.info({ streamId: auth.streamId, ip, protocol: body.protocol }, "publish authorized");

@@ -34,6 +34,7 @@ export interface MediamtxMediaServerOptions {
   relaySecret?: string;
   /** Counts refused publishes by reason (`dionysia_origin_publish_rejected_total`). */
   publishRejected?: MediamtxAuthDeps["publishRejected"];
+  keyFailures?: MediamtxAuthDeps["keyFailures"];
   pollIntervalMs?: number;
 }
 
@@ -68,6 +69,7 @@ export class MediamtxMediaServer implements MediaServer {
       logger: this.o.logger,
       ...(this.o.relaySecret ? { relaySecret: this.o.relaySecret } : {}),
       ...(this.o.publishRejected ? { publishRejected: this.o.publishRejected } : {}),
+      ...(this.o.keyFailures ? { keyFailures: this.o.keyFailures } : {}),
       onAuthorized: (key, auth) => this.authorized.set(sha256Hex(key), auth),
     });
   }
