@@ -1,4 +1,4 @@
-/** MQTT topic names (DESIGN.md). The only place topic strings are spelled. */
+/** MQTT topic names (docs/architecture.md, "MQTT contract"). The only place topic strings are spelled. */
 import { ID_CHARS } from "./id-pattern.ts";
 
 export const TOPIC_ROOT = "dionysia/v1";

@@ -1,7 +1,7 @@
 /**
  * Stream placement: pure functions over a snapshot of nodes (no I/O, no clock).
  *
- * Rule (DESIGN.md "Scheduling"): the nearest node by great-circle distance to the stream's
+ * Rule (docs/architecture.md, "Scheduling"): the nearest node by great-circle distance to the stream's
  * location among nodes that are online, not cordoned or draining, and have headroom for the
  * stream's cost; nodes within `tieKm` of the nearest count as equally near and the least
  * loaded of them wins. Without a location: the least loaded eligible node of the stream's

@@ -1,5 +1,5 @@
 /**
- * The origin's MQTT agent: the node's side of the contract (DESIGN.md "MQTT contract").
+ * The origin's MQTT agent: the node's side of the contract (docs/architecture.md, "MQTT contract").
  * - connects with a last will (`state` = offline, retained, QoS 1), so control learns of a
  *   crash from the broker;
  * - on every (re)connect publishes state online and the announce (retained), re-publishes the

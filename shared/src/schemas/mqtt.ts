@@ -1,5 +1,5 @@
 /**
- * MQTT payloads (DESIGN.md "MQTT contract"). Every message is JSON and validated on receipt
+ * MQTT payloads (docs/architecture.md, "MQTT contract"). Every message is JSON and validated on receipt
  * with `decodeMessage` (codec.ts); MQTT 3.1.1 only, so nothing here relies on v5 properties.
  */
 import { type Static, Type as T } from "@sinclair/typebox";
