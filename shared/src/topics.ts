@@ -9,6 +9,8 @@ export const topics = {
   nodeDesired: (nodeId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/desired`,
   streamStatus: (streamId: string) => `${TOPIC_ROOT}/streams/${streamId}/status`,
   route: (streamId: string) => `${TOPIC_ROOT}/routes/${streamId}`,
+  /** Retained list of live playback verification keys (public JWKs only; ADR 0060). */
+  playbackKeys: `${TOPIC_ROOT}/keys`,
 } as const;
 
 /** Subscription filters. */
@@ -23,7 +25,8 @@ export const filters = {
 export type ParsedTopic =
   | { kind: "nodeAnnounce" | "nodeState" | "nodeTelemetry" | "nodeDesired"; nodeId: string }
   | { kind: "streamStatus"; streamId: string }
-  | { kind: "route"; streamId: string };
+  | { kind: "route"; streamId: string }
+  | { kind: "playbackKeys" };
 
 const ID = "([A-Za-z0-9_-]{1,64})";
 const NODE_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/(announce|state|telemetry|desired)$`);
@@ -45,5 +48,6 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   if (m) return { kind: "streamStatus", streamId: m[1] as string };
   m = ROUTE_RE.exec(topic);
   if (m) return { kind: "route", streamId: m[1] as string };
+  if (topic === topics.playbackKeys) return { kind: "playbackKeys" };
   return undefined;
 }
