@@ -11,6 +11,8 @@ export interface ControlEventMap {
   "stream.assigned": { streamId: string; nodeId: string | null; previousNodeId: string | null };
   "stream.keyRotated": { streamId: string; nodeId: string | null };
   "node.updated": { nodeId: string };
+  /** Signed playback (ADR 0060): a signing key was created or revoked. */
+  "signingKeys.changed": { kid: string };
 }
 
 export type ControlEventName = keyof ControlEventMap;

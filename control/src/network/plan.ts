@@ -133,6 +133,8 @@ export function desiredFor(
         keyHash: s.keyHash,
         srtPassphrase: s.srtPassphrase,
         source: s.source,
+        // Signed playback (ADR 0060): only signed streams carry it, public payloads are unchanged.
+        ...(s.playbackPolicy === "signed" ? { playbackPolicy: "signed" as const } : {}),
       };
       if (p.role === "transcode" && s.nodeId) {
         const relay = nodes.get(s.nodeId)?.relayUrl;
