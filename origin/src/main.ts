@@ -18,6 +18,7 @@ import { OriginAgent, resolveCapacity, systemTelemetry } from "./agent/index.ts"
 import { createKeyAuthority } from "./auth/key-authority.ts";
 import { deriveRelaySecret } from "./auth/relay-token.ts";
 import { originConfigSpec } from "./config.ts";
+import { PlaybackGuard } from "./http/signed.ts";
 import { createMediaServer, MediamtxMediaServer, mediaConfigSpec } from "./media/index.ts";
 import type { MediaStreamSpec } from "./media/types.ts";
 import { createOriginMetrics } from "./metrics/index.ts";
@@ -63,8 +64,10 @@ const mediaServer = createMediaServer({
   defaultBindHost: config.host,
 });
 const relaySecret = config.relaySecret ?? (config.nodeKey ? deriveRelaySecret(config.nodeKey) : undefined);
+const playback = new PlaybackGuard(log); // signed playback (ADR 0060)
 const node = createOriginNode(config, {
   mediaServer,
+  playback,
   logger: log,
   metrics,
   ...(mediaServer instanceof MediamtxMediaServer
@@ -122,7 +125,9 @@ agent = new OriginAgent({
     ingressBytes: () => mediaServer.ingressBytes(),
     egressBytes: egress,
   }),
+  onPlaybackKeys: (payload) => void playback.onKeysMessage(payload),
   onDesired: async (d) => {
+    playback.setDesired(d.streams); // signed playback (ADR 0060)
     // A transcode peer pulls the ingest node's relay with a token signed by the shared secret.
     desired = d.streams.map((s) =>
       s.pullFrom && relaySecret ? { ...s, pullFrom: signedPullUrl(s.pullFrom, relaySecret, s.id) } : s,

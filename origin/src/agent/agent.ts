@@ -34,6 +34,8 @@ export interface OriginAgentOptions {
   reconnectPeriodMs?: number;
   username?: string;
   password?: string;
+  /** Signed playback (ADR 0060): payloads of the retained `dionysia/v1/keys` topic. */
+  onPlaybackKeys?: (payload: Uint8Array) => void;
 }
 
 export type DesiredDrop = "invalid" | "stale" | "wrong_node" | "empty";
@@ -157,6 +159,7 @@ export class OriginAgent {
     this.log?.info({ reconnect: this.counts.connects > 1 }, "connected to MQTT broker");
     try {
       await this.client.subscribeAsync(topics.nodeDesired(this.nodeId), { qos: 1 });
+      if (this.o.onPlaybackKeys) await this.client.subscribeAsync(topics.playbackKeys, { qos: 1 });
       await this.client.publishAsync(
         topics.nodeState(this.nodeId),
         JSON.stringify({ state: "online", ts: Date.now() }),
@@ -193,6 +196,10 @@ export class OriginAgent {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    if (topic === topics.playbackKeys) {
+      this.o.onPlaybackKeys?.(payload);
+      return;
+    }
     if (topic !== topics.nodeDesired(this.nodeId)) return;
     const reason = this.acceptDesired(payload);
     if (reason) {

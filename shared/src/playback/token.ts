@@ -99,14 +99,16 @@ export function parseClaims(payload: unknown): { ok: true; claims: PlaybackClaim
 
 /**
  * Claims against one request at `nowS`. Pure; the hot path runs it on every cached hit, so it is
- * comparisons only (`cidrs` were parsed when the token was first verified).
+ * comparisons only (`cidrs` were parsed when the token was first verified). `viewer` null skips
+ * the viewer rules (country, address): the origin, which sees the CDN rather than the viewer,
+ * leaves them to the router.
  */
 export function checkClaims(
   c: PlaybackClaims,
   cidrs: Cidr[] | undefined,
   streamId: string,
   aud: PlaybackAudience,
-  viewer: Viewer,
+  viewer: Viewer | null,
   nowS: number,
 ): TokenCheck {
   if (c.exp + CLOCK_SKEW_S <= nowS) return refuse("token expired");
@@ -114,6 +116,7 @@ export function checkClaims(
   if (c.nbf !== undefined && c.nbf - CLOCK_SKEW_S > nowS) return refuse("token not valid yet (nbf)");
   if (c.sub !== streamId) return refuse("token is for another stream");
   if (c.aud !== aud) return refuse(`token audience is "${c.aud}", this needs "${aud}"`);
+  if (viewer === null) return { ok: true, exp: c.exp };
   if (c.allow_countries) {
     const cc = viewer.country?.trim().toUpperCase();
     if (!cc || !c.allow_countries.some((x) => x.toUpperCase() === cc))
@@ -186,7 +189,7 @@ export class PlaybackVerifier {
     token: string | undefined,
     streamId: string,
     aud: PlaybackAudience,
-    viewer: Viewer,
+    viewer: Viewer | null,
   ): TokenCheck | Promise<TokenCheck> {
     if (token === undefined || token === "") return MISSING;
     const hit = this.cache.get(token);
