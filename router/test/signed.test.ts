@@ -11,10 +11,12 @@ import {
 } from "../../shared/src/playback/sign.ts";
 import { PlaybackVerifier } from "../../shared/src/playback/token.ts";
 import type { PublicSigningKey } from "../../shared/src/schemas/mqtt.ts";
+import { startRouter } from "../src/app.ts";
 import { createRouter } from "../src/handler.ts";
 import { RouteTable } from "../src/table/store.ts";
-import { NEW_YORK, origin, PARIS, route, testConfig } from "./support/fixtures.ts";
+import { NEW_YORK, origin, PARIS, ROUTER_KEY, route, testConfig } from "./support/fixtures.ts";
 import { afterAll, beforeAll, describe, test } from "./support/harness.ts";
+import { serveLocal } from "./support/serve.ts";
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
@@ -283,5 +285,58 @@ describe("signed playback at the router", () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("cache-control"), "private, max-age=1");
     assert.equal(fetched[0], `https://par.example.net/live/sig1/master.m3u8?token=${t}`);
+  });
+});
+
+describe("playback keys reach the router", () => {
+  let k1: Key;
+  let k2: Key;
+  beforeAll(async () => {
+    k1 = { ...(await generatePlaybackKeyPair("ES256")), kid: "sync-1" };
+    k2 = { ...(await generatePlaybackKeyPair("ES256")), kid: "sync-2" };
+  });
+  afterAll(() => undefined);
+
+  test("startRouter: keys from GET /v1/playback-keys, then newer lists over MQTT revoke; older ones are ignored", async () => {
+    const control = serveLocal((req) => {
+      if (req.headers.get("authorization") !== `Bearer ${ROUTER_KEY}`)
+        return Response.json({ error: { code: "unauthorized", message: "no" } }, { status: 401 });
+      const path = new URL(req.url).pathname;
+      if (path === "/v1/playback-keys") return Response.json({ keys: [pub(k1)], ts: 100 });
+      return Response.json({
+        routes: [{ ...route("sig1", [origin("par", "https://par.example.net", PARIS)]), policy: "signed" }],
+      });
+    });
+    const app = startRouter(testConfig({ CONTROL_URL: control.url }), { bootstrapMinDelayMs: 50 });
+    try {
+      await app.bootstrapped;
+      await app.keys.ready;
+      const t1 = await sign(k1);
+      const get = async (t: string) =>
+        await app.handler(new Request(`http://router.test/live/sig1/master.m3u8?token=${t}`));
+      assert.equal((await get(t1)).status, 302);
+      const t2 = await sign(k2);
+      await refused(await get(t2), 403, "token_invalid", /unknown or revoked/);
+      // Rotation then revocation, as control publishes them on dionysia/v1/keys.
+      const msg = (keys: Key[], ts: number) =>
+        new TextEncoder().encode(JSON.stringify({ keys: keys.map(pub), ts }));
+      await app.keys.onMessage(msg([k1, k2], 200));
+      assert.equal((await get(t1)).status, 302);
+      assert.equal((await get(t2)).status, 302);
+      await app.keys.onMessage(msg([k2], 300));
+      await refused(await get(t1), 403, "token_invalid");
+      await app.keys.onMessage(msg([k1, k2], 250)); // older than what is applied: ignored
+      await refused(await get(t1), 403, "token_invalid");
+      await app.keys.onMessage(
+        new TextEncoder().encode(
+          '{"keys":[{"kid":"x","alg":"ES256","jwk":{"kty":"EC","d":"secret"}}],"ts":999}',
+        ),
+      );
+      assert.equal((await get(t2)).status, 302); // a list with a private member is dropped whole
+      assert.deepEqual(app.verifier.keyIds, ["sync-2"]);
+    } finally {
+      await app.stop();
+      await control.stop();
+    }
   });
 });

@@ -34,7 +34,11 @@ export interface PlaybackClaims {
   allow_ips?: string[];
 }
 
-/** Where the request comes from, as far as the verifier's host knows. */
+/**
+ * Where the request comes from, as far as the verifier's host knows: a value, or a function read
+ * only when the token has viewer rules (most do not: the hot path then reads no extra header).
+ */
+export type ViewerSource = Viewer | (() => Viewer);
 export interface Viewer {
   /** ISO 3166-1 alpha-2 from the CDN's country header. */
   country?: string | undefined;
@@ -69,6 +73,8 @@ interface Verified {
   /** Compiled `allow_ips`, parsed once per token. */
   cidrs: Cidr[] | undefined;
   key: LiveKey;
+  /** Insertion counter when last moved to the young end of the LRU. */
+  tick: number;
 }
 
 export interface VerifierOptions {
@@ -108,7 +114,7 @@ export function checkClaims(
   cidrs: Cidr[] | undefined,
   streamId: string,
   aud: PlaybackAudience,
-  viewer: Viewer | null,
+  viewer: ViewerSource | null,
   nowS: number,
 ): TokenCheck {
   if (c.exp + CLOCK_SKEW_S <= nowS) return refuse("token expired");
@@ -116,14 +122,16 @@ export function checkClaims(
   if (c.nbf !== undefined && c.nbf - CLOCK_SKEW_S > nowS) return refuse("token not valid yet (nbf)");
   if (c.sub !== streamId) return refuse("token is for another stream");
   if (c.aud !== aud) return refuse(`token audience is "${c.aud}", this needs "${aud}"`);
-  if (viewer === null) return { ok: true, exp: c.exp };
+  if (viewer === null || (c.allow_countries === undefined && cidrs === undefined))
+    return { ok: true, exp: c.exp };
+  const who = typeof viewer === "function" ? viewer() : viewer;
   if (c.allow_countries) {
-    const cc = viewer.country?.trim().toUpperCase();
+    const cc = who.country?.trim().toUpperCase();
     if (!cc || !c.allow_countries.some((x) => x.toUpperCase() === cc))
       return refuse(cc ? `country ${cc} is not allowed by this token` : "token needs a known country");
   }
   if (cidrs) {
-    const ip = viewer.ip === undefined ? undefined : parseIp(viewer.ip);
+    const ip = who.ip === undefined ? undefined : parseIp(who.ip);
     if (!ip || !cidrs.some((r) => inCidr(ip, r)))
       return refuse("client address is not allowed by this token");
   }
@@ -137,6 +145,7 @@ export class PlaybackVerifier {
   private readonly pending = new Map<string, Promise<Verified | TokenRefusal>>();
   private readonly maxCached: number;
   private readonly nowS: () => number;
+  private tick = 0;
   /** Bumped on every key change (tests and metrics wait on it). */
   version = 0;
 
@@ -189,7 +198,7 @@ export class PlaybackVerifier {
     token: string | undefined,
     streamId: string,
     aud: PlaybackAudience,
-    viewer: Viewer | null,
+    viewer: ViewerSource | null,
   ): TokenCheck | Promise<TokenCheck> {
     if (token === undefined || token === "") return MISSING;
     const hit = this.cache.get(token);
@@ -198,10 +207,13 @@ export class PlaybackVerifier {
         this.cache.delete(token);
         return refuse(`signing key ${hit.key.kid} is no longer valid`);
       }
-      const r = checkClaims(hit.claims, hit.cidrs, streamId, aud, viewer, this.nowS());
-      if (!r.ok && hit.claims.exp + CLOCK_SKEW_S <= this.nowS()) this.cache.delete(token);
-      else {
-        // LRU: move to the young end.
+      const now = this.nowS();
+      const r = checkClaims(hit.claims, hit.cidrs, streamId, aud, viewer, now);
+      if (!r.ok && hit.claims.exp + CLOCK_SKEW_S <= now) this.cache.delete(token);
+      else if (hit.tick < this.tick - (this.maxCached >> 1)) {
+        // LRU, approximately: an entry moves to the young end only once it is in the older half,
+        // so a hot token costs no Map writes.
+        hit.tick = ++this.tick;
         this.cache.delete(token);
         this.cache.set(token, hit);
       }
@@ -252,7 +264,7 @@ export class PlaybackVerifier {
         cidrs.push(c);
       }
     }
-    const v: Verified = { claims: parsed.claims, cidrs, key };
+    const v: Verified = { claims: parsed.claims, cidrs, key, tick: ++this.tick };
     // Cached only while the key that verified it is still the live one (it may have changed while
     // the signature was being checked).
     if (this.keys.get(kid) === key) {
