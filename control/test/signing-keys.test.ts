@@ -13,6 +13,8 @@ import {
   topics,
 } from "@dionysia/shared";
 import mqtt from "mqtt";
+import { startRouter } from "../../router/src/app.ts";
+import { loadRouterConfig } from "../../router/src/config.ts";
 import { desiredFor, type StreamSnapshot } from "../src/network/plan.ts";
 import { ROUTER_KEY, startControl, type TestControl } from "./helpers/control.ts";
 import { waitFor } from "./helpers/mqttBroker.ts";
@@ -171,5 +173,45 @@ describe("desired entries", () => {
     const out = desiredFor("n1", [base, { ...base, id: "b", playbackPolicy: "signed" }], new Map());
     expect("playbackPolicy" in (out[0] as object)).toBe(false);
     expect(out[1]?.playbackPolicy).toBe("signed");
+  });
+});
+
+describe("control → MQTT → a real router", () => {
+  test("a deleted key's tokens stop working at the router within 5 s", async () => {
+    const router = startRouter(
+      loadRouterConfig({
+        CONTROL_URL: c.url,
+        DIONYSIA_ROUTER_KEY: ROUTER_KEY,
+        MQTT_URL: c.control.network?.mqttUrl as string,
+        LOG_LEVEL: "silent",
+      }),
+      { bootstrapMinDelayMs: 50 },
+    );
+    try {
+      await router.keys.ready;
+      // The route itself is not what is under test: put one in the table directly.
+      router.table.upsert({
+        id: "e2e1",
+        policy: "signed",
+        origins: [
+          { nodeId: "n1", url: "http://origin.test:8090", region: "r", lat: 0, lon: 0, role: "origin" },
+        ],
+      });
+      const k = (await c.api("POST", "/v1/signing-keys", { body: { name: "e2e" } })).body;
+      const token = await signPlaybackToken(
+        { kid: k.id, alg: k.alg, privateKeyPem: k.privateKey },
+        { sub: "e2e1", exp: nowS() + 300 },
+      );
+      const status = async () =>
+        (await router.handler(new Request(`http://router.test/live/e2e1/master.m3u8?token=${token}`))).status;
+      await waitFor(async () => (await status()) === 302, 5000, "new key live at the router");
+      const deleted = Date.now();
+      expect((await c.api("DELETE", `/v1/signing-keys/${k.id}`)).status).toBe(204);
+      await waitFor(async () => (await status()) === 403, 5000, "revocation at the router");
+      expect(Date.now() - deleted).toBeLessThan(5000);
+      expect(await status()).toBe(403);
+    } finally {
+      await router.stop();
+    }
   });
 });
