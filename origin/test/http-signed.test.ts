@@ -15,9 +15,13 @@ import {
   topics,
 } from "@dionysia/shared";
 import { execa } from "execa";
+import mqtt from "mqtt";
+import { hasMosquitto, startMosquitto, waitFor } from "../../control/test/helpers/mqttBroker.ts";
+import { sampleAnnounce, sampleTelemetry } from "../../control/test/helpers/mqttFixtures.ts";
 import { loadRouterConfig } from "../../router/src/config.ts";
 import { createRouter } from "../../router/src/handler.ts";
 import { RouteTable } from "../../router/src/table/store.ts";
+import { OriginAgent } from "../src/agent/agent.ts";
 import { createOriginHttp, type OriginHttp } from "../src/http/index.ts";
 import { PlaybackGuard, rewriteDash, rewriteHls } from "../src/http/signed.ts";
 import { createOriginMetrics } from "../src/metrics/index.ts";
@@ -320,3 +324,44 @@ describe.skipIf(!hasFfmpeg)(
     }, 60_000);
   },
 );
+
+describe.skipIf(!hasMosquitto)("the origin agent delivers dionysia/v1/keys to the guard (mosquitto)", () => {
+  test("retained list on connect, then a revocation", async () => {
+    const broker = await startMosquitto();
+    const pubc = mqtt.connect(broker.url, { protocolVersion: 4 });
+    const guard = new PlaybackGuard(createLogger({ service: "test", level: "silent" }));
+    const k = await generatePlaybackKeyPair("ES256");
+    const agent = new OriginAgent({
+      mqttUrl: broker.url,
+      nodeId: "signed-a",
+      announce: () => sampleAnnounce("signed-a", { ts: Date.now() }),
+      telemetry: () => sampleTelemetry(),
+      onDesired: () => undefined,
+      onPlaybackKeys: (p) => void guard.onKeysMessage(p),
+      logger: createLogger({ service: "test", level: "silent" }),
+      reconnectPeriodMs: 200,
+    });
+    try {
+      await new Promise((r) => pubc.once("connect", r));
+      await pubc.publishAsync(
+        topics.playbackKeys,
+        JSON.stringify({ keys: [{ kid: "ka", alg: "ES256", jwk: k.publicJwk }], ts: 1 }),
+        {
+          qos: 1,
+          retain: true,
+        },
+      );
+      await agent.start();
+      await waitFor(() => guard.verifier.keyIds.includes("ka"), 5000, "retained keys at the origin");
+      await pubc.publishAsync(topics.playbackKeys, JSON.stringify({ keys: [], ts: 2 }), {
+        qos: 1,
+        retain: true,
+      });
+      await waitFor(() => guard.verifier.keyIds.length === 0, 5000, "revocation at the origin");
+    } finally {
+      await agent.stop();
+      await pubc.endAsync(true);
+      await broker.stop();
+    }
+  }, 30_000);
+});
