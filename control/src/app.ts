@@ -73,52 +73,47 @@ function bodyLimitPlugin(limit: number, instanceId: string) {
 }
 
 export function buildApp(deps: Deps) {
-  return (
-    new Elysia({ normalize: false })
-      .use(errorsPlugin(deps.log, deps.instanceId))
-      .use(requestMetricsPlugin(deps))
-      .use(bodyLimitPlugin(deps.config.bodyLimitBytes, deps.instanceId))
-      .use(
-        swagger({
-          path: "/swagger",
-          documentation: {
-            info: {
-              title: "Dionysia control API",
-              version: API_VERSION,
-              description:
-                "Streams, ABR profiles, origin nodes and API keys. Errors are `{error: {code, message, details?}}`.",
-            },
-            tags: [
-              { name: "streams", description: "Live streams: keys, ingest and playback URLs" },
-              { name: "profiles", description: "ABR ladders" },
-              { name: "nodes", description: "Origin nodes" },
-              { name: "ingest", description: "Origin callbacks" },
-              { name: "routes", description: "Router bootstrap" },
-              { name: "api-keys", description: "API keys (admin)" },
-              { name: "signing-keys", description: "Playback signing keys and tokens (signed streams)" },
-              { name: "ops", description: "Health and metrics" },
-            ],
-            components: {
-              securitySchemes: {
-                bearer: { type: "http", scheme: "bearer", description: "API key (dk_...)" },
-              },
-              schemas: { ErrorBody: ErrorBody as never },
-            },
-            security: [{ bearer: [] }],
+  return new Elysia({ normalize: false })
+    .use(errorsPlugin(deps.log, deps.instanceId))
+    .use(requestMetricsPlugin(deps))
+    .use(bodyLimitPlugin(deps.config.bodyLimitBytes, deps.instanceId))
+    .use(
+      swagger({
+        path: "/swagger",
+        documentation: {
+          info: {
+            title: "Dionysia control API",
+            version: API_VERSION,
+            description:
+              "Streams, ABR profiles, origin nodes and API keys. Errors are `{error: {code, message, details?}}`.",
           },
-        }),
-      )
-      .use(healthRoutes(deps))
-      .use(metricsRoutes(deps))
-      .use(streamRoutes(deps))
-      .use(profileRoutes(deps))
-      .use(nodeRoutes(deps))
-      .use(ingestRoutes(deps))
-      .use(routeRoutes(deps))
-      .use(apiKeyRoutes(deps))
-      // Signed playback (ADR 0060).
-      .use(signingKeyRoutes(deps))
-  );
+          tags: [
+            { name: "streams", description: "Live streams: keys, ingest and playback URLs" },
+            { name: "profiles", description: "ABR ladders" },
+            { name: "nodes", description: "Origin nodes" },
+            { name: "ingest", description: "Origin callbacks" },
+            { name: "routes", description: "Router bootstrap" },
+            { name: "api-keys", description: "API keys (admin)" },
+            { name: "signing-keys", description: "Playback signing keys and tokens (signed streams)" },
+            { name: "ops", description: "Health and metrics" },
+          ],
+          components: {
+            securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key (dk_...)" } },
+            schemas: { ErrorBody: ErrorBody as never },
+          },
+          security: [{ bearer: [] }],
+        },
+      }),
+    )
+    .use(healthRoutes(deps))
+    .use(metricsRoutes(deps))
+    .use(streamRoutes(deps))
+    .use(profileRoutes(deps))
+    .use(nodeRoutes(deps))
+    .use(ingestRoutes(deps))
+    .use(routeRoutes(deps))
+    .use(apiKeyRoutes(deps))
+    .use(signingKeyRoutes(deps));
 }
 
 export async function createControl(
@@ -135,7 +130,6 @@ export async function createControl(
     await applyMigrations(db);
     await seedBuiltinProfiles(db);
     await ensureControlKey(db); // signed playback (ADR 0060): control's own token key
-
     const dbPath = localDbPath(config.databaseUrl);
     const keyFileDir = dbPath && dbPath !== ":memory:" ? dirname(resolve(dbPath)) : resolve("data");
     const boot = await ensureAdminKey(db, { adminKey: config.adminKey, keyFileDir, log });

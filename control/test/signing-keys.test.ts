@@ -113,6 +113,19 @@ describe("signing keys", () => {
   });
 });
 
+describe("OpenAPI", () => {
+  test("the signing-key and playback-token endpoints are documented", async () => {
+    const doc = (await (await fetch(`${c.url}/swagger/json`)).json()) as { paths: Record<string, unknown> };
+    for (const p of [
+      "/v1/signing-keys",
+      "/v1/signing-keys/{id}",
+      "/v1/playback-keys",
+      "/v1/streams/{id}/playback-tokens",
+    ])
+      expect(Object.keys(doc.paths)).toContain(p);
+  });
+});
+
 describe("playback tokens from the API", () => {
   test("POST /v1/streams/{id}/playback-tokens → token for that stream, tokenised router URLs", async () => {
     const s = (
