@@ -10,13 +10,19 @@
  * process on the machine disturbs much less than throughput. `--router-dir DIR` runs the router entry
  * from another checkout (before/after comparisons).
  *
+ * A fourth side, `signed`, is the same router on a signed stream with a valid ES256 playback token
+ * (ADR 0060): the token's signature is checked once, then the verifier's cache answers, so the
+ * difference to `routerTok` (the public stream, the same token in its query, so the same bytes on
+ * the wire) is the per-request cost of verification.
+ *
  * Needs `wrk` (apt-get install wrk) and, for Deno, `deno` on PATH. Only 127.0.0.1 is loaded.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { Route } from "../shared/src/schemas/mqtt.ts";
+import { generatePlaybackKeyPair, signPlaybackToken } from "../shared/src/playback/sign.ts";
+import type { PlaybackKeys, Route } from "../shared/src/schemas/mqtt.ts";
 import { freePort } from "../shared/src/testkit/index.ts";
 import { runWrk, type WrkResult } from "./router/wrk.ts";
 
@@ -80,9 +86,10 @@ function routes(): Route[] {
     { nodeId: "nyc", lat: 40.71, lon: -74.0 },
     { nodeId: "tyo", lat: 35.68, lon: 139.69 },
   ];
-  return Array.from({ length: STREAMS }, (_, i) => ({
-    id: `s${String(i).padStart(4, "0")}`,
-    policy: "public" as const,
+  return Array.from({ length: STREAMS * 2 }, (_, i) => ({
+    // The second half are the same streams, signed (ADR 0060).
+    id: i < STREAMS ? `s${String(i).padStart(4, "0")}` : `s${String(i - STREAMS).padStart(4, "0")}x`,
+    policy: i < STREAMS ? ("public" as const) : ("signed" as const),
     origins: places.map((p) => ({
       ...p,
       url: `http://${p.nodeId}.example:8090`,
@@ -116,11 +123,11 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-const SIDES = ["bare", "bareGeo", "router"] as const;
+const SIDES = ["bare", "bareGeo", "router", "routerTok", "signed"] as const;
 type Side = (typeof SIDES)[number];
 type Row = { runtime: string } & Record<Side, Sample[]>;
 
-async function benchRuntime(runtime: "bun" | "deno", controlUrl: string): Promise<Row> {
+async function benchRuntime(runtime: "bun" | "deno", controlUrl: string, token: string): Promise<Row> {
   const [barePort, geoPort, routerPort] = [await freePort(), await freePort(), await freePort()];
   const bareArgs =
     runtime === "bun"
@@ -144,7 +151,7 @@ async function benchRuntime(runtime: "bun" | "deno", controlUrl: string): Promis
     },
     routerDir,
   );
-  const procs: Record<Side, ChildProcess> = { bare, bareGeo, router };
+  const procs: Record<Side, ChildProcess> = { bare, bareGeo, router, routerTok: router, signed: router };
   try {
     const path = "/live/s0042/720p/index.m3u8?token=x";
     const bareUrl = `http://127.0.0.1:${barePort}${path}`;
@@ -153,19 +160,38 @@ async function benchRuntime(runtime: "bun" | "deno", controlUrl: string): Promis
       bare: bareUrl,
       bareGeo: `http://127.0.0.1:${geoPort}${path}`,
       router: routerUrl,
+      routerTok: `http://127.0.0.1:${routerPort}/live/s0042/720p/index.m3u8?token=${token}`,
+      signed: `http://127.0.0.1:${routerPort}/live/s0042x/720p/index.m3u8?token=${token}`,
     };
     await waitHttp(bareUrl);
     await waitHttp(urls.bareGeo);
     await waitHttp(`http://127.0.0.1:${routerPort}/health`);
+    // /health is 200 before the first bootstrap: wait for the table itself.
+    const loaded = Date.now() + 10_000;
+    while (Date.now() < loaded) {
+      const r = await fetch(routerUrl, { redirect: "manual" });
+      await r.body?.cancel();
+      if (r.status === 302) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
     const probe = await fetch(routerUrl, { redirect: "manual", headers: { "cf-ipcountry": "JP" } });
     if (probe.status !== 302)
       throw new Error(`router answered ${probe.status}, expected 302 (table not loaded?)`);
+    // The keys come with the bootstrap; wait until the signed stream answers 302 with the token.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = await fetch(urls.signed, { redirect: "manual" });
+      await r.body?.cancel();
+      if (r.status === 302) break;
+      if (Date.now() > deadline) throw new Error(`signed stream answered ${r.status}, expected 302`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
     const headers = { "CF-IPCountry": "JP" };
     const wrk = (url: string, seconds: number) =>
       runWrk({ url, seconds, connections: CONNECTIONS, threads: THREADS, headers, cpus: WRK_CPU });
     // Warm-up: JIT and connection setup, not measured.
     for (const side of SIDES) await wrk(urls[side], 1);
-    const row: Row = { runtime, bare: [], bareGeo: [], router: [] };
+    const row: Row = { runtime, bare: [], bareGeo: [], router: [], routerTok: [], signed: [] };
     for (let i = 0; i < RUNS; i++) {
       // Rotate the order so drift on a shared machine hits every side equally.
       const order = SIDES.map((_, k) => SIDES[(k + i) % SIDES.length]!);
@@ -196,17 +222,22 @@ async function main() {
     return false;
   });
   const table = routes();
+  const key = { ...(await generatePlaybackKeyPair("ES256")), kid: "bench" };
+  const keys: PlaybackKeys = { keys: [{ kid: key.kid, alg: key.alg, jwk: key.publicJwk }], ts: 1 };
+  const token = await signPlaybackToken(key, { sub: "s0042x", exp: Math.floor(Date.now() / 1000) + 3600 });
   const control = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     fetch: (req) =>
-      req.headers.get("authorization") === `Bearer ${KEY}`
-        ? Response.json({ routes: table })
-        : new Response("unauthorized", { status: 401 }),
+      req.headers.get("authorization") !== `Bearer ${KEY}`
+        ? new Response("unauthorized", { status: 401 })
+        : new URL(req.url).pathname === "/v1/playback-keys"
+          ? Response.json(keys)
+          : Response.json({ routes: table }),
   });
   const rows: Row[] = [];
   try {
-    for (const rt of runtimes) rows.push(await benchRuntime(rt, `http://127.0.0.1:${control.port}`));
+    for (const rt of runtimes) rows.push(await benchRuntime(rt, `http://127.0.0.1:${control.port}`, token));
   } finally {
     control.stop(true);
   }
@@ -218,6 +249,7 @@ async function main() {
     "| runtime | bare 302 req/s | bare+geo-read req/s | router req/s | router / bare | router / bare+geo | bare p99 ms | router p99 ms | p99 delta ms | CPU µs/req bare / geo / router |",
   );
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const signedLines: string[] = [];
   for (const r of rows) {
     const rps = (s: Side) => median(r[s].map((x) => x.rps));
     const p99 = (s: Side) => median(r[s].map((x) => x.p99ms));
@@ -228,7 +260,18 @@ async function main() {
     console.log(
       `| ${r.runtime} | ${rps("bare").toFixed(0)} | ${rps("bareGeo").toFixed(0)} | ${rps("router").toFixed(0)} | ${ratio.toFixed(2)}× ${ratio >= 0.8 ? "✓" : "✗"} | ${ratioGeo.toFixed(2)}× | ${p99("bare").toFixed(2)} | ${p99("router").toFixed(2)} | ${delta >= 0 ? "+" : ""}${delta.toFixed(2)} ${delta <= 1 ? "✓" : "✗"} | ${cpuUs("bare")} / ${cpuUs("bareGeo")} / ${cpuUs("router")} |`,
     );
+    const sRatio = rps("signed") / rps("routerTok");
+    const sDelta = p99("signed") - p99("routerTok");
+    signedLines.push(
+      `| ${r.runtime} | ${rps("router").toFixed(0)} | ${rps("routerTok").toFixed(0)} | ${rps("signed").toFixed(0)} | ${sRatio.toFixed(2)}× ${sRatio >= 0.9 ? "✓" : "✗"} | ${(rps("signed") / rps("router")).toFixed(2)}× | ${p99("routerTok").toFixed(3)} | ${p99("signed").toFixed(3)} | ${sDelta >= 0 ? "+" : ""}${sDelta.toFixed(3)} ${sDelta <= 0.2 ? "✓" : "✗"} | ${cpuUs("router")} / ${cpuUs("routerTok")} / ${cpuUs("signed")} |`,
+    );
   }
+  console.log("\nsigned playback (ADR 0060): the same router, a signed stream with a valid token\n");
+  console.log(
+    "| runtime | public req/s | public+token req/s | signed req/s | signed / public+token | signed / public | public+token p99 ms | signed p99 ms | p99 delta ms | CPU µs/req public / +token / signed |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const l of signedLines) console.log(l);
 }
 
 await main();

@@ -26,6 +26,8 @@ import { nodeRoutes } from "./nodes/index.ts";
 import { profileRoutes } from "./profiles/index.ts";
 import { seedBuiltinProfiles } from "./profiles/service.ts";
 import { routeRoutes } from "./routes/index.ts";
+import { signingKeyRoutes } from "./signing-keys/index.ts";
+import { ensureControlKey } from "./signing-keys/service.ts";
 import { streamRoutes } from "./streams/index.ts";
 import { ensureSrtPorts } from "./streams/srt-ports.ts";
 
@@ -87,6 +89,7 @@ function buildApp(deps: Deps) {
               { name: "ingest", description: "Origin callbacks" },
               { name: "routes", description: "Router bootstrap" },
               { name: "api-keys", description: "API keys (admin)" },
+              { name: "signing-keys", description: "Playback signing keys and tokens (signed streams)" },
               { name: "ops", description: "Health and metrics" },
             ],
             components: {
@@ -107,6 +110,7 @@ function buildApp(deps: Deps) {
       .use(ingestRoutes(deps))
       .use(routeRoutes(deps))
       .use(apiKeyRoutes(deps))
+      .use(signingKeyRoutes(deps))
   );
 }
 
@@ -125,6 +129,7 @@ export async function createControl(
     await seedBuiltinProfiles(db);
     const ported = await ensureSrtPorts(db, config.srtPortRange);
     if (ported > 0) log.info({ streams: ported }, "SRT ports assigned to streams that had none");
+    await ensureControlKey(db); // signed playback (ADR 0060): control's own token key
     const dbPath = localDbPath(config.databaseUrl);
     const keyFileDir = dbPath && dbPath !== ":memory:" ? dirname(resolve(dbPath)) : resolve("data");
     const boot = await ensureAdminKey(db, { adminKey: config.adminKey, keyFileDir, log });

@@ -13,6 +13,8 @@ export interface ControlEventMap {
   "node.updated": { nodeId: string };
   /** DELETE /v1/nodes/{id}: the node's row is gone (its retained messages should go too). */
   "node.deleted": { nodeId: string };
+  /** Signed playback (ADR 0060): a signing key was created or revoked. */
+  "signingKeys.changed": { kid: string };
 }
 
 export type ControlEventName = keyof ControlEventMap;

@@ -20,6 +20,7 @@ import { OriginAgent, resolveCapacity, systemTelemetry } from "./agent/index.ts"
 import { createKeyAuthority } from "./auth/key-authority.ts";
 import { deriveRelaySecret } from "./auth/relay-token.ts";
 import { originConfigSpec } from "./config.ts";
+import { PlaybackGuard } from "./http/signed.ts";
 import { createMediaServer, MediamtxMediaServer, mediaConfigSpec } from "./media/index.ts";
 import type { MediaStreamSpec } from "./media/types.ts";
 import { createOriginMetrics } from "./metrics/index.ts";
@@ -82,8 +83,10 @@ const pullGuard: PullGuardOptions = {
   logger: log,
   ...(relaySecret ? { relaySecret } : {}),
 };
+const playback = new PlaybackGuard(log); // signed playback (ADR 0060)
 const node = createOriginNode(config, {
   mediaServer,
+  playback,
   logger: log,
   metrics,
   ...(mediaServer instanceof MediamtxMediaServer
@@ -148,7 +151,9 @@ agent = new OriginAgent({
     ingressBytes: () => mediaServer.ingressBytes(),
     egressBytes: egress,
   }),
+  onPlaybackKeys: (payload) => void playback.onKeysMessage(payload),
   onDesired: async (d) => {
+    playback.setDesired(d.streams); // signed playback (ADR 0060)
     // A transcode peer pulls the ingest node's relay with a token signed by the shared secret.
     // Only vetted sources are pulled, and the relay token goes to trusted relay URLs only (ADR 0035).
     desired = await guardDesired(d.streams, pullGuard);

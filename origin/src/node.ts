@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import type { Logger } from "@dionysia/shared";
 import type { OriginConfig } from "./config.ts";
 import { createOriginHttp, type OriginHttp, type RouteHandler } from "./http/index.ts";
+import type { PlaybackGuard } from "./http/signed.ts";
 import type { MediaServer } from "./media/types.ts";
 import { createOriginMetrics, type OriginMetrics } from "./metrics/index.ts";
 import { Supervisor, type SupervisorOptions } from "./supervisor/index.ts";
@@ -20,6 +21,8 @@ export interface OriginNodeDeps {
   backend?: TranscoderBackend;
   metrics?: OriginMetrics;
   extraRoutes?: Record<string, RouteHandler>;
+  /** Signed playback (ADR 0060). */
+  playback?: PlaybackGuard;
   supervisor?: Partial<Omit<SupervisorOptions, "dataDir" | "backend" | "mediaServer" | "logger" | "metrics">>;
 }
 
@@ -84,6 +87,7 @@ export function createOriginNode(
         hostname: config.host,
         port: config.port,
         extraRoutes: deps.extraRoutes,
+        ...(deps.playback ? { playback: deps.playback } : {}),
         health: () => ({
           nodeId: config.nodeId,
           streams: supervisor.processes().length,

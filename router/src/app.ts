@@ -3,11 +3,13 @@
  * Runtime-neutral; the entries only read the environment and call `Deno.serve` / `Bun.serve`.
  */
 import type { MqttClient } from "mqtt";
+import { PlaybackVerifier } from "../../shared/src/playback/token.ts";
 import type { RouterConfig } from "./config.ts";
 import { createRouter, type FetchHandler } from "./handler.ts";
 import { createLog, type Log } from "./obs/log.ts";
 import { createRouterMetrics, type RouterMetrics } from "./obs/router-metrics.ts";
 import { Bootstrapper } from "./table/bootstrap.ts";
+import { KeySync } from "./table/keys.ts";
 import { connectLive } from "./table/live.ts";
 import { RouteTable } from "./table/store.ts";
 
@@ -15,6 +17,9 @@ export interface RouterApp {
   handler: FetchHandler;
   table: RouteTable;
   metrics: RouterMetrics;
+  /** Signed playback keys (ADR 0060). */
+  verifier: PlaybackVerifier;
+  keys: KeySync;
   /** Resolves after the first successful bootstrap (never rejects; retries forever until stop). */
   bootstrapped: Promise<void>;
   stop(): Promise<void>;
@@ -45,6 +50,19 @@ export function startRouter(config: RouterConfig, o: StartOptions = {}): RouterA
     log,
   );
   const bootstrapped = boot.start();
+  // Signed playback (ADR 0060): public keys from control, then live from MQTT.
+  const verifier = new PlaybackVerifier();
+  const keys = new KeySync(
+    verifier,
+    {
+      controlUrl: config.controlUrl,
+      routerKey: config.routerKey,
+      minDelayMs: o.bootstrapMinDelayMs ?? 500,
+      maxDelayMs: config.bootstrapRetryMaxMs,
+    },
+    log,
+  );
+  void keys.start();
 
   let client: MqttClient | undefined;
   if (config.mqttUrl) {
@@ -65,6 +83,7 @@ export function startRouter(config: RouterConfig, o: StartOptions = {}): RouterA
           if (resumed) void boot.resync();
         },
         onMessage: (kind) => metrics.updates.inc({ effect: kind }),
+        onPlaybackKeys: (payload) => void keys.onMessage(payload),
       },
       log,
     );
@@ -76,6 +95,7 @@ export function startRouter(config: RouterConfig, o: StartOptions = {}): RouterA
     table,
     metrics,
     log,
+    verifier,
     status: () => ({ mqtt: config.mqttUrl ? (mqttConnected ? "connected" : "disconnected") : "disabled" }),
   });
 
@@ -83,9 +103,12 @@ export function startRouter(config: RouterConfig, o: StartOptions = {}): RouterA
     handler,
     table,
     metrics,
+    verifier,
+    keys,
     bootstrapped,
     async stop() {
       boot.stop();
+      keys.stop();
       if (client) await client.endAsync(true).catch(() => undefined);
     },
   };

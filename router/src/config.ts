@@ -59,6 +59,11 @@ export const routerSpecs = {
     default: ["cf-ipcountry", "cloudfront-viewer-country"],
     doc: "Headers carrying an ISO 3166-1 alpha-2 country code, mapped to the country's centroid",
   }),
+  clientIpHeader: optional(
+    v.string("ROUTER_CLIENT_IP_HEADER", {
+      doc: "Signed playback: header with the viewer's address (first entry), for tokens' `allow_ips`; unset: such tokens are refused",
+    }),
+  ),
   redirectMaxAge: v.int("ROUTER_REDIRECT_MAX_AGE", {
     default: 0,
     min: 0,
@@ -97,5 +102,6 @@ export function loadRouterConfig(env: Record<string, string | undefined>): Route
     fallbackLatHeader: c.fallbackLatHeader.toLowerCase(),
     fallbackLonHeader: c.fallbackLonHeader.toLowerCase(),
     countryHeaders: c.countryHeaders.map((h) => h.toLowerCase()),
+    clientIpHeader: c.clientIpHeader?.toLowerCase(),
   };
 }

@@ -5,6 +5,8 @@
  */
 
 import type { LatLon } from "../../shared/src/geo.ts";
+import { PlaybackVerifier, type TokenCheck } from "../../shared/src/playback/token.ts";
+import { checkPlayback, locationWithToken, type PlaybackAsk } from "./auth/playback.ts";
 import type { RouterConfig } from "./config.ts";
 import { clientPosition, type GeoHeaders } from "./geo/client.ts";
 import { LIVE_PREFIX, liveStreamId, parseLivePath, pathStart, splitTarget } from "./http/paths.ts";
@@ -26,6 +28,7 @@ export type HandlerConfig = Pick<
   | "redirectMaxAge"
   | "proxyTimeoutMs"
   | "requireBootstrap"
+  | "clientIpHeader"
 >;
 
 export interface RouterDeps {
@@ -36,6 +39,8 @@ export interface RouterDeps {
   fetch?: FetchFn;
   /** Extra fields for /health (e.g. MQTT connection state). */
   status?: () => Record<string, unknown>;
+  /** Signed playback (ADR 0060). Absent: an empty key set, so every signed stream is refused. */
+  verifier?: PlaybackVerifier;
 }
 
 /**
@@ -74,16 +79,55 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
   };
 
   const countRedirect = metrics.byOutcome.redirect;
+  const verifier = deps.verifier ?? new PlaybackVerifier();
+
+  /** A refused playback token: 401 without one, 403 otherwise, with the reason (ADR 0060). */
+  const tokenRefused = (id: string, r: Exclude<TokenCheck, { ok: true }>, started: number): Response => {
+    log.info({ streamId: id, code: r.code, reason: r.reason }, "playback token refused");
+    return done(r.code, started, errorResponse(r.status, r.code, r.reason));
+  };
+
+  /** `/live/…` of a signed stream in redirect mode: the token first, then the usual redirect. */
+  function signedRedirect(
+    req: Request,
+    url: string,
+    start: number,
+    id: string,
+  ): Response | Promise<Response> {
+    const ask = checkPlayback(verifier, req, url, id, config);
+    const after = (r: TokenCheck): Response => {
+      if (!r.ok) return tokenRefused(id, r, 0);
+      // Re-read: the route may have changed while a new token's signature was being checked.
+      const entry = table.get(id);
+      if (!entry) return notRouted(id, 0);
+      const origin = table.pick(entry, clientPosition(req.headers, geo));
+      if (!origin) return allDown(id, 0);
+      const hash = url.indexOf("#", start);
+      const location = locationWithToken(
+        origin.base + (hash < 0 ? url.slice(start) : url.slice(start, hash)),
+        ask,
+      );
+      countRedirect();
+      // Never cached by a shared cache: the answer depends on the token.
+      return new Response(null, {
+        status: 302,
+        headers: { location, "cache-control": "private, no-store", "access-control-allow-origin": "*" },
+      });
+    };
+    const c = ask.check;
+    return c instanceof Promise ? c.then(after) : after(c);
+  }
 
   /**
    * The hot path (ADR 0057): GET/HEAD `/live/…` in redirect mode. Validates in place on the raw URL,
    * reads only the geo headers it needs, and answers with `{origin}{path and query as received}`.
    */
-  function redirect(req: Request, url: string, start: number): Response {
+  function redirect(req: Request, url: string, start: number): Response | Promise<Response> {
     const id = liveStreamId(url, start);
     if (id === undefined) return badLivePath(url, 0);
     const entry = table.get(id);
     if (!entry) return notRouted(id, 0);
+    if (entry.policy === "signed") return signedRedirect(req, url, start, id);
     const origin = table.pick(entry, clientPosition(req.headers, geo));
     if (!origin) return allDown(id, 0);
     const hash = url.indexOf("#", start);
@@ -123,6 +167,14 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
     if (!table.pick(entry, pos)) return allDown(id, started);
     const hash = url.indexOf("#", start);
     const suffix = hash < 0 ? url.slice(start) : url.slice(start, hash);
+    if (entry.policy === "signed") {
+      const ask = checkPlayback(verifier, req, url, id, config);
+      const after = (r: TokenCheck, a: PlaybackAsk): Response | Promise<Response> =>
+        r.ok
+          ? proxied(req, id, locationWithToken(suffix, a), entry, pos, started)
+          : tokenRefused(id, r, started);
+      return ask.check instanceof Promise ? ask.check.then((r) => after(r, ask)) : after(ask.check, ask);
+    }
     return proxied(req, id, suffix, entry, pos, started);
   }
 
@@ -160,7 +212,8 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
     const read = method === "GET" || method === "HEAD";
     if (read && !proxy && url.startsWith(LIVE_PREFIX, start)) {
       try {
-        return redirect(req, url, start);
+        const res = redirect(req, url, start);
+        return res instanceof Response ? res : res.catch((err) => internal(err, url.slice(start)));
       } catch (err) {
         return internal(err, url.slice(start));
       }

@@ -98,9 +98,10 @@ export const PERMISSIONS: Record<MqttRole, RolePermissions> = {
       `${N}/{node}/telemetry`,
       `${N}/{node}/streams/+/status`,
     ],
-    subscribe: [`${N}/{node}/desired`],
+    // Public playback keys (signed streams, ADR 0060): public JWKs only, never private keys.
+    subscribe: [`${N}/{node}/desired`, `${TOPIC_ROOT}/keys`],
   },
-  router: { publish: [], subscribe: [`${TOPIC_ROOT}/routes/+`, `${N}/+/state`] },
+  router: { publish: [], subscribe: [`${TOPIC_ROOT}/routes/+`, `${N}/+/state`, `${TOPIC_ROOT}/keys`] },
   dashboard: {
     publish: [],
     subscribe: [`${N}/+/telemetry`, `${N}/+/state`, `${N}/+/announce`, `${N}/+/streams/+/status`],

@@ -12,6 +12,8 @@ export const topics = {
   streamStatus: (nodeId: string, streamId: string) =>
     `${TOPIC_ROOT}/nodes/${nodeId}/streams/${streamId}/status`,
   route: (streamId: string) => `${TOPIC_ROOT}/routes/${streamId}`,
+  /** Retained list of live playback verification keys (public JWKs only; ADR 0060). */
+  playbackKeys: `${TOPIC_ROOT}/keys`,
 } as const;
 
 /** Subscription filters. */
@@ -26,7 +28,8 @@ export const filters = {
 export type ParsedTopic =
   | { kind: "nodeAnnounce" | "nodeState" | "nodeTelemetry" | "nodeDesired"; nodeId: string }
   | { kind: "streamStatus"; nodeId: string; streamId: string }
-  | { kind: "route"; streamId: string };
+  | { kind: "route"; streamId: string }
+  | { kind: "playbackKeys" };
 
 const ID = `(${ID_CHARS})`;
 const NODE_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/(announce|state|telemetry|desired)$`);
@@ -48,5 +51,6 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   if (m) return { kind: "streamStatus", nodeId: m[1] as string, streamId: m[2] as string };
   m = ROUTE_RE.exec(topic);
   if (m) return { kind: "route", streamId: m[1] as string };
+  if (topic === topics.playbackKeys) return { kind: "playbackKeys" };
   return undefined;
 }

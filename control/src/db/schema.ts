@@ -3,7 +3,7 @@
  * columns hold the shared TypeBox shapes. Changing this file means `bunx drizzle-kit generate`
  * from control/ and committing the new migration in control/drizzle/.
  */
-import type { NodeCapacity, NodeIngestEndpoints, ProfileSpec } from "@dionysia/shared";
+import type { NodeCapacity, NodeIngestEndpoints, ProfileSpec, PublicJwk } from "@dionysia/shared";
 import type { Static } from "@sinclair/typebox";
 import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
@@ -130,6 +130,23 @@ export const counters = sqliteTable("counters", {
   value: integer("value").notNull(),
 });
 
+/**
+ * Signed playback (ADR 0060): verification keys by `kid`. Users' keys keep only the public JWK
+ * (the private key is returned once at creation); control's own key (`managed`) also keeps its
+ * private PKCS8 PEM, to sign `POST /v1/streams/{id}/playback-tokens`. Deleting sets `revokedAt`.
+ */
+export const signingKeys = sqliteTable("signing_keys", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  alg: text("alg", { enum: ["ES256", "RS256"] }).notNull(),
+  publicJwk: text("public_jwk", { mode: "json" }).$type<PublicJwk>().notNull(),
+  managed: integer("managed", { mode: "boolean" }).notNull().default(false),
+  privatePem: text("private_pem"),
+  createdAt: integer("created_at").notNull(),
+  revokedAt: integer("revoked_at"),
+});
+
+export type SigningKeyRow = typeof signingKeys.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ProfileRow = typeof profiles.$inferSelect;
 export type NodeRow = typeof nodes.$inferSelect;

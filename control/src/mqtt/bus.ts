@@ -13,6 +13,7 @@ import {
   NodeDesired,
   NodeState,
   NodeTelemetry,
+  PlaybackKeys,
   parseTopic,
   Route,
   StreamStatusMessage,
@@ -206,6 +207,13 @@ export class ControlBus {
   /** Clears a node's desired state (node deleted). */
   async clearDesired(nodeId: string): Promise<void> {
     await this.publishRetained(topics.nodeDesired(nodeId), "");
+  }
+
+  /** Signed playback (ADR 0060): the live public keys, retained on `dionysia/v1/keys`. */
+  async publishPlaybackKeys(keys: PlaybackKeys): Promise<void> {
+    const err = validate(PlaybackKeys, keys);
+    if (err) throw new Error(`invalid playback keys: ${err}`);
+    await this.publishRetained(topics.playbackKeys, JSON.stringify(keys));
   }
 
   async publishRoute(route: Route): Promise<void> {

@@ -46,6 +46,7 @@ import {
   type StreamSnapshot,
 } from "../scheduler/reconcile.ts";
 import { type RouteNode, routeFor } from "../scheduler/routes.ts";
+import { playbackKeysMessage } from "../signing-keys/service.ts";
 import { applyAssignments, recordStreamStatus } from "../streams/assignment.ts";
 import { LeaseKeeper } from "./lease.ts";
 
@@ -122,6 +123,7 @@ export class Network implements ControlBusHandler {
       "stream.assigned",
       "stream.keyRotated",
       "node.updated",
+      "signingKeys.changed", // signed playback (ADR 0060)
     ] as const)
       this.offs.push(this.d.events.on(name, () => this.kick()));
     this.offs.push(
@@ -268,6 +270,16 @@ export class Network implements ControlBusHandler {
     }
     await this.publishDesired(snap);
     await this.publishRoutes(snap);
+    await this.publishPlaybackKeys(); // signed playback (ADR 0060)
+  }
+
+  /** Signed playback (ADR 0060): the live public keys, retained, published when they change. */
+  private async publishPlaybackKeys(): Promise<void> {
+    const msg = await playbackKeysMessage(this.d.db);
+    const body = JSON.stringify(msg);
+    if (this.published.get("keys") === body) return;
+    await this.bus?.publishPlaybackKeys(msg);
+    this.published.set("keys", body);
   }
 
   private async applyAssignments(changes: Map<string, Assignment>, before: StreamSnapshot[]): Promise<void> {

@@ -145,6 +145,8 @@ export function desiredFor(
         keyHash: s.keyHash,
         srtPassphrase: s.srtPassphrase,
         source: s.source,
+        // Signed playback (ADR 0060): only signed streams carry it, public payloads are unchanged.
+        ...(s.playbackPolicy === "signed" ? { playbackPolicy: "signed" as const } : {}),
       };
       // The node that takes the push listens for SRT on the stream's own, stable port.
       if (p.role !== "transcode" && s.srtPort) entry.srtPort = s.srtPort;

@@ -41,6 +41,8 @@ export interface OriginAgentOptions {
   /** PEM CA bundle (contents, or `caFile` to read) for an `mqtts://` broker (default: system CAs). */
   ca?: string | Buffer | undefined;
   caFile?: string | undefined;
+  /** Signed playback (ADR 0060): payloads of the retained `dionysia/v1/keys` topic. */
+  onPlaybackKeys?: ((payload: Uint8Array) => void) | undefined;
 }
 
 export type DesiredDrop = "invalid" | "stale" | "wrong_node" | "empty" | "implausible_version";
@@ -172,6 +174,7 @@ export class OriginAgent {
     this.log?.info({ reconnect: this.counts.connects > 1 }, "connected to MQTT broker");
     try {
       await this.client.subscribeAsync(topics.nodeDesired(this.nodeId), { qos: 1 });
+      if (this.o.onPlaybackKeys) await this.client.subscribeAsync(topics.playbackKeys, { qos: 1 });
       await this.client.publishAsync(
         topics.nodeState(this.nodeId),
         JSON.stringify({ state: "online", ts: Date.now() }),
@@ -211,6 +214,10 @@ export class OriginAgent {
   }
 
   private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    if (topic === topics.playbackKeys) {
+      this.o.onPlaybackKeys?.(payload);
+      return;
+    }
     if (topic !== topics.nodeDesired(this.nodeId)) return;
     const reason = this.acceptDesired(payload, retained);
     if (reason) {

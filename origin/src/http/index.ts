@@ -9,6 +9,7 @@ import type { Logger } from "@dionysia/shared";
 import type { OriginMetrics } from "../metrics/index.ts";
 import { type LiveBytes, liveFiles } from "./live-file.ts";
 import { CONTENT_TYPES, isManifest, parseRange, resolveLivePath } from "./paths.ts";
+import { type PlaybackGuard, serveSigned } from "./signed.ts";
 
 export type RouteHandler = (req: Request) => Response | Promise<Response>;
 
@@ -23,6 +24,8 @@ export interface OriginHttpOptions {
   extraRoutes?: Record<string, RouteHandler>;
   /** Extra fields for /health (e.g. node id, active streams). */
   health?: () => Record<string, unknown>;
+  /** Signed playback (ADR 0060): which streams need a token, and the keys to check it. */
+  playback?: PlaybackGuard;
 }
 
 export interface OriginHttp {
@@ -95,7 +98,8 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
   const counters = m.http;
   const requests = counters.requests;
 
-  function serveLive(req: Request, rest: string): Response {
+  /** `wholeManifest`: a signed manifest is rewritten, so a Range on it is ignored (ADR 0060). */
+  function serveLive(req: Request, rest: string, wholeManifest = false): Response {
     const r = resolveLivePath(liveRoot, rest);
     if (!r.ok) return r.status === 400 ? text(400, "bad path\n") : notFound();
     const base = LIVE_HEADERS[r.ext];
@@ -107,7 +111,7 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
     if (!st) return notFound();
     const size = st.size;
     const head = req.method === "HEAD";
-    const rangeHeader = req.headers.get("range");
+    const rangeHeader = wholeManifest && manifest ? null : req.headers.get("range");
     const headers: Record<string, string> = { ...base, "Last-Modified": httpDate(st.mtimeMs) };
     const range = rangeHeader === null ? undefined : parseRange(rangeHeader, size);
     if (range === null) return text(416, "range not satisfiable\n", { "Content-Range": `bytes */${size}` });
@@ -138,7 +142,15 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
     const extra = o.extraRoutes?.[raw];
     if (extra) return extra(req);
     if (raw.startsWith("/live/")) {
-      if (req.method === "GET" || req.method === "HEAD") return serveLive(req, raw.slice("/live/".length));
+      if (req.method === "GET" || req.method === "HEAD") {
+        const rest = raw.slice("/live/".length);
+        // Signed playback (ADR 0060): a signed stream's files need a token.
+        const slash = rest.indexOf("/");
+        const id = o.playback && slash > 0 ? rest.slice(0, slash) : "";
+        if (o.playback?.isSigned(id))
+          return serveSigned(o.playback, req, id, CORS, () => serveLive(req, rest, true));
+        return serveLive(req, rest);
+      }
       if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
       return text(405, "method not allowed\n", { Allow: "GET, HEAD, OPTIONS" });
     }

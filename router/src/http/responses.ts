@@ -8,7 +8,7 @@ export const CORS_HEADERS = {
 export const PREFLIGHT_HEADERS = {
   ...CORS_HEADERS,
   "access-control-allow-methods": "GET, HEAD, OPTIONS",
-  "access-control-allow-headers": "range, if-none-match, if-modified-since, content-type",
+  "access-control-allow-headers": "range, if-none-match, if-modified-since, content-type, authorization",
   "access-control-max-age": "86400",
 } as const;
 

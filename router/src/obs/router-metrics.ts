@@ -13,6 +13,9 @@ export const OUTCOMES = [
   "preflight",
   "health",
   "metrics",
+  // Signed playback (ADR 0060): no token / a token that does not grant the request.
+  "token_required",
+  "token_invalid",
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 

@@ -8,7 +8,7 @@ import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { decodeMessage } from "../../../shared/src/codec.ts";
 import { ROLE_USERNAMES } from "../../../shared/src/mqtt-auth.ts";
 import { NodeState, Route } from "../../../shared/src/schemas/mqtt.ts";
-import { filters, parseTopic } from "../../../shared/src/topics.ts";
+import { filters, parseTopic, topics } from "../../../shared/src/topics.ts";
 import type { Log } from "../obs/log.ts";
 import type { RouteTable } from "./store.ts";
 
@@ -25,6 +25,8 @@ export interface LiveOptions {
   onSubscribed?: (resumed: boolean) => void;
   onConnectionChange?: (connected: boolean) => void;
   onMessage?: (kind: "route" | "delete" | "node" | "dropped") => void;
+  /** Signed playback (ADR 0060): payloads on the retained `dionysia/v1/keys` topic. */
+  onPlaybackKeys?: (payload: Uint8Array) => void;
 }
 
 /** Applies one message to the table; returns what happened. Pure apart from the table and the log. */
@@ -94,7 +96,10 @@ export function connectLive(table: RouteTable, o: LiveOptions, log: Log): MqttCl
     connectedOnce = true;
     o.onConnectionChange?.(true);
     log.info({ resumed }, "connected to MQTT broker");
-    client.subscribe({ [filters.allRoutes]: { qos: 1 }, [filters.allNodeState]: { qos: 1 } }, (err) => {
+    const subs = { [filters.allRoutes]: { qos: 1 as const }, [filters.allNodeState]: { qos: 1 as const } };
+    // Signed playback (ADR 0060): the live key list, only when someone consumes it.
+    if (o.onPlaybackKeys) Object.assign(subs, { [topics.playbackKeys]: { qos: 1 as const } });
+    client.subscribe(subs, (err) => {
       if (err) log.error({ err: err.message }, "MQTT subscribe failed");
       else o.onSubscribed?.(resumed);
     });
@@ -102,6 +107,7 @@ export function connectLive(table: RouteTable, o: LiveOptions, log: Log): MqttCl
   client.on("close", () => o.onConnectionChange?.(false));
   client.on("error", (err) => log.warn({ err: err.message }, "MQTT error"));
   client.on("message", (topic, payload) => {
+    if (topic === topics.playbackKeys && o.onPlaybackKeys) return o.onPlaybackKeys(payload);
     try {
       // Applied first: `o.onMessage?.(applyMessage(...))` would skip applying without a callback.
       const effect = applyMessage(table, topic, payload, log);

@@ -88,6 +88,8 @@ export const DesiredStream = T.Object({
   pullFrom: T.Optional(T.String()),
   /** Embedded media server: the stream's SRT listener port, assigned once by control (stable). */
   srtPort: T.Optional(T.Integer({ minimum: 1, maximum: 65535 })),
+  /** Signed playback (ADR 0060): `signed` makes the origin require a token under /live/{id}/. Absent: public. */
+  playbackPolicy: T.Optional(T.Union([T.Literal("public"), T.Literal("signed")])),
 });
 export type DesiredStream = Static<typeof DesiredStream>;
 
@@ -133,3 +135,37 @@ export const Route = T.Object({
   ts: T.Optional(T.Number()),
 });
 export type Route = Static<typeof Route>;
+
+/**
+ * Signed playback (ADR 0060): the public half of a signing key, as routers and origins receive it.
+ * `additionalProperties: false` keeps a private JWK member (`d`, `p`, `q`...) out of the contract.
+ */
+export const SigningAlg = T.Union([T.Literal("ES256"), T.Literal("RS256")]);
+export type SigningAlg = Static<typeof SigningAlg>;
+
+export const PublicJwk = T.Object(
+  {
+    kty: T.Union([T.Literal("EC"), T.Literal("RSA")]),
+    crv: T.Optional(T.Literal("P-256")),
+    x: T.Optional(T.String({ maxLength: 128 })),
+    y: T.Optional(T.String({ maxLength: 128 })),
+    n: T.Optional(T.String({ maxLength: 1400 })),
+    e: T.Optional(T.String({ maxLength: 16 })),
+  },
+  { additionalProperties: false },
+);
+export type PublicJwk = Static<typeof PublicJwk>;
+
+export const PublicSigningKey = T.Object({
+  kid: Id,
+  alg: SigningAlg,
+  jwk: PublicJwk,
+});
+export type PublicSigningKey = Static<typeof PublicSigningKey>;
+
+/** Retained on `dionysia/v1/keys`: every live (not deleted) playback verification key. */
+export const PlaybackKeys = T.Object({
+  keys: T.Array(PublicSigningKey, { maxItems: 1000 }),
+  ts: T.Number(),
+});
+export type PlaybackKeys = Static<typeof PlaybackKeys>;
