@@ -19,13 +19,19 @@ import { loadRouterConfig } from "../../router/src/config.ts";
 import { desiredFor, type StreamSnapshot } from "../src/scheduler/reconcile.ts";
 import { ROUTER_KEY, startControl, type TestControl } from "./helpers/control.ts";
 
+const ROUTER_MQTT_PASSWORD = "router-mqtt-password-0123456789";
 let c: TestControl;
 let watcher: mqtt.MqttClient;
 let lastKeys: PlaybackKeys | undefined;
 
 beforeAll(async () => {
-  c = await startControl();
-  watcher = mqtt.connect(c.control.network?.mqttUrl as string, { protocolVersion: 4 });
+  c = await startControl({ env: { MQTT_ROUTER_PASSWORD: ROUTER_MQTT_PASSWORD } });
+  // The embedded broker takes only known identities: the watcher speaks as control.
+  watcher = mqtt.connect(c.control.network?.mqttUrl as string, {
+    protocolVersion: 4,
+    username: c.control.network?.broker?.control.username,
+    password: c.control.network?.broker?.control.password,
+  });
   watcher.on("message", (topic, payload) => {
     if (topic === topics.playbackKeys) lastKeys = JSON.parse(payload.toString()) as PlaybackKeys;
   });
@@ -200,6 +206,7 @@ describe("control → MQTT → a real router", () => {
         CONTROL_URL: c.url,
         DIONYSIA_ROUTER_KEY: ROUTER_KEY,
         MQTT_URL: c.control.network?.mqttUrl as string,
+        MQTT_PASSWORD: ROUTER_MQTT_PASSWORD,
         LOG_LEVEL: "silent",
       }),
       { bootstrapMinDelayMs: 50 },

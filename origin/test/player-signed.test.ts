@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, generatePlaybackKeyPair, signPlaybackToken } from "@dionysia/shared";
+import { reportSkip } from "@dionysia/shared/testkit";
 import { execa } from "execa";
 import { loadRouterConfig } from "../../router/src/config.ts";
 import { createRouter } from "../../router/src/handler.ts";
@@ -17,7 +18,8 @@ import { createOriginHttp, type OriginHttp } from "../src/http/index.ts";
 import { PlaybackGuard } from "../src/http/signed.ts";
 import { createOriginMetrics } from "../src/metrics/index.ts";
 
-const LIBS = process.env.PLAYER_LIBS_DIR ?? "/work/tools/pw/node_modules";
+// The players are the repository's own devDependencies; Chromium is Debian's (the launcher installs it).
+const LIBS = process.env.PLAYER_LIBS_DIR ?? join(import.meta.dir, "../../node_modules");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const missing = [
   ["node", Bun.which("node")],
@@ -30,7 +32,10 @@ const missing = [
   .filter(([, v]) => !v)
   .map(([k]) => k);
 if (missing.length)
-  console.warn(`player tests skipped: missing ${missing.join(", ")} (set PLAYER_LIBS_DIR / CHROMIUM)`);
+  reportSkip(
+    "origin/test/player-signed.test.ts (hls.js and dash.js in Chromium)",
+    `missing ${missing.join(", ")} (apt-get install chromium; PLAYER_LIBS_DIR / CHROMIUM override)`,
+  );
 
 interface Played {
   first: { t: number; height: number };
