@@ -439,7 +439,9 @@ for (const [name, start, skip] of brokers) {
       await expectUnchanged();
     });
 
-    test.skipIf(name !== "embedded aedes")(
+    // The retained budget is the embedded broker's own (mosquitto has no per-client budget; its
+    // ACL confines each node to its own tree), so the case exists only there.
+    (name === "embedded aedes" ? test : () => {})(
       "retained messages past a node's budget are delivered but not kept",
       async () => {
         const a = await connect(broker.url, broker.node(A), { clientId: nodeClientId(A) });

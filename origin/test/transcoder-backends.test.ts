@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ProfileSpec, Rendition as RenditionSpec } from "@dionysia/shared";
+import { reportSkip } from "@dionysia/shared/testkit";
 import { h264Level } from "../src/transcoder/codecs.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
 import { GpacBackend } from "../src/transcoder/gpac/index.ts";
@@ -149,7 +150,7 @@ async function expectDash(t: Transcoded, videoSizes: [number, number][], audio: 
 for (const { name, backend, known } of backends) {
   const detected = await backend.detect();
   if (!detected.ok) {
-    console.warn(`transcoder-backends.test.ts: ${name} back end SKIPPED (${detected.reason})`);
+    reportSkip(`origin/test/transcoder-backends.test.ts (${name} back end)`, detected.reason);
   } else if (known.firstSegmentTiming) {
     console.warn(
       `transcoder-backends.test.ts: ${name}: first segment's frame timing not checked: ${known.firstSegmentTiming}`,
