@@ -17,14 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type HlsSource, startHlsSource } from "../e2e/lib/hls-source.ts";
-import {
-  killOrphans,
-  type OriginSpec,
-  originEnv,
-  type Platform,
-  ROOT,
-  startPlatform,
-} from "../e2e/platform.ts";
+import { killOrphans, type OriginSpec, type Platform, ROOT, startPlatform } from "../e2e/platform.ts";
 import {
   freePort,
   httpOk,
@@ -244,7 +237,7 @@ async function failoverRun(
   const svc = p.group.start({
     name: victim.spec.id,
     cmd: ["bun", join(ROOT, "origin/src/main.ts")],
-    env: { ...opts.env, ...originEnv(opts.platform, victim.spec, p.mqttUrl, p.controlUrl) },
+    env: { ...opts.env, ...p.originEnv(victim.spec) },
   });
   victim.svc = svc;
   await waitFor(`${victim.spec.id} back`, () => httpOk(`${victim.url}/health`), 60_000);

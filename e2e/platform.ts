@@ -60,6 +60,8 @@ export interface Platform {
   router: RunningService;
   /** Authorized fetch against control's API. */
   api(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  /** Everything an origin of this platform is started with (its MQTT credential included). */
+  originEnv(spec: OriginSpec): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -162,17 +164,18 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     await fail("control", control, err);
   }
 
+  const originEnvOf = (spec: OriginSpec): Record<string, string> => ({
+    ...common,
+    ...originEnv(o, spec, mqttUrl, controlUrl),
+    ...(mqttAuth ? { MQTT_PASSWORD: nodePassword(mqttAuth.nodeSecret, spec.id) } : {}),
+  });
   const origins = new Map<string, { spec: OriginSpec; url: string; svc: RunningService }>();
   for (const spec of o.origins) {
     progress(`starting origin ${spec.id} (${spec.region})`);
     const svc = group.start({
       name: spec.id,
       cmd: ["bun", join(ROOT, "origin/src/main.ts")],
-      env: {
-        ...common,
-        ...originEnv(o, spec, mqttUrl, controlUrl),
-        ...(mqttAuth ? { MQTT_PASSWORD: nodePassword(mqttAuth.nodeSecret, spec.id) } : {}),
-      },
+      env: originEnvOf(spec),
       // A crashed origin leaves its ffmpeg children behind (they would keep writing its files).
       beforeRestart: () => killOrphans(spec, o.dataDir),
     });
@@ -235,6 +238,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     control,
     router,
     api,
+    originEnv: originEnvOf,
     stop: () => group.stopAll(),
   };
 }
