@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { nodePassword } from "@dionysia/shared";
 import { announceRefusal, hostAllowed } from "../src/mqtt/announce-policy.ts";
 import { type BrokerCredentials, verifyCredentials } from "../src/mqtt/auth.ts";
-import { AuthFailureLimiter } from "../src/mqtt/auth-limiter.ts";
 import { run } from "../src/mqtt/cli.ts";
 import {
   mosquittoPasswordFile,
@@ -65,25 +64,6 @@ describe("verifyCredentials", () => {
       ok: false,
       reason: "revoked",
     });
-  });
-});
-
-describe("AuthFailureLimiter", () => {
-  test("blocks an address after the limit within the window, never another address; 0 is off", () => {
-    const l = new AuthFailureLimiter(3, 60_000);
-    for (const t of [0, 10, 20]) {
-      expect(l.blocked("10.0.0.1", t)).toBe(false);
-      l.failed("10.0.0.1", t);
-    }
-    expect(l.blocked("10.0.0.1", 30)).toBe(true);
-    expect(l.blocked("10.0.0.2", 30)).toBe(false);
-    // The first failure ages out: one more attempt is allowed.
-    expect(l.blocked("10.0.0.1", 60_000)).toBe(false);
-    l.failed("10.0.0.1", 60_001);
-    expect(l.blocked("10.0.0.1", 60_002)).toBe(true);
-    const off = new AuthFailureLimiter(0);
-    for (let i = 0; i < 100; i++) off.failed("x", i);
-    expect(off.blocked("x", 100)).toBe(false);
   });
 });
 

@@ -15,7 +15,9 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer } from "node:tls";
 import {
+  addressKey,
   clientIdRefusal,
+  FailureLimiter,
   type Logger,
   type MqttIdentity,
   mayPublish,
@@ -25,7 +27,6 @@ import {
 import { Aedes, type AuthenticateError, type Client } from "aedes";
 import { Counter, Registry } from "prom-client";
 import { type AuthRefusal, type BrokerCredentials, newControlCredential, verifyCredentials } from "./auth.ts";
-import { AuthFailureLimiter } from "./auth-limiter.ts";
 import { guardedConnection } from "./packet-guard.ts";
 import { RetainedBudget } from "./retained-budget.ts";
 
@@ -110,7 +111,8 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
   const holders = new Map<string, { client: Client; username: string }>();
   const wills = new WeakMap<Client, { topic: string } | undefined>();
   const remotes = new WeakMap<Duplex, { address: string; label: string }>();
-  const limiter = new AuthFailureLimiter(o.authFailuresPerMinute ?? 20);
+  // The one failure limiter of every door (shared/src/rate-limit.ts), per source address.
+  const limiter = new FailureLimiter({ limit: o.authFailuresPerMinute ?? 20, windowMs: 60_000 });
 
   const refuse = (reason: BrokerRefusal, detail: Record<string, unknown>) => {
     counts[reason] = (counts[reason] ?? 0) + 1;
@@ -137,13 +139,13 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
       const remote = remotes.get(client.conn as Duplex);
       const detail = { clientId: client.id, username, remote: remote?.label };
       const now = Date.now();
-      if (remote && limiter.blocked(remote.address, now)) {
+      if (remote && limiter.check(addressKey(remote.address), now).blocked) {
         refuse("rate_limited", detail);
         return done(authError("too many failed logins from this address", CONNACK.notAuthorized), false);
       }
       const r = verifyCredentials(credentials, username, password);
       if (!r.ok) {
-        if (remote) limiter.failed(remote.address, now);
+        if (remote) limiter.fail(addressKey(remote.address), now);
         refuse(r.reason, detail);
         const code = r.reason === "anonymous" ? CONNACK.notAuthorized : CONNACK.badCredentials;
         return done(authError(r.reason, code), false);
