@@ -8,12 +8,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createLogger, type DesiredStream, type ProfileSpec } from "@dionysia/shared";
-import { freePort, isAlive, publish, waitFor } from "@dionysia/shared/testkit";
+import { freePort, isAlive, publish, reportSkip, waitFor } from "@dionysia/shared/testkit";
 import HLS from "hls-parser";
 import { parseMediaPlaylist } from "../src/supervisor/playlist.ts";
 import { type StreamStatusEvent, Supervisor } from "../src/supervisor/service.ts";
 import { ffmpegLayout } from "../src/transcoder/ffmpeg/command.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
+import { GpacBackend } from "../src/transcoder/gpac/index.ts";
 import type { TranscoderBackend } from "../src/transcoder/types.ts";
 import { ffprobeStreams } from "./helpers/ffprobe.ts";
 import { TestMediaServer } from "./helpers/test-media-server.ts";
@@ -84,7 +85,11 @@ async function setup(id: string, profile: ProfileSpec, backend: TranscoderBacken
   media.publish({
     streamId: id,
     protocol: "srt",
-    inputUrl: `udp://127.0.0.1:${port}?overrun_nonfatal=1&fifo_size=100000`,
+    // ffmpeg's UDP options; gpac reads MPEG-TS over UDP with its own socket filter.
+    inputUrl:
+      backend.name === "gpac"
+        ? `udp://127.0.0.1:${port}`
+        : `udp://127.0.0.1:${port}?overrun_nonfatal=1&fifo_size=100000`,
     tracks: { video: true, audio: true },
   });
   return { sup, events, outDir: join(dataDir, "live", id) };
@@ -139,69 +144,96 @@ describe.skipIf(!hasFfmpeg)("overload: slow is shed, not restarted", () => {
   }, 150_000);
 });
 
-describe.skipIf(!hasFfmpeg)("restart continues the playlists", () => {
-  test("SIGKILL: media sequence keeps growing, EXT-X-DISCONTINUITY and a new DASH Period at the restart", async () => {
-    const { sup, outDir } = await setup("cont1", small);
-    await waitFor("live", () => sup.status("cont1") === "live", 45_000);
-    await waitFor("3 segments", () => read(join(outDir, "media_0.m3u8")).segments.length >= 3, 20_000);
-    const before = read(join(outDir, "media_0.m3u8"));
-    const beforeEnd = before.mediaSequence + before.segments.length;
-    const oldRun = dirname(dirname(before.segments[0]!));
-    // What the capacity correction reads (ADR 0044): the run's CPU and media seconds so far.
-    const u = sup.usage()[0]!;
-    expect(`run-${u.runId}`).toBe(oldRun);
-    expect(u.cpuSeconds).toBeGreaterThan(0);
-    expect(u.mediaSeconds).toBeGreaterThan(1);
-    expect(u.cost).toBeCloseTo(0.864 + 0.216 + 0.25, 3);
-    const pid1 = sup.processes()[0]!.pid!;
-    process.kill(pid1, "SIGKILL");
-    await waitFor("restarted", () => sup.processes()[0]?.pid !== pid1 && sup.processes()[0]?.pid, 20_000);
-    // Two segments of the new run are served after the old ones.
-    const after = await waitFor(
-      "new run's segments in the same playlist",
-      () => {
-        const p = read(join(outDir, "media_0.m3u8"));
-        const fresh = p.segments.filter((s) => !s.startsWith(`${oldRun}/`));
-        return fresh.length >= 2 && p.segments.length === 4 ? p : undefined;
-      },
-      45_000,
-    );
-    expect(after.mediaSequence).toBeGreaterThanOrEqual(before.mediaSequence);
-    expect(after.mediaSequence + after.segments.length).toBeGreaterThan(beforeEnd);
-    const text = readFileSync(join(outDir, "media_0.m3u8"), "utf8");
-    if (after.segments.some((s) => s.startsWith(`${oldRun}/`))) {
-      expect(after.discontinuities).toHaveLength(1);
-      expect(text).toContain("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:");
-    } else {
-      // The old run's segments slid out already: the discontinuity is counted instead.
-      expect(after.discontinuitySequence).toBe(1);
-    }
-    // No name collides; every listed segment is on disk.
-    expect(new Set(after.segments).size).toBe(after.segments.length);
-    for (const s of after.segments) expect(existsSync(join(outDir, s))).toBe(true);
-    // The same for the audio playlist, which the restart must not reset either.
-    const audio = read(join(outDir, "media_2.m3u8"));
-    expect(audio.mediaSequence + audio.segments.length).toBeGreaterThan(beforeEnd - 1);
+/** The restart case runs over every back end present (gpac when it is on PATH), like the behaviour suite. */
+const gpac = new GpacBackend();
+const gpacFound = await gpac.detect();
+if (!gpacFound.ok)
+  reportSkip("origin/test/supervisor-shed.test.ts (gpac back end)", gpacFound.reason ?? "gpac not found");
+const restartBackends = [
+  {
+    name: "ffmpeg",
+    make: () => new FfmpegBackend(),
+    names: { video: "media_0.m3u8", audio: "media_2.m3u8" },
+    on: true,
+  },
+  {
+    name: "gpac",
+    make: () => new GpacBackend(),
+    names: { video: "media-180p.m3u8", audio: "media-audio.m3u8" },
+    on: gpacFound.ok,
+  },
+];
 
-    // DASH: the restart opened a new Period, whose segments live in the new run's folder.
-    const mpd = readFileSync(join(outDir, "manifest.mpd"), "utf8");
-    const periods = [...mpd.matchAll(/<Period id="([^"]+)" start="PT([0-9.]+)S">/g)];
-    expect(periods.length).toBeGreaterThanOrEqual(1);
-    const lastPeriod = periods.at(-1)!;
-    expect(`run-${lastPeriod[1]}`).not.toBe(oldRun);
-    if (after.segments.some((s) => s.startsWith(`${oldRun}/`))) {
-      // Both runs' segments are listed: both Periods are there, in order.
-      expect(periods).toHaveLength(2);
-      expect(`run-${periods[0]![1]}`).toBe(oldRun);
-      expect(Number(periods[1]![2])).toBeGreaterThan(Number(periods[0]![2]));
-    }
-    expect(mpd).toContain(`initialization="run-${lastPeriod[1]}/$RepresentationID$/init-`);
-    // ffprobe plays the served HLS across the restart and reads the manifest.
-    const hls = await ffprobeStreams(join(outDir, "media_0.m3u8"));
-    expect(hls.find((s) => s.codec_type === "video")?.width).toBe(320);
-    const dash = await ffprobeStreams(join(outDir, "manifest.mpd"));
-    expect(dash.filter((s) => s.codec_type === "video").map((s) => s.height)).toEqual([180, 90]);
-  }, 150_000);
+describe.skipIf(!hasFfmpeg)("restart continues the playlists", () => {
+  for (const { name, make, names, on } of restartBackends) {
+    if (!on) continue;
+    test(`${name}: SIGKILL: media sequence keeps growing, EXT-X-DISCONTINUITY and a new DASH Period at the restart`, async () => {
+      const { sup, outDir } = await setup(`cont1${name}`, small, make());
+      const id = `cont1${name}`;
+      await waitFor("live", () => sup.status(id) === "live", 45_000);
+      await waitFor("3 segments", () => read(join(outDir, names.video)).segments.length >= 3, 20_000);
+      const before = read(join(outDir, names.video));
+      const beforeEnd = before.mediaSequence + before.segments.length;
+      const oldRun = dirname(dirname(before.segments[0]!));
+      // What the capacity correction reads (ADR 0044): the run's CPU and media seconds so far
+      // (from ffmpeg's -progress; gpac reports none, so only ffmpeg runs are samples).
+      const u = sup.usage()[0]!;
+      expect(`run-${u.runId}`).toBe(oldRun);
+      if (name === "ffmpeg") {
+        expect(u.cpuSeconds).toBeGreaterThan(0);
+        expect(u.mediaSeconds).toBeGreaterThan(1);
+      }
+      expect(u.cost).toBeCloseTo(0.864 + 0.216 + 0.25, 3);
+      const pid1 = sup.processes()[0]!.pid!;
+      process.kill(pid1, "SIGKILL");
+      await waitFor("restarted", () => sup.processes()[0]?.pid !== pid1 && sup.processes()[0]?.pid, 20_000);
+      // Two segments of the new run are served after the old ones.
+      const after = await waitFor(
+        "new run's segments in the same playlist",
+        () => {
+          const p = read(join(outDir, names.video));
+          const fresh = p.segments.filter((s) => !s.startsWith(`${oldRun}/`));
+          return fresh.length >= 2 && p.segments.length === 4 ? p : undefined;
+        },
+        45_000,
+      );
+      expect(after.mediaSequence).toBeGreaterThanOrEqual(before.mediaSequence);
+      expect(after.mediaSequence + after.segments.length).toBeGreaterThan(beforeEnd);
+      const text = readFileSync(join(outDir, names.video), "utf8");
+      if (after.segments.some((s) => s.startsWith(`${oldRun}/`))) {
+        expect(after.discontinuities).toHaveLength(1);
+        expect(text).toContain("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:");
+      } else {
+        // The old run's segments slid out already: the discontinuity is counted instead.
+        expect(after.discontinuitySequence).toBe(1);
+      }
+      // No name collides; every listed segment is on disk.
+      expect(new Set(after.segments).size).toBe(after.segments.length);
+      for (const s of after.segments) expect(existsSync(join(outDir, s))).toBe(true);
+      // The same for the audio playlist, which the restart must not reset either.
+      const audio = read(join(outDir, names.audio));
+      expect(audio.mediaSequence + audio.segments.length).toBeGreaterThan(beforeEnd - 1);
+
+      // DASH: the restart opened a new Period, whose segments live in the new run's folder.
+      const mpd = readFileSync(join(outDir, "manifest.mpd"), "utf8");
+      const periods = [...mpd.matchAll(/<Period id="([^"]+)" start="PT([0-9.]+)S">/g)];
+      expect(periods.length).toBeGreaterThanOrEqual(1);
+      const lastPeriod = periods.at(-1)!;
+      expect(`run-${lastPeriod[1]}`).not.toBe(oldRun);
+      if (after.segments.some((s) => s.startsWith(`${oldRun}/`))) {
+        // Both runs' segments are listed: both Periods are there, in order.
+        expect(periods).toHaveLength(2);
+        expect(`run-${periods[0]![1]}`).toBe(oldRun);
+        expect(Number(periods[1]![2])).toBeGreaterThan(Number(periods[0]![2]));
+      }
+      expect(mpd).toContain(`initialization="run-${lastPeriod[1]}/$RepresentationID$/init-`);
+      // ffprobe plays the served HLS across the restart and reads the manifest.
+      const hls = await ffprobeStreams(join(outDir, names.video));
+      expect(hls.find((s) => s.codec_type === "video")?.width).toBe(320);
+      const dash = await ffprobeStreams(join(outDir, "manifest.mpd"));
+      expect(dash.filter((s) => s.codec_type === "video").map((s) => s.height)).toEqual([180, 90]);
+    }, 150_000);
+  }
 
   test("HLS alone (hls muxer): the rendition folder's playlist continues into the new run's folder", async () => {
     const { sup, outDir } = await setup("cont2", { ...small, formats: ["hls"], renditions: [light[1]] });
