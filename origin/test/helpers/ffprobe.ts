@@ -9,6 +9,7 @@ export interface ProbedStream {
   width?: number;
   height?: number;
   avg_frame_rate?: string;
+  r_frame_rate?: string;
   sample_rate?: string;
   channels?: number;
 }

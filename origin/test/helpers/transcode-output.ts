@@ -34,18 +34,9 @@ export function readRendition(outDir: string, playlist: string): Rendition {
   };
 }
 
-export interface ProbedStream {
-  codec_type: string;
-  codec_name: string;
-  profile?: string;
-  level?: number;
-  width?: number;
-  height?: number;
-  avg_frame_rate?: string;
-  r_frame_rate?: string;
-  sample_rate?: string;
-  channels?: number;
-}
+import type { ProbedStream } from "./ffprobe.ts";
+
+export type { ProbedStream };
 
 export interface ProbedPacket {
   pts: number;
