@@ -64,3 +64,29 @@ test.skipIf(!playbook)("ansible-playbook --syntax-check passes", () => {
     err: expect.any(String),
   });
 });
+
+const lint = requireBinary(
+  "ansible-lint",
+  "e2e/test/ansible.test.ts (ansible-lint)",
+  "apt-get install ansible-lint",
+);
+
+// Debian's ansible-lint with its default profile, offline (no Galaxy on edge networks or here).
+test.skipIf(!lint)(
+  "ansible-lint reports nothing on the playbook",
+  () => {
+    const dir = join(import.meta.dir, "../../ansible");
+    const r = Bun.spawnSync([lint as string, "--offline", "--nocolor", "site.yml"], {
+      cwd: dir,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, ANSIBLE_LOCAL_TEMP: "/tmp", ANSIBLE_HOME: "/tmp/ansible-home", NO_COLOR: "1" },
+    });
+    const out = `${r.stdout.toString()}${r.stderr.toString()}`;
+    expect({ code: r.exitCode, findings: out.match(/^\S+:\d+: .*$/gm) ?? [] }).toEqual({
+      code: 0,
+      findings: [],
+    });
+  },
+  120_000,
+);

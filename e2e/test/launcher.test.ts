@@ -44,7 +44,9 @@ describe("./dionysia test: system packages", () => {
     try {
       const r = launcher(["missing-packages"], bareBin(dir));
       expect(r.code).toBe(0);
-      expect(r.out).toBe("required: ffmpeg mosquitto procps\noptional: ansible-core chromium nginx\n");
+      expect(r.out).toBe(
+        "required: ffmpeg mosquitto procps\noptional: ansible-core ansible-lint chromium nginx\n",
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -56,7 +58,7 @@ describe("./dionysia test: system packages", () => {
       const sh = "#!/bin/sh\nexit 0\n";
       const bin = bareBin(dir, { nginx: sh, ffmpeg: sh, ffprobe: sh });
       const r = launcher(["missing-packages"], bin);
-      expect(r.out).toBe("required: mosquitto procps\noptional: ansible-core chromium\n");
+      expect(r.out).toBe("required: mosquitto procps\noptional: ansible-core ansible-lint chromium\n");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
