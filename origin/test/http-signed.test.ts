@@ -18,13 +18,11 @@ import { hasMosquitto, startMosquitto, waitFor } from "@dionysia/shared/testkit"
 import { execa } from "execa";
 import mqtt from "mqtt";
 import { sampleAnnounce, sampleTelemetry } from "../../control/test/helpers/mqttFixtures.ts";
-import { loadRouterConfig } from "../../router/src/config.ts";
-import { createRouter } from "../../router/src/handler.ts";
-import { RouteTable } from "../../router/src/table/store.ts";
 import { OriginAgent } from "../src/agent/agent.ts";
 import { createOriginHttp, type OriginHttp } from "../src/http/index.ts";
 import { PlaybackGuard, rewriteDash, rewriteHls } from "../src/http/signed.ts";
 import { createOriginMetrics } from "../src/metrics/index.ts";
+import { startSignedStack } from "./helpers/signed-stack.ts";
 
 const hasFfmpeg = Bun.which("ffmpeg") !== null && Bun.which("ffprobe") !== null;
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -263,36 +261,11 @@ describe.skipIf(!hasFfmpeg)(
         ],
         { cwd: dash },
       );
-      const key = { ...(await generatePlaybackKeyPair("RS256")), kid: "k-rs" };
-      const guard = new PlaybackGuard(createLogger({ service: "test", level: "silent" }));
-      guard.setDesired([
-        { id: "hls1", playbackPolicy: "signed" },
-        { id: "dash1", playbackPolicy: "signed" },
-      ]);
-      await guard.onKeysMessage(enc({ keys: [{ kid: key.kid, alg: key.alg, jwk: key.publicJwk }], ts: 1 }));
-      http = createOriginHttp({
-        dataDir: dir,
-        logger: createLogger({ service: "test", level: "silent" }),
-        metrics: createOriginMetrics(),
-        hostname: "127.0.0.1",
-        port: 0,
-        playback: guard,
-      });
+      const stack = await startSignedStack(dir, ["hls1", "dash1"], "RS256", "k-rs");
+      ({ http, router } = stack);
+      const { key } = stack;
       signFor = (id) => signPlaybackToken(key, { sub: id, exp: nowS() + 600 });
       token = await signFor("hls1");
-      // The real router handler (redirect mode) with the same keys, in front of the origin.
-      const table = new RouteTable();
-      for (const id of ["hls1", "dash1"])
-        table.upsert({
-          id,
-          policy: "signed",
-          origins: [{ nodeId: "o1", url: http.url, region: "r", lat: 0, lon: 0, role: "origin" }],
-        });
-      const handler = createRouter(
-        loadRouterConfig({ DIONYSIA_ROUTER_KEY: "rk_test_0123456789", LOG_LEVEL: "silent" }),
-        { table, verifier: guard.verifier },
-      );
-      router = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => handler(req) });
     }, 60_000);
     afterAll(async () => {
       await router?.stop(true);

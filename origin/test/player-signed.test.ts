@@ -8,15 +8,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger, generatePlaybackKeyPair, signPlaybackToken } from "@dionysia/shared";
+import { signPlaybackToken } from "@dionysia/shared";
 import { reportSkip } from "@dionysia/shared/testkit";
 import { execa } from "execa";
-import { loadRouterConfig } from "../../router/src/config.ts";
-import { createRouter } from "../../router/src/handler.ts";
-import { RouteTable } from "../../router/src/table/store.ts";
-import { createOriginHttp, type OriginHttp } from "../src/http/index.ts";
-import { PlaybackGuard } from "../src/http/signed.ts";
-import { createOriginMetrics } from "../src/metrics/index.ts";
+import { type SignedStack, startSignedStack } from "./helpers/signed-stack.ts";
 
 // The players are the repository's own devDependencies; Chromium is Debian's (the launcher installs it).
 const LIBS = process.env.PLAYER_LIBS_DIR ?? join(import.meta.dir, "../../node_modules");
@@ -57,8 +52,7 @@ async function play(kind: "hls" | "dash", url: string): Promise<Played> {
 
 describe.skipIf(missing.length > 0)("players in Chromium on signed streams", () => {
   let dir: string;
-  let http: OriginHttp;
-  let router: ReturnType<typeof Bun.serve>;
+  let stack: SignedStack | undefined;
   let hlsUrl: string;
   let dashUrl: string;
 
@@ -98,48 +92,15 @@ describe.skipIf(missing.length > 0)("players in Chromium on signed streams", () 
     await execa("ffmpeg", [...src, ...x264, "-f", "dash", "-seg_duration", "1", "manifest.mpd"], {
       cwd: dash,
     });
-    const key = { ...(await generatePlaybackKeyPair("ES256")), kid: "k" };
-    const guard = new PlaybackGuard(createLogger({ service: "test", level: "silent" }));
-    guard.setDesired([
-      { id: "hls1", playbackPolicy: "signed" },
-      { id: "dash1", playbackPolicy: "signed" },
-    ]);
-    await guard.onKeysMessage(
-      new TextEncoder().encode(
-        JSON.stringify({ keys: [{ kid: "k", alg: key.alg, jwk: key.publicJwk }], ts: 1 }),
-      ),
-    );
-    http = createOriginHttp({
-      dataDir: dir,
-      logger: createLogger({ service: "test", level: "silent" }),
-      metrics: createOriginMetrics(),
-      hostname: "127.0.0.1",
-      port: 0,
-      playback: guard,
-    });
-    const table = new RouteTable();
-    for (const id of ["hls1", "dash1"])
-      table.upsert({
-        id,
-        policy: "signed",
-        origins: [{ nodeId: "o1", url: http.url, region: "r", lat: 0, lon: 0, role: "origin" }],
-      });
-    const handler = createRouter(
-      loadRouterConfig({ DIONYSIA_ROUTER_KEY: "rk_test_0123456789", LOG_LEVEL: "silent" }),
-      {
-        table,
-        verifier: guard.verifier,
-      },
-    );
-    router = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => handler(req) });
+    stack = await startSignedStack(dir, ["hls1", "dash1"], "ES256", "k");
+    const { key, router } = stack;
     const exp = Math.floor(Date.now() / 1000) + 600;
     const base = `http://127.0.0.1:${router.port}/live`;
     hlsUrl = `${base}/hls1/master.m3u8?token=${await signPlaybackToken(key, { sub: "hls1", exp })}`;
     dashUrl = `${base}/dash1/manifest.mpd?token=${await signPlaybackToken(key, { sub: "dash1", exp })}`;
   }, 60_000);
   afterAll(async () => {
-    await router?.stop(true);
-    await http?.stop();
+    await stack?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
