@@ -4,7 +4,7 @@
  *
  *   bun control/src/mqtt/cli.ts node-password <nodeId>
  *     prints node <nodeId>'s MQTT password (needs MQTT_NODE_SECRET)
- *   bun control/src/mqtt/cli.ts mosquitto --out DIR --nodes a,b [--previous-nodes c] [--port 1883] [--host 0.0.0.0]
+ *   bun control/src/mqtt/cli.ts mosquitto --out DIR [--install-dir DIR] --nodes a,b [--previous-nodes c] [--port 1883] [--host 0.0.0.0]
  *       [--control-users dionysia.control,...] [--router-users dionysia.router,...]
  *       [--dashboard-users ...] [--tls-cert F --tls-key F --tls-port 8883] [--max-packet-bytes N]
  *     writes DIR/passwd (0600), DIR/acl and DIR/mosquitto.conf (needs MQTT_NODE_SECRET,
@@ -41,6 +41,9 @@ export function run(argv: string[]): string {
       args: rest,
       options: {
         out: { type: "string" },
+        // Where the files will live on the broker host, for the paths mosquitto.conf names
+        // (the rollout writes them on the controller and copies them there).
+        "install-dir": { type: "string" },
         nodes: { type: "string" },
         "previous-nodes": { type: "string" },
         port: { type: "string", default: "1883" },
@@ -91,12 +94,13 @@ export function run(argv: string[]): string {
             tls: { certFile: resolve(a["tls-cert"]), keyFile: resolve(a["tls-key"]) },
           }
         : undefined;
+    const at = a["install-dir"] ?? out;
     writeFileSync(
       resolve(out, "mosquitto.conf"),
       mosquittoConf({
         listeners: [{ port: Number(a.port), ...(a.host ? { host: a.host } : {}) }, ...(tls ? [tls] : [])],
-        passwordFile: passwd,
-        aclFile: resolve(out, "acl"),
+        passwordFile: resolve(at, "passwd"),
+        aclFile: resolve(at, "acl"),
         maxPacketBytes: Number(a["max-packet-bytes"]),
       }),
     );

@@ -2,9 +2,9 @@
  * Files for an external mosquitto (2.x) that enforce the same roles as the embedded broker
  * (docs/security.md): a password file in mosquitto_passwd's format (PBKDF2-SHA512, `$7$`), an ACL
  * file generated from the shared permission table (node topics as `%u` patterns, so enrolling a
- * node adds a password line but no ACL line), and a listener config. Pure apart from the salt.
+ * node adds a password line but no ACL line), and a listener config. Pure.
  */
-import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { nodePassword, PERMISSIONS, ROLE_USERNAMES } from "@dionysia/shared";
 
 /** mosquitto_passwd's own defaults (mosquitto 2.0): 12-byte salt, 101 iterations, SHA-512. */
@@ -67,9 +67,15 @@ export function mosquittoUserList(u: MosquittoUsers): MqttUser[] {
   return all;
 }
 
+/**
+ * The salt is derived from the user and password (still unique per user), so the same inputs give
+ * the same file: a rollout that regenerates it changes nothing and restarts no broker.
+ */
 export function mosquittoPasswordFile(u: MosquittoUsers): string {
+  const salt = (x: MqttUser) =>
+    createHmac("sha256", x.password).update(`dionysia/mosquitto-salt/${x.username}`).digest().subarray(0, 12);
   return mosquittoUserList(u)
-    .map((x) => `${x.username}:${mosquittoPasswordHash(x.password)}\n`)
+    .map((x) => `${x.username}:${mosquittoPasswordHash(x.password, salt(x))}\n`)
     .join("");
 }
 
