@@ -162,6 +162,7 @@ describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", (
 
   test("a host with NodeSource's Node.js keeps it: the rollout installs no npm", () => {
     const fra = net.hosts.find((h) => h.name.startsWith("edge-fra")) as (typeof net.hosts)[number];
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
     const status = sh(["chroot", fra.root, "dpkg-query", "-W", "-f", "${Version}", "nodejs"]);
     expect(status).toBe("20.19.0-1nodesource1");
   });
