@@ -148,6 +148,12 @@ export function makeHosts(names: string[], base: string): TestNetwork {
     for (const h of hosts) {
       writeFileSync(join(h.root, "etc/hosts"), `127.0.0.1 localhost\n${table}\n`);
       writeFileSync(join(h.root, "etc/hostname"), `${h.name}\n`);
+      // What `ip netns exec` binds over /etc/hosts: a tool of the controller's run in a host's
+      // namespace (ffmpeg publishing, ffprobe watching) resolves the names too.
+      const etc = join("/etc/netns", h.netns);
+      mkdirSync(etc, { recursive: true });
+      undo.push(() => rmSync(etc, { recursive: true, force: true }));
+      writeFileSync(join(etc, "hosts"), `127.0.0.1 localhost\n${table}\n`);
     }
     return { hosts, gateway: "10.77.1.1", destroy };
   } catch (err) {

@@ -1,25 +1,55 @@
 /**
  * The ansible rollout, run for real (issue 12, ADR 0061): Debian 12 test hosts (debootstrap, one
  * overlay each, own network namespace), the playbook from a clean state with the example
- * inventory, then again: the second run changes nothing. Runs in the deploy stage of CI
- * (`./dionysia test-deploy`, as root); elsewhere it says why it skipped.
+ * inventory, then again: the second run changes nothing. The services run as their units say
+ * (services.ts, started by the playbook's restart handlers as systemd would be) and form a
+ * network: origins register over the deployed broker, a push plays through the deployed router
+ * from a namespace of its own, a crashed origin's pull stream moves to the other, and a rollout
+ * of changed origin settings drains each origin before it restarts. Runs in the deploy stage of
+ * CI (`./dionysia test-deploy`, as root); elsewhere it says why it skipped.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findBinary, reportSkip } from "../../shared/src/testkit/index.ts";
-import { baseImage, installNodeSourceLikeNode, makeHosts, sh, type TestNetwork } from "./hosts.ts";
+import { findBinary, reportSkip, waitFor } from "../../shared/src/testkit/index.ts";
+import { type HlsSource, startHlsSource } from "../lib/hls-source.ts";
+import {
+  baseImage,
+  installNodeSourceLikeNode,
+  makeHosts,
+  sh,
+  type TestHost,
+  type TestNetwork,
+} from "./hosts.ts";
+import {
+  type PlaybookRun,
+  REPO,
+  runPlaybook,
+  type Secrets,
+  testHostsInventory,
+  writeInventory,
+  writeSecrets,
+} from "./playbook.ts";
+import { type HostInit, hostInit, RESTART_COMMAND } from "./services.ts";
+import { controlApi, type Publisher, probeFrom, publishFrom } from "./viewer.ts";
 
-const REPO = join(import.meta.dir, "../..");
-const ANSIBLE = join(REPO, "ansible");
 const NAME = "e2e/deploy/rollout.test.ts";
 
 function why(): string | undefined {
   if (process.env.DIONYSIA_DEPLOY_TEST !== "1") return "runs in the deploy stage (./dionysia test-deploy)";
   if (process.getuid?.() !== 0) return "needs root (overlay mounts, network namespaces)";
-  for (const b of ["debootstrap", "ansible-playbook", "ip", "dpkg-deb"])
-    if (!findBinary(b)) return `${b} is not installed (apt-get install debootstrap ansible iproute2)`;
+  for (const b of [
+    "debootstrap",
+    "ansible-playbook",
+    "ip",
+    "dpkg-deb",
+    "unshare",
+    "setsid",
+    "ffmpeg",
+    "ffprobe",
+  ])
+    if (!findBinary(b)) return `${b} is not installed (apt-get install debootstrap ansible iproute2 ffmpeg)`;
   const doc = Bun.spawnSync(["ansible-doc", "-t", "connection", "community.general.chroot"], {
     stdout: "pipe",
   });
@@ -31,119 +61,100 @@ const skip = why();
 // Outside the deploy stage the skip is expected, not a gap: only report real ones.
 if (skip && process.env.DIONYSIA_DEPLOY_TEST === "1") reportSkip(NAME, skip);
 
-interface Recap {
-  ok: number;
-  changed: number;
-  unreachable: number;
-  failed: number;
-}
-
-function recap(out: string): Record<string, Recap> {
-  const hosts: Record<string, Recap> = {};
-  for (const m of out.matchAll(/^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm))
-    hosts[m[1] as string] = { ok: +m[2]!, changed: +m[3]!, unreachable: +m[4]!, failed: +m[5]! };
-  return hosts;
-}
-
+/** The example inventory's hosts, and a viewer outside them. */
 const NAMES = [
   "control-1.example.net",
   "edge-par-1.example.net",
   "edge-fra-1.example.net",
   "router-1.example.net",
 ];
+const FRANKFURT = { lat: 50.1, lon: 8.7 };
+const PARIS = { lat: 48.9, lon: 2.4 };
+
+interface NodeView {
+  id: string;
+  state: string;
+  draining: boolean;
+  load: { streams: number };
+}
+interface StreamView {
+  id: string;
+  nodeId: string | null;
+  status: string;
+}
 
 describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", () => {
   let net: TestNetwork;
   let work: string;
-  const runs: { out: string; recap: Record<string, Recap>; code: number; seconds: number }[] = [];
+  let secrets: Secrets;
+  let inventory: string;
+  let inits: Map<string, HostInit>;
+  let api: ReturnType<typeof controlApi>;
+  let viewer: TestHost;
+  let source: HlsSource | undefined;
+  let publisher: Publisher | undefined;
+  const runs: PlaybookRun[] = [];
+  const host = (prefix: string) => net.hosts.find((h) => h.name.startsWith(prefix)) as TestHost;
+  const deployed = () => ({ ...net, hosts: net.hosts.filter((h) => NAMES.includes(h.name)) });
+  const routerUrl = "http://router-1.example.net:8000";
 
-  function playbook(): (typeof runs)[number] {
-    const t0 = performance.now();
-    const r = Bun.spawnSync(
-      [
-        "ansible-playbook",
-        "-i",
-        join(ANSIBLE, "inventory.example.ini"),
-        "-i",
-        join(work, "test-hosts.ini"),
-        "-e",
-        `@${join(work, "secrets.yml")}`,
-        join(ANSIBLE, "site.yml"),
-      ],
-      {
-        cwd: ANSIBLE,
-        stdout: "pipe",
-        stderr: "pipe",
-        env: {
-          ...process.env,
-          ANSIBLE_HOME: join(work, "ansible-home"),
-          ANSIBLE_LOCAL_TEMP: join(work, "ansible-tmp"),
-          ANSIBLE_NOCOLOR: "1",
-          ANSIBLE_FORKS: "4",
-        },
-      },
-    );
-    const out = `${r.stdout.toString()}${r.stderr.toString()}`;
-    const run = { out, recap: recap(out), code: r.exitCode, seconds: (performance.now() - t0) / 1000 };
+  async function playbook(extra: string[] = []): Promise<PlaybookRun> {
+    const run = await runPlaybook(work, deployed(), secrets, [inventory, ...extra]);
     console.log(`ansible-playbook run ${runs.length + 1}: exit ${run.code} in ${run.seconds.toFixed(0)} s`);
-    if (run.code !== 0) console.log(out.slice(-6000));
+    if (run.code !== 0) console.log(run.out.slice(-6000));
     runs.push(run);
     return run;
   }
 
+  const nodes = async () => (await api<{ items: NodeView[] }>("/v1/nodes")).body.items;
+  const stream = async (id: string) => (await api<StreamView>(`/v1/streams/${id}`)).body;
+  const plays = async (id: string) => {
+    const p = await probeFrom(viewer, `${routerUrl}/live/${id}/master.m3u8`);
+    return p.code === 0 && p.streams.some((s) => s.codec_type === "video");
+  };
+
   beforeAll(() => {
     const base = baseImage((s) => console.log(s));
-    net = makeHosts(NAMES, base);
+    net = makeHosts([...NAMES, "viewer-1.example.net"], base);
+    viewer = host("viewer");
     work = mkdtempSync(join(tmpdir(), "dionysia-rollout-"));
-    // What only the test adds: how ansible reaches each host (the example inventory is as is).
-    writeFileSync(
-      join(work, "test-hosts.ini"),
-      [
-        ...net.hosts.map((h) => `${h.name} ansible_host=${h.root}`),
-        "",
-        "[all:vars]",
-        "ansible_connection=community.general.chroot",
-        "ansible_python_interpreter=/usr/bin/python3",
-        // Already root inside the chroot: no sudo on a minimal Debian.
-        "ansible_become=false",
-        "",
-      ].join("\n"),
-    );
-    const secret = (n: string) => `${n}-${crypto.randomUUID()}`;
-    writeFileSync(
-      join(work, "secrets.yml"),
-      [
-        `vault_dionysia_node_key: ${secret("node")}`,
-        `vault_dionysia_router_key: ${secret("router")}`,
-        `vault_dionysia_admin_key: ${secret("admin")}`,
-        `vault_dionysia_mqtt_node_secret: ${secret("mqtt-node")}`,
-        `vault_dionysia_mqtt_router_password: ${secret("mqtt-router")}`,
-        "",
-      ].join("\n"),
-      { mode: 0o600 },
-    );
-    const fra = net.hosts.find((h) => h.name.startsWith("edge-fra"));
-    if (fra) installNodeSourceLikeNode(fra);
+    inits = new Map(deployed().hosts.map((h) => [h.name, hostInit(h, work)]));
+    secrets = writeSecrets(work);
+    inventory = testHostsInventory(work, deployed(), RESTART_COMMAND);
+    api = controlApi(host("control"), secrets.adminKey);
+    installNodeSourceLikeNode(host("edge-fra"));
   }, 600_000);
 
-  afterAll(() => net?.destroy());
+  afterAll(async () => {
+    await publisher?.stop();
+    await source?.stop();
+    await Promise.all([...(inits?.values() ?? [])].map((i) => i.close()));
+    net?.destroy();
+    if (secrets) rmSync(secrets.file, { force: true });
+    if (work) console.log(`service logs: ${work}`);
+  }, 60_000);
 
-  test("the first run from a clean state succeeds on every host", () => {
-    const run = playbook();
+  test("the first run from a clean state succeeds on every host", async () => {
+    const run = await playbook();
     expect(Object.keys(run.recap).sort()).toEqual([...NAMES].sort());
-    for (const [host, r] of Object.entries(run.recap))
-      expect({ host, failed: r.failed, unreachable: r.unreachable }).toEqual({
-        host,
+    for (const [h, r] of Object.entries(run.recap))
+      expect({ host: h, failed: r.failed, unreachable: r.unreachable }).toEqual({
+        host: h,
         failed: 0,
         unreachable: 0,
       });
     expect(run.code).toBe(0);
+    // The restart handlers started each host's service, as systemd would on its first start.
+    for (const [h, init] of inits) {
+      const role = h.startsWith("edge") ? "origin" : h.split("-")[0];
+      expect({ h, started: [...init.services.keys()] }).toEqual({ h, started: [`dionysia-${role}`] });
+    }
   }, 900_000);
 
   test("each host has the release, its unit and its env file (secrets 0640)", () => {
     const commit = sh(["git", "-C", REPO, "rev-parse", "--short=12", "HEAD"]).trim();
     const role = (n: string) => (n.startsWith("edge") ? "origin" : n.split("-")[0]);
-    for (const h of net.hosts) {
+    for (const h of deployed().hosts) {
       // The link is absolute inside the host: resolve it under the host's root.
       const current = join(h.root, readlinkSync(join(h.root, "opt/dionysia/current")));
       expect(readFileSync(join(current, ".release"), "utf8").trim()).toBe(commit);
@@ -161,16 +172,135 @@ describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", (
   });
 
   test("a host with NodeSource's Node.js keeps it: the rollout installs no npm", () => {
-    const fra = net.hosts.find((h) => h.name.startsWith("edge-fra")) as (typeof net.hosts)[number];
     // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
-    const status = sh(["chroot", fra.root, "dpkg-query", "-W", "-f", "${Version}", "nodejs"]);
+    const status = sh(["chroot", host("edge-fra").root, "dpkg-query", "-W", "-f", "${Version}", "nodejs"]);
     expect(status).toBe("20.19.0-1nodesource1");
   });
 
-  test("the second run changes nothing", () => {
-    const run = playbook();
+  test("the second run changes nothing", async () => {
+    const run = await playbook();
     const changed = Object.fromEntries(Object.entries(run.recap).map(([h, r]) => [h, r.changed + r.failed]));
     expect(changed).toEqual(Object.fromEntries(NAMES.map((n) => [n, 0])));
     expect(run.code).toBe(0);
+  }, 900_000);
+
+  test("the origins register with control over the deployed broker", async () => {
+    await waitFor(
+      "both origins online in GET /v1/nodes",
+      async () => (await nodes()).filter((n) => n.state === "online").length === 2,
+      90_000,
+      500,
+    );
+    expect((await nodes()).map((n) => n.id).sort()).toEqual(["edge-fra-1", "edge-par-1"]);
+  }, 120_000);
+
+  test("a push to the Paris origin plays through the deployed router, from another namespace", async () => {
+    const created = await api<{ id: string; streamKey: string }>("/v1/streams", {
+      method: "POST",
+      json: { name: "deploy push", profileId: "builtin-360p", location: PARIS },
+    });
+    expect(created.status).toBe(201);
+    const { id, streamKey } = created.body;
+    const ing = await api<{ nodeId: string; ingest: { rtmp: string } }>(
+      `/v1/streams/${id}/ingest?lat=${PARIS.lat}&lon=${PARIS.lon}`,
+    );
+    expect(ing.body.nodeId).toBe("edge-par-1");
+    expect(ing.body.ingest.rtmp).toBe("rtmp://edge-par-1.example.net:1935/live");
+    publisher = publishFrom(viewer, `${ing.body.ingest.rtmp}/${streamKey}`);
+    await waitFor("the pushed stream through the router", () => plays(id), 60_000, 1000);
+    const probe = await probeFrom(viewer, `${routerUrl}/live/${id}/master.m3u8`);
+    expect(probe.streams.filter((s) => s.codec_type === "video").map((s) => s.height)).toContain(360);
+    await publisher.stop();
+    publisher = undefined;
+    expect((await api(`/v1/streams/${id}`, { method: "DELETE" })).status).toBe(204);
+  }, 120_000);
+
+  let pullId = "";
+  test("the Frankfurt origin dies: its pull stream moves to Paris and still plays", async () => {
+    // The source is on the operator's network (the controller's address on it).
+    source = await startHlsSource({ hostname: net.gateway });
+    const created = await api<StreamView>("/v1/streams", {
+      method: "POST",
+      json: { name: "deploy pull", profileId: "builtin-360p", source: source.url, location: FRANKFURT },
+    });
+    expect(created.status).toBe(201);
+    pullId = created.body.id;
+    await waitFor(
+      "the pull stream on edge-fra-1",
+      async () => (await stream(pullId)).nodeId === "edge-fra-1",
+      30_000,
+    );
+    await waitFor("the pull stream through the router", () => plays(pullId), 60_000, 1000);
+    const fra = inits.get("edge-fra-1.example.net") as HostInit;
+    await fra.crash();
+    await waitFor(
+      "the pull stream moved to edge-par-1",
+      async () => (await stream(pullId)).nodeId === "edge-par-1",
+      60_000,
+      500,
+    );
+    await waitFor("the moved pull stream through the router", () => plays(pullId), 60_000, 1000);
+    fra.boot();
+    await waitFor(
+      "edge-fra-1 back online",
+      async () => (await nodes()).find((n) => n.id === "edge-fra-1")?.state === "online",
+      60_000,
+      500,
+    );
+  }, 300_000);
+
+  test("a rollout of changed origin settings drains each origin before it restarts, one batch at a time", async () => {
+    const changed = writeInventory(join(work, "changed.yml"), {
+      groups: { origins: { log_level: "debug" } },
+    });
+    // What the operator would watch: each origin's drain flag and where the pull stream runs.
+    const samples: { at: number; nodes: NodeView[]; on: string | null }[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        try {
+          samples.push({ at: Date.now(), nodes: await nodes(), on: (await stream(pullId)).nodeId });
+        } catch {
+          // control busy for a moment: the next sample
+        }
+        await Bun.sleep(250);
+      }
+    })();
+    const before = new Map([...inits].map(([h, i]) => [h, i.restarts.length]));
+    const run = await playbook([changed]);
+    sampling = false;
+    await sampler;
+    expect(run.code).toBe(0);
+    const origins = ["edge-par-1", "edge-fra-1"];
+    const restartAt: Record<string, number> = {};
+    for (const id of origins) {
+      const init = inits.get(`${id}.example.net`) as HostInit;
+      const served = init.restarts.slice(before.get(`${id}.example.net`));
+      expect({ id, restarts: served.map((r) => r.name) }).toEqual({ id, restarts: ["dionysia-origin"] });
+      restartAt[id] = (served[0] as { at: number }).at;
+      // The last look before the restart: draining, and the pull stream elsewhere.
+      const last = samples.filter((s) => s.at < restartAt[id]!).at(-1);
+      const node = last?.nodes.find((n) => n.id === id);
+      expect({ id, draining: node?.draining, streams: node?.load.streams, pullOn: last?.on === id }).toEqual({
+        id,
+        draining: true,
+        streams: 0,
+        pullOn: false,
+      });
+    }
+    // Control and router kept running: only the origins' settings changed.
+    for (const h of ["control-1.example.net", "router-1.example.net"])
+      expect(inits.get(h)?.restarts.length).toBe(before.get(h));
+    // Batches: the second origin was drained only after the first was back and undrained.
+    const [first, second] = origins.sort((a, b) => restartAt[a]! - restartAt[b]!) as [string, string];
+    const secondDrainedAt = samples.find((s) => s.nodes.find((n) => n.id === second)?.draining)?.at ?? 0;
+    expect(secondDrainedAt).toBeGreaterThan(restartAt[first]!);
+    await waitFor(
+      "both origins online and undrained",
+      async () => (await nodes()).filter((n) => n.state === "online" && !n.draining).length === 2,
+      60_000,
+      500,
+    );
+    await waitFor("the pull stream through the router after the rollout", () => plays(pullId), 60_000, 1000);
   }, 900_000);
 });

@@ -12,7 +12,9 @@ export interface HlsSource {
   stop(): Promise<void>;
 }
 
-export async function startHlsSource(opts: { size?: string; rate?: number } = {}): Promise<HlsSource> {
+export async function startHlsSource(
+  opts: { size?: string; rate?: number; hostname?: string } = {},
+): Promise<HlsSource> {
   const dir = mkdtempSync(join(tmpdir(), "dionysia-hls-src-"));
   const size = opts.size ?? "320x180";
   const rate = opts.rate ?? 15;
@@ -33,7 +35,7 @@ export async function startHlsSource(opts: { size?: string; rate?: number } = {}
     { stdout: "ignore", stderr: "inherit" },
   );
   const server = Bun.serve({
-    hostname: "127.0.0.1",
+    hostname: opts.hostname ?? "127.0.0.1",
     port: 0,
     fetch(req) {
       const path = normalize(decodeURIComponent(new URL(req.url).pathname)).replace(/^\/+/, "");
@@ -42,7 +44,7 @@ export async function startHlsSource(opts: { size?: string; rate?: number } = {}
     },
     error: () => new Response("not found", { status: 404 }),
   });
-  const url = `http://127.0.0.1:${server.port}/index.m3u8`;
+  const url = `http://${opts.hostname ?? "127.0.0.1"}:${server.port}/index.m3u8`;
   await waitFor("the HLS source playlist", async () => (await fetch(url)).ok, 20_000, 200);
   return {
     url,
