@@ -51,6 +51,7 @@ export function writeSecrets(work: string): Secrets {
       `vault_dionysia_admin_key: ${adminKey}`,
       `vault_dionysia_mqtt_node_secret: ${secret("mqtt-node")}`,
       `vault_dionysia_mqtt_router_password: ${secret("mqtt-router")}`,
+      `vault_dionysia_mqtt_control_password: ${secret("mqtt-control")}`,
       "",
     ].join("\n"),
     { mode: 0o600 },

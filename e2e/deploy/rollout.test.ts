@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findBinary, reportSkip, waitFor } from "../../shared/src/testkit/index.ts";
@@ -83,6 +84,22 @@ interface StreamView {
   status: string;
 }
 
+/** An MQTT 3.1.1 CONNECT without credentials; the CONNACK's return code. */
+async function anonymousConnack(host: string, port: number): Promise<number> {
+  const id = Buffer.from("deploy-test-anonymous");
+  const body = Buffer.concat([Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, id.length]), id]);
+  const packet = Buffer.concat([Buffer.from([0x10, body.length]), body]);
+  return await new Promise<number>((resolve, reject) => {
+    const sock = connect({ host, port }, () => sock.write(packet));
+    sock.setTimeout(5000, () => reject(new Error("no CONNACK in 5 s")));
+    sock.once("data", (d) => {
+      sock.destroy();
+      d[0] === 0x20 ? resolve(d[3] as number) : reject(new Error(`not a CONNACK: ${d.toString("hex")}`));
+    });
+    sock.once("error", reject);
+  });
+}
+
 describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", () => {
   let net: TestNetwork;
   let work: string;
@@ -145,10 +162,15 @@ describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", (
       });
     expect(run.code).toBe(0);
     // The restart handlers started each host's service, as systemd would on its first start.
-    for (const [h, init] of inits) {
-      const role = h.startsWith("edge") ? "origin" : h.split("-")[0];
-      expect({ h, started: [...init.services.keys()] }).toEqual({ h, started: [`dionysia-${role}`] });
-    }
+    // The broker first on control: mosquitto, as the example inventory chooses.
+    const units: Record<string, string[]> = {
+      "control-1.example.net": ["mosquitto", "dionysia-control"],
+      "edge-par-1.example.net": ["dionysia-origin"],
+      "edge-fra-1.example.net": ["dionysia-origin"],
+      "router-1.example.net": ["dionysia-router"],
+    };
+    for (const [h, init] of inits)
+      expect({ h, started: [...init.services.keys()] }).toEqual({ h, started: units[h] ?? [] });
   }, 900_000);
 
   test("each host has the release, its unit and its env file (secrets 0640)", () => {
@@ -183,6 +205,26 @@ describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", (
     expect(changed).toEqual(Object.fromEntries(NAMES.map((n) => [n, 0])));
     expect(run.code).toBe(0);
   }, 900_000);
+
+  test("mosquitto runs with the generated users and ACLs: no anonymous client, control on its own user", async () => {
+    const control = host("control");
+    const conf = readFileSync(join(control.root, "etc/mosquitto/conf.d/dionysia.conf"), "utf8");
+    expect(conf).toContain("allow_anonymous false");
+    expect(conf).toContain("password_file /etc/mosquitto/dionysia/passwd");
+    const passwd = statSync(join(control.root, "etc/mosquitto/dionysia/passwd"));
+    expect((passwd.mode & 0o777).toString(8)).toBe("600");
+    const users = readFileSync(join(control.root, "etc/mosquitto/dionysia/passwd"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(":")[0])
+      .sort();
+    expect(users).toEqual(["dionysia.control", "dionysia.router", "edge-fra-1", "edge-par-1"]);
+    const env = readFileSync(join(control.root, "etc/dionysia-control.env"), "utf8");
+    expect(env).toContain("MQTT_URL=mqtt://127.0.0.1:1883");
+    expect(env).toContain("MQTT_USERNAME=dionysia.control");
+    // An anonymous client on the broker's port is refused: CONNACK "not authorized" (5).
+    expect(await anonymousConnack(control.address, 1883)).toBe(5);
+  });
 
   test("the origins register with control over the deployed broker", async () => {
     await waitFor(
