@@ -8,6 +8,9 @@
 import { Duplex } from "node:stream";
 import type { Server, ServerWebSocket } from "bun";
 
+/** The path browsers connect to (documented in docs/telemetry.md; mosquitto takes any path). */
+export const MQTT_WS_PATH = "/mqtt";
+
 /** Subprotocols of MQTT over WebSockets (3.1.1 and 3.1); a browser fails a handshake that echoes none. */
 const SUBPROTOCOLS = ["mqtt", "mqttv3.1"];
 
@@ -75,7 +78,7 @@ function wsStream(ws: ServerWebSocket<WsData>): Duplex {
 }
 
 export async function startWsListener(o: WsListenerOptions): Promise<WsListener> {
-  const path = o.path ?? "/mqtt";
+  const path = o.path ?? MQTT_WS_PATH;
   const server: Server<WsData> = Bun.serve<WsData>({
     hostname: o.host,
     port: o.port,
