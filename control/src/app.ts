@@ -30,6 +30,7 @@ import { signingKeyRoutes } from "./signing-keys/index.ts";
 import { ensureControlKey } from "./signing-keys/service.ts";
 import { streamRoutes } from "./streams/index.ts";
 import { ensureSrtPorts } from "./streams/srt-ports.ts";
+import { telemetryRoutes } from "./telemetry/index.ts";
 
 export interface Control {
   app: ReturnType<typeof buildApp>;
@@ -111,6 +112,7 @@ function buildApp(deps: Deps) {
       .use(routeRoutes(deps))
       .use(apiKeyRoutes(deps))
       .use(signingKeyRoutes(deps))
+      .use(telemetryRoutes(deps))
   );
 }
 
