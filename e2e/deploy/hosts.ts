@@ -80,6 +80,8 @@ export interface TestHost {
 
 export interface TestNetwork {
   hosts: TestHost[];
+  /** The test network's addresses, e.g. 10.77.0.0/16 (pull sources and relays live there). */
+  cidr: string;
   /** The controller's address on the test network (the root namespace's end of each veth). */
   gateway: string;
   destroy(): void;
@@ -90,6 +92,11 @@ export interface TestNetwork {
  * controller at 10.77.N.1; every host's /etc/hosts names every other one, as DNS would.
  */
 export function makeHosts(names: string[], base: string): TestNetwork {
+  // The first 10.N/16 no interface uses yet: a second test network (a concurrent run) gets its own.
+  const used = sh(["ip", "-o", "-4", "addr"]);
+  const octet = [77, 78, 79, 80, 81, 82, 83, 84, 85, 86].find((n) => !used.includes(` 10.${n}.`));
+  if (octet === undefined) throw new Error("no free 10.N.0.0/16 for the test network");
+  const net = (i: number, h: number) => `10.${octet}.${i + 1}.${h}`;
   const dir = mkdtempSync(join(tmpdir(), "dionysia-deploy-"));
   const tag = dir.slice(-6).replace(/[^A-Za-z0-9]/g, "x");
   const hosts: TestHost[] = [];
@@ -130,14 +137,14 @@ export function makeHosts(names: string[], base: string): TestNetwork {
       sh(["ip", "link", "add", veth, "type", "veth", "peer", "name", `${veth}p`]);
       undo.push(() => sh(["ip", "link", "del", veth]));
       sh(["ip", "link", "set", `${veth}p`, "netns", netns]);
-      sh(["ip", "addr", "add", `10.77.${i + 1}.1/24`, "dev", veth]);
+      sh(["ip", "addr", "add", `${net(i, 1)}/24`, "dev", veth]);
       sh(["ip", "link", "set", veth, "up"]);
       const inNs = (...argv: string[]) => sh(["ip", "netns", "exec", netns, ...argv]);
-      inNs("ip", "addr", "add", `10.77.${i + 1}.2/24`, "dev", `${veth}p`);
+      inNs("ip", "addr", "add", `${net(i, 2)}/24`, "dev", `${veth}p`);
       inNs("ip", "link", "set", `${veth}p`, "up");
       inNs("ip", "link", "set", "lo", "up");
-      inNs("ip", "route", "add", "default", "via", `10.77.${i + 1}.1`);
-      hosts.push({ name, root, netns, address: `10.77.${i + 1}.2` });
+      inNs("ip", "route", "add", "default", "via", net(i, 1));
+      hosts.push({ name, root, netns, address: net(i, 2) });
     });
     // Hosts reach each other through the controller's namespace (routing between the veths).
     const forward = "/proc/sys/net/ipv4/ip_forward";
@@ -155,7 +162,7 @@ export function makeHosts(names: string[], base: string): TestNetwork {
       undo.push(() => rmSync(etc, { recursive: true, force: true }));
       writeFileSync(join(etc, "hosts"), `127.0.0.1 localhost\n${table}\n`);
     }
-    return { hosts, gateway: "10.77.1.1", destroy };
+    return { hosts, cidr: `10.${octet}.0.0/16`, gateway: net(0, 1), destroy };
   } catch (err) {
     destroy();
     throw err;

@@ -35,6 +35,7 @@ export function recap(out: string): Record<string, Recap> {
 
 export interface Secrets {
   adminKey: string;
+  dashboardPassword: string;
   file: string;
 }
 
@@ -42,6 +43,7 @@ export interface Secrets {
 export function writeSecrets(work: string): Secrets {
   const secret = (n: string) => `${n}-${crypto.randomUUID()}`;
   const adminKey = `dk_${crypto.randomUUID().replaceAll("-", "")}`;
+  const dashboardPassword = secret("mqtt-dashboard");
   const file = join(work, "secrets.yml");
   writeFileSync(
     file,
@@ -52,11 +54,12 @@ export function writeSecrets(work: string): Secrets {
       `vault_dionysia_mqtt_node_secret: ${secret("mqtt-node")}`,
       `vault_dionysia_mqtt_router_password: ${secret("mqtt-router")}`,
       `vault_dionysia_mqtt_control_password: ${secret("mqtt-control")}`,
+      `vault_dionysia_mqtt_dashboard_password: ${dashboardPassword}`,
       "",
     ].join("\n"),
     { mode: 0o600 },
   );
-  return { adminKey, file };
+  return { adminKey, dashboardPassword, file };
 }
 
 /** A YAML (JSON) inventory: per host how to reach it; vars for all hosts and per group. */
@@ -87,7 +90,7 @@ export function testHostsInventory(work: string, net: TestNetwork, restart: stri
       ansible_become: false,
       dionysia_service_restart: `${restart} {service}`,
       // The test's pull source and the origins' relays are on this private network.
-      pull_allow_cidrs: "10.77.0.0/16",
+      pull_allow_cidrs: net.cidr,
     },
     groups: {
       // A fixed capacity: two origins calibrating at once on a 2-core CI machine measure noise.

@@ -10,7 +10,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findBinary, reportSkip, waitFor } from "../../shared/src/testkit/index.ts";
@@ -23,6 +22,7 @@ import {
   type TestHost,
   type TestNetwork,
 } from "./hosts.ts";
+import { tcpConnack, wsConnack } from "./mqtt-probe.ts";
 import {
   type PlaybookRun,
   REPO,
@@ -82,22 +82,6 @@ interface StreamView {
   id: string;
   nodeId: string | null;
   status: string;
-}
-
-/** An MQTT 3.1.1 CONNECT without credentials; the CONNACK's return code. */
-async function anonymousConnack(host: string, port: number): Promise<number> {
-  const id = Buffer.from("deploy-test-anonymous");
-  const body = Buffer.concat([Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, id.length]), id]);
-  const packet = Buffer.concat([Buffer.from([0x10, body.length]), body]);
-  return await new Promise<number>((resolve, reject) => {
-    const sock = connect({ host, port }, () => sock.write(packet));
-    sock.setTimeout(5000, () => reject(new Error("no CONNACK in 5 s")));
-    sock.once("data", (d) => {
-      sock.destroy();
-      d[0] === 0x20 ? resolve(d[3] as number) : reject(new Error(`not a CONNACK: ${d.toString("hex")}`));
-    });
-    sock.once("error", reject);
-  });
 }
 
 describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", () => {
@@ -206,7 +190,7 @@ describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", (
     expect(run.code).toBe(0);
   }, 900_000);
 
-  test("mosquitto runs with the generated users and ACLs: no anonymous client, control on its own user", async () => {
+  test("mosquitto runs with the generated users and ACLs: no anonymous client, control on its own user, dashboards over WebSockets", async () => {
     const control = host("control");
     const conf = readFileSync(join(control.root, "etc/mosquitto/conf.d/dionysia.conf"), "utf8");
     expect(conf).toContain("allow_anonymous false");
@@ -218,12 +202,27 @@ describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", (
       .split("\n")
       .map((l) => l.split(":")[0])
       .sort();
-    expect(users).toEqual(["dionysia.control", "dionysia.router", "edge-fra-1", "edge-par-1"]);
+    expect(users).toEqual([
+      "dionysia.control",
+      "dionysia.dashboard",
+      "dionysia.router",
+      "edge-fra-1",
+      "edge-par-1",
+    ]);
     const env = readFileSync(join(control.root, "etc/dionysia-control.env"), "utf8");
     expect(env).toContain("MQTT_URL=mqtt://127.0.0.1:1883");
     expect(env).toContain("MQTT_USERNAME=dionysia.control");
     // An anonymous client on the broker's port is refused: CONNACK "not authorized" (5).
-    expect(await anonymousConnack(control.address, 1883)).toBe(5);
+    expect(await tcpConnack(control.address, 1883)).toBe(5);
+    // Dashboards: MQTT over WebSockets with the read-only user, as control hands it to the console.
+    expect(conf).toContain("protocol websockets");
+    const cred = await api<{ url: string; username: string; password: string }>("/v1/telemetry/mqtt");
+    expect(cred.status).toBe(200);
+    expect(cred.body.url).toBe("ws://control-1.example.net:1884/mqtt");
+    expect(cred.body.username).toBe("dionysia.dashboard");
+    const wsUrl = `ws://${control.address}:1884/mqtt`;
+    expect(await wsConnack(wsUrl, cred.body.username, cred.body.password)).toBe(0);
+    expect(await wsConnack(wsUrl, cred.body.username, "wrong-password-0123456789")).toBe(5);
   });
 
   test("the origins register with control over the deployed broker", async () => {

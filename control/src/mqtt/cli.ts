@@ -99,13 +99,14 @@ export function run(argv: string[]): string {
           }
         : undefined;
     const wsHost = a["ws-host"] ?? a.host;
-    const ws = a["ws-port"]
-      ? {
-          port: Number(a["ws-port"]),
-          protocol: "websockets" as const,
-          ...(wsHost ? { host: wsHost } : {}),
-        }
-      : undefined;
+    const ws =
+      a["ws-port"] && a["ws-port"] !== "0"
+        ? {
+            port: Number(a["ws-port"]),
+            protocol: "websockets" as const,
+            ...(wsHost ? { host: wsHost } : {}),
+          }
+        : undefined;
     const at = a["install-dir"] ?? out;
     writeFileSync(
       resolve(out, "mosquitto.conf"),
