@@ -102,6 +102,8 @@ export function originEnv(o: PlatformOptions, spec: OriginSpec, mqttUrl: string,
     NODE_LON: String(spec.lon),
     PUBLIC_URL: `http://${host}:${spec.httpPort}`,
     PUBLIC_HOST: host,
+    // Viewers come through the router: its clock is the one every DASH manifest names.
+    DASH_UTC_TIMING_URL: `http://${host}:${o.routerPort}/time`,
     CONTROL_URL: controlUrl,
     DIONYSIA_NODE_KEY: o.nodeKey,
     RTMP_PORT: String(spec.rtmpPort),

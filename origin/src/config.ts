@@ -26,6 +26,12 @@ export const originConfigSpec = {
     protocols: ["http", "https"],
     doc: "Base URL the CDN/routers use to reach /live on this node",
   }),
+  utcTimingUrl: optional(
+    v.url("DASH_UTC_TIMING_URL", {
+      protocols: ["http", "https"],
+      doc: "Time source every DASH manifest names in <UTCTiming> (http-xsdate); default PUBLIC_URL/time. Point it at the router (ROUTER/time) when viewers cannot reach origins",
+    }),
+  ),
   transcoder: v.enumOf("TRANSCODER", ["ffmpeg", "gpac", "auto"] as const, {
     default: "auto",
     doc: "Transcoder back end; auto = gpac when installed, else ffmpeg",

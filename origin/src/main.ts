@@ -13,6 +13,7 @@ import {
   pullPolicyFrom,
   redactConfig,
   stopOnSignals,
+  utcTimingUrl,
 } from "@dionysia/shared";
 import { CapacityCorrection, capacityMoved } from "./agent/capacity-correction.ts";
 import { agentConfigSpecs } from "./agent/config.ts";
@@ -85,6 +86,7 @@ const pullGuard: PullGuardOptions = {
 };
 const playback = new PlaybackGuard(log); // signed playback (ADR 0060)
 const node = createOriginNode(config, {
+  supervisor: { utcTimingUrl: utcTimingUrl(config.utcTimingUrl, config.publicUrl) },
   mediaServer,
   playback,
   logger: log,

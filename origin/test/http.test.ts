@@ -170,6 +170,20 @@ describe("origin HTTP server", () => {
     expect(m).toContain("dionysia_origin_active_streams");
   });
 
+  test("/time: the host's UTC clock with milliseconds, never cached, readable cross-origin", async () => {
+    const before = Date.now();
+    const res = await get("/time");
+    const after = Date.now();
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    const body = await res.text();
+    expect(body).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    const t = Date.parse(body);
+    expect(t >= before && t <= after).toBe(true);
+    expect(await (await get("/time", { method: "HEAD" })).text()).toBe("");
+  });
+
   test("counters: bytes by kind and requests by method/status, on /metrics and for egress", async () => {
     const before = metrics.egressBytes();
     const seg0 = metrics.http.bytes.segment;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ProfileSpec, Rendition as RenditionSpec } from "@dionysia/shared";
+import { type ProfileSpec, type Rendition as RenditionSpec, UTC_TIMING_SCHEME } from "@dionysia/shared";
 import { reportSkip } from "@dionysia/shared/testkit";
 import { h264Level } from "../src/transcoder/codecs.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
@@ -141,6 +141,9 @@ async function expectDash(t: Transcoded, videoSizes: [number, number][], audio: 
   // Segment times from the media, not from the wall clock.
   expect(mpd).toContain("<SegmentTimeline");
   expect((mpd.match(/<AdaptationSet/g) ?? []).length).toBe((videoSizes.length ? 1 : 0) + (audio ? 1 : 0));
+  // The clock players synchronise to: the job's time source, http-xsdate (dash.js error 16 without).
+  const timing = /<UTCTiming\s+schemeIdUri="([^"]+)"\s+value="([^"]+)"/.exec(mpd);
+  expect(timing?.slice(1)).toEqual([UTC_TIMING_SCHEME, t.job.utcTimingUrl!]);
   const streams = await probeStreams(join(t.outDir, t.layout.dash!));
   const sizes = streams.filter((s) => s.codec_type === "video").map((s) => [s.width, s.height]);
   expect(sizes.sort()).toEqual([...videoSizes].sort());

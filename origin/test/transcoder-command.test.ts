@@ -69,6 +69,14 @@ describe("ffmpeg command", () => {
     expect(l.audio?.playlist).toBe("media_3.m3u8");
   });
 
+  test("dash: <UTCTiming> names the job's time source; none without one", () => {
+    const url = "https://router.example.net/time";
+    expect(argAfter(buildFfmpegCommand(job(ladder, { utcTimingUrl: url })).args, "-utc_timing_url")).toBe(
+      url,
+    );
+    expect(buildFfmpegCommand(job(ladder)).args).not.toContain("-utc_timing_url");
+  });
+
   test("hls only: fMP4, one folder per rendition, sliding window, run id in names", () => {
     const p: ProfileSpec = { ...ladder, formats: ["hls"] };
     const { args } = buildFfmpegCommand(job(p));

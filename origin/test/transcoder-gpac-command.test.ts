@@ -63,6 +63,13 @@ describe("gpac command", () => {
     expect(out).toContain("template=$RepresentationID$/$Init=init-r1$$Segment=seg-r1-$$Number%05d$");
   });
 
+  test("dasher: the time source last, so the URL's own colons stay in the value", () => {
+    const url = "http://127.0.0.1:8000/time";
+    const out = outOf(buildGpacCommand(job(ladder, { utcTimingUrl: url })).args);
+    expect(out.endsWith(`:utcs=xsd@${url}`)).toBe(true);
+    expect(outOf(buildGpacCommand(job(ladder)).args)).not.toContain("utcs=");
+  });
+
   test("layout: playlists at the top, one folder per representation", () => {
     const l = gpacLayout(job(ladder));
     expect(l.dash).toBe("manifest.mpd");

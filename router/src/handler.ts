@@ -1,11 +1,12 @@
 /**
  * The router as one web-standard fetch handler: no Bun.*, no Deno.*, no I/O on the redirect path.
  * `/live/{id}/{file}` → 302 to the nearest online origin carrying the stream (or proxied),
- * `/health`, `/metrics`, CORS everywhere.
+ * `/health`, `/metrics`, `/time` (the clock DASH players synchronise to), CORS everywhere.
  */
 
 import type { LatLon } from "../../shared/src/geo.ts";
 import { PlaybackVerifier, type TokenCheck } from "../../shared/src/playback/token.ts";
+import { TIME_PATH, timeResponse } from "../../shared/src/time-source.ts";
 import { checkPlayback, locationWithToken, type PlaybackAsk } from "./auth/playback.ts";
 import type { RouterConfig } from "./config.ts";
 import { clientPosition, type GeoHeaders } from "./geo/client.ts";
@@ -257,6 +258,7 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
         }),
       );
     }
+    if (path === TIME_PATH) return done("time", started, timeResponse(method, CORS_HEADERS));
     if (path === "/metrics")
       return done(
         "metrics",

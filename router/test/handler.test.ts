@@ -115,6 +115,19 @@ describe("redirect mode", () => {
 });
 
 describe("health and metrics", () => {
+  test("/time: the router's UTC clock (DASH UTCTiming), never cached, readable cross-origin", async () => {
+    const { get } = setup();
+    const before = Date.now();
+    const res = await get("/time");
+    const body = await res.text();
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("cache-control"), "no-store");
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+    assert.match(body, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    const t = Date.parse(body);
+    assert.ok(t >= before && t <= Date.now(), `time ${body} outside the request`);
+  });
+
   test("/health reports the table size", async () => {
     const { get } = setup();
     const res = await get("/health");

@@ -20,4 +20,5 @@ export * from "./schemas/node.ts";
 export * from "./schemas/profile.ts";
 export * from "./schemas/stream.ts";
 export * from "./shutdown.ts";
+export * from "./time-source.ts";
 export * from "./topics.ts";

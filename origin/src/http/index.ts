@@ -1,11 +1,14 @@
 /**
  * The origin's HTTP server (Bun.serve + Bun.file): `/live/{id}/...` to the CDN with the right
- * cache headers and content types, CORS, HEAD and Range; `/health`; `/metrics`.
+ * cache headers and content types, CORS, HEAD and Range; `/health`; `/metrics`; `/time` (the
+ * clock DASH players synchronise to).
  * The /live path is synchronous and allocation-light (ADR 0026): lexical path check, one lstat,
  * precomputed headers, plain-number counters.
  */
+
 import { resolve } from "node:path";
 import type { Logger } from "@dionysia/shared";
+import { TIME_PATH, timeResponse } from "@dionysia/shared";
 import type { OriginMetrics } from "../metrics/index.ts";
 import { type LiveBytes, liveFiles } from "./live-file.ts";
 import { CONTENT_TYPES, isManifest, parseRange, resolveLivePath } from "./paths.ts";
@@ -155,6 +158,8 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
       return text(405, "method not allowed\n", { Allow: "GET, HEAD, OPTIONS" });
     }
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
+    if (raw === TIME_PATH && (req.method === "GET" || req.method === "HEAD"))
+      return timeResponse(req.method, CORS);
     if (raw === "/health") {
       return Response.json(
         { status: "ok", ...(o.health?.() ?? {}) },

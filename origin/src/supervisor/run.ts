@@ -58,6 +58,7 @@ export async function startRun(
     inputUrl: input.inputUrl,
     outDir: join(outDir, dir),
     runId,
+    ...(o.utcTimingUrl ? { utcTimingUrl: o.utcTimingUrl } : {}),
   };
   try {
     const probe = await inputTracks(o, input);

@@ -22,6 +22,8 @@ export interface SupervisorOptions {
   mediaServer: MediaServer;
   logger: Logger;
   metrics?: OriginMetrics;
+  /** Named in every DASH manifest's `<UTCTiming>` (DASH_UTC_TIMING_URL, default PUBLIC_URL/time). */
+  utcTimingUrl?: string;
   /** Restart back-off: initial delay, doubled per consecutive failure up to max. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
@@ -45,7 +47,9 @@ export interface SupervisorOptions {
 }
 
 /** Options with their defaults filled in. */
-export type ResolvedOptions = Required<Omit<SupervisorOptions, "metrics" | "probeInput" | "speedWindowMs">> &
+export type ResolvedOptions = Required<
+  Omit<SupervisorOptions, "metrics" | "probeInput" | "speedWindowMs" | "utcTimingUrl">
+> &
   SupervisorOptions;
 
 /** CPU counters at one moment: this run's process and the whole host (all cores, ms). */

@@ -19,6 +19,8 @@ export interface TranscodeJob {
   runId?: string;
   /** What the input carries, when probed. Unknown: trust the profile. */
   input?: { hasVideo: boolean; hasAudio: boolean };
+  /** The time source every DASH manifest names in `<UTCTiming>` (the node's or router's /time). */
+  utcTimingUrl?: string;
 }
 
 export interface TranscoderStats {

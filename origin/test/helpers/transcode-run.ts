@@ -5,10 +5,19 @@
  * mono 44.1 kHz, so the ladder's 2 ch / 48 kHz audio needs a real resample, and the noise makes the
  * AAC encoder spend its whole bit rate (a sine wave leaves it ~15 % under).
  */
+
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger, newStreamId, newStreamKey, type ProfileSpec, sha256Hex } from "@dionysia/shared";
+import {
+  createLogger,
+  newStreamId,
+  newStreamKey,
+  type ProfileSpec,
+  sha256Hex,
+  TIME_PATH,
+  timeResponse,
+} from "@dionysia/shared";
 import { waitFor } from "@dionysia/shared/testkit";
 import { execa } from "execa";
 import { createKeyAuthority } from "../../src/auth/key-authority.ts";
@@ -121,6 +130,14 @@ export interface Transcoded {
   job: TranscodeJob;
 }
 
+let timeServer: ReturnType<typeof Bun.serve> | undefined;
+/** A real time source (the origin's /time answer) for the manifests' <UTCTiming>: gpac's dasher
+ * fetches it at start, players would too. */
+export function suiteTimeUrl(): string {
+  timeServer ??= Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => timeResponse(req.method, {}) });
+  return `http://127.0.0.1:${timeServer.port}${TIME_PATH}`;
+}
+
 /** Runs the back end's command for a job until it exits on its own (end of input). */
 export async function transcode(
   backend: TranscoderBackend,
@@ -135,6 +152,7 @@ export async function transcode(
     inputUrl,
     outDir,
     runId: "r1",
+    utcTimingUrl: suiteTimeUrl(),
     ...(o.input ? { input: o.input } : {}),
   };
   const layout = backend.layout(job);

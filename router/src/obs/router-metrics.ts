@@ -13,6 +13,7 @@ export const OUTCOMES = [
   "preflight",
   "health",
   "metrics",
+  "time",
   // Signed playback (ADR 0060): no token / a token that does not grant the request.
   "token_required",
   "token_invalid",

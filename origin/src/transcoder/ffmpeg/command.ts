@@ -206,6 +206,8 @@ function dashMuxerArgs(plan: OutputPlan, job: TranscodeJob): string[] {
     `$RepresentationID$/seg-${plan.runId}-$Number%05d$.m4s`,
     "-adaptation_sets",
     sets.join(" "),
+    // <UTCTiming> (http-xsdate): the clock dash.js synchronises to (shared/src/time-source.ts).
+    ...(job.utcTimingUrl ? ["-utc_timing_url", job.utcTimingUrl] : []),
     `${job.outDir}/manifest.mpd`,
   ];
 }

@@ -178,6 +178,9 @@ export function buildGpacCommand(job: TranscodeJob, o: GpacCommandOptions = {}):
   // applies no negative offsets either, so every rung with B-frames plays 2 frames late (against
   // its audio and against rungs without B-frames). The edit list is what ffmpeg writes too.
   else out.push("cmaf=cmfc");
+  // Last: gpac reads an option holding an absolute URL up to the end of the argument (or `::`),
+  // so the URL's own `:`s stay in it. xsd@ = the http-xsdate scheme, as ffmpeg writes.
+  if (plan.dash && job.utcTimingUrl) out.push(`utcs=xsd@${job.utcTimingUrl}`);
   args.push("-o", out.join(":"));
   return { cmd: o.bin ?? "gpac", args };
 }
