@@ -1,0 +1,70 @@
+/**
+ * /swagger and /console work without internet: neither page, nor anything they load (scripts,
+ * styles, transitively), references a host but control's own (ADR 0075, 0076). The browser test
+ * (e2e/test/console.test.ts) also checks what Chromium actually requests.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startControl, type TestControl } from "./helpers/control.ts";
+import { crawl, isLocal, references } from "./helpers/references.ts";
+
+describe("offline pages", () => {
+  let c: TestControl;
+  beforeAll(async () => {
+    c = await startControl();
+  });
+  afterAll(() => c?.stop());
+
+  test("the reference finder sees what a CDN page loads (so a clean result means something)", () => {
+    const html = `<html><head><link rel="stylesheet" href="https://unpkg.com/x.css"><style>@font-face{src:url(https://fonts.example/a.woff2)}</style></head>
+<body><img srcset="/a.png 1x, //cdn.example/b.png 2x"><script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@latest"></script><a href="#top">x</a></body></html>`;
+    const refs = references("html", html);
+    expect(refs.filter((r) => !isLocal(r, "http://127.0.0.1:1/swagger"))).toEqual([
+      "https://unpkg.com/x.css",
+      "https://cdn.jsdelivr.net/npm/@scalar/api-reference@latest",
+      "//cdn.example/b.png",
+      "https://fonts.example/a.woff2",
+    ]);
+    expect(references("css", `@import "https://x.example/a.css"; a{background:url('/i.png')}`)).toEqual([
+      "/i.png",
+      "https://x.example/a.css",
+    ]);
+    expect(
+      references(
+        "js",
+        `import a from"https://esm.sh/a";export*from'./b.js';const m=await import("https://c.example/m.js")`,
+      ),
+    ).toEqual(["https://esm.sh/a", "./b.js", "https://c.example/m.js"]);
+  });
+
+  test("/swagger loads Scalar from control itself, pinned, and nothing from elsewhere", async () => {
+    const r = await crawl([`${c.url}/swagger`]);
+    expect(r.external).toEqual([]);
+    expect(r.fetched).toContain(`${c.url}/swagger/assets/scalar.js`);
+    const js = await fetch(`${c.url}/swagger/assets/scalar.js`);
+    expect(js.headers.get("content-type")).toContain("javascript");
+    expect(await js.text()).toContain("@scalar/api-reference@1.76.0");
+    // The page still serves the document it renders.
+    expect((await c.api("GET", "/swagger/json", { key: null })).status).toBe(200);
+  });
+
+  test("/console and its bundle reference only control, under a same-origin CSP", async () => {
+    const r = await crawl([`${c.url}/console`, `${c.url}/console/`]);
+    expect(r.external).toEqual([]);
+    expect(r.fetched).toEqual(
+      expect.arrayContaining([`${c.url}/console/assets/main.js`, `${c.url}/console/assets/main.css`]),
+    );
+    const page = await fetch(`${c.url}/console`);
+    const csp = page.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("font-src 'self'");
+    expect((await fetch(`${c.url}/console/assets/nope.js`)).status).toBe(404);
+    const time = await (await fetch(`${c.url}/console/time`)).text();
+    expect(Math.abs(Date.parse(time) - Date.now())).toBeLessThan(60_000);
+  });
+
+  test("the API key never has to travel in a URL: the console signs in with a bearer header", async () => {
+    const js = await (await fetch(`${c.url}/console/assets/main.js`)).text();
+    expect(js).toContain("sessionStorage");
+    expect(js).not.toMatch(/[?&](api_?key|key|token)=\$\{/i);
+  });
+});
