@@ -27,6 +27,8 @@ export interface PlatformOptions {
   routerPort: number;
   /** Port of control's embedded broker; ignored when `mqttUrl` is set. */
   mqttPort: number;
+  /** Its MQTT over WebSockets listener (browsers: the console's charts, ADR 0070); none when unset. */
+  mqttWsPort?: number;
   mqttUrl?: string;
   origins: OriginSpec[];
   adminKey: string;
@@ -38,6 +40,8 @@ export interface PlatformOptions {
    */
   mqttNodeSecret?: string;
   mqttRouterPassword?: string;
+  /** The read-only dashboard user's password (GET /v1/telemetry/mqtt hands it to the console). */
+  mqttDashboardPassword?: string;
   /** Router runtime: deno when available (the edge target), else bun. */
   routerRuntime?: "deno" | "bun";
   host?: string;
@@ -125,6 +129,7 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     : {
         nodeSecret: o.mqttNodeSecret ?? randomBase62(40),
         routerPassword: o.mqttRouterPassword ?? randomBase62(40),
+        dashboardPassword: o.mqttDashboardPassword ?? randomBase62(40),
       };
   const fail = async (what: string, svc: RunningService, err: unknown) => {
     const tail = svc.tail().join("\n");
@@ -155,6 +160,8 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
             MQTT_EMBEDDED_PORT: String(o.mqttPort),
             MQTT_NODE_SECRET: mqttAuth?.nodeSecret ?? "",
             MQTT_ROUTER_PASSWORD: mqttAuth?.routerPassword ?? "",
+            MQTT_DASHBOARD_PASSWORD: mqttAuth?.dashboardPassword ?? "",
+            ...(o.mqttWsPort !== undefined ? { MQTT_EMBEDDED_WS_PORT: String(o.mqttWsPort) } : {}),
           }),
     },
   });

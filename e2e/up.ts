@@ -33,6 +33,8 @@ const ports = {
   origin: num("ORIGIN_PORT", 8090),
   rtmp: num("RTMP_PORT", 1935),
   mqtt: num("MQTT_EMBEDDED_PORT", 1883),
+  // MQTT over WebSockets: the console's live charts read telemetry from the broker (ADR 0070).
+  mqttWs: num("MQTT_EMBEDDED_WS_PORT", 1884),
 };
 /** Env names of the ports, for the message that tells how to move one. */
 const PORT_VARS: Record<keyof typeof ports, string> = {
@@ -41,6 +43,7 @@ const PORT_VARS: Record<keyof typeof ports, string> = {
   origin: "ORIGIN_PORT",
   rtmp: "RTMP_PORT",
   mqtt: "MQTT_EMBEDDED_PORT",
+  mqttWs: "MQTT_EMBEDDED_WS_PORT",
 };
 const stateFile = join(dataDir, "dev.json");
 const step = (msg: string) => console.log(`\x1b[1;35m▶\x1b[0m ${msg}`);
@@ -102,6 +105,7 @@ try {
     controlPort: ports.control,
     routerPort: ports.router,
     mqttPort: ports.mqtt,
+    mqttWsPort: ports.mqttWs,
     origins: [
       {
         id: nodeId,
@@ -210,6 +214,7 @@ console.log(`
   API             ${p.controlUrl}/v1
   Swagger UI      ${p.controlUrl}/swagger
   Metrics         ${p.controlUrl}/metrics  ·  ${originUrl}/metrics  ·  ${p.routerUrl}/metrics
+  MQTT over WS    ws://${host}:${ports.mqttWs}/mqtt  (read-only credential: GET /v1/telemetry/mqtt)
 
   Push (OBS)      Server: ${rtmpServer}
                   Stream key: ${demo.streamKey}

@@ -32,6 +32,7 @@ import { signingKeyRoutes } from "./signing-keys/index.ts";
 import { ensureControlKey } from "./signing-keys/service.ts";
 import { streamRoutes } from "./streams/index.ts";
 import { ensureSrtPorts } from "./streams/srt-ports.ts";
+import { telemetryRoutes } from "./telemetry/index.ts";
 
 export interface Control {
   app: ReturnType<typeof buildApp>;
@@ -118,6 +119,7 @@ function buildApp(deps: Deps) {
       .use(routeRoutes(deps))
       .use(apiKeyRoutes(deps))
       .use(signingKeyRoutes(deps))
+      .use(telemetryRoutes(deps))
   );
 }
 

@@ -15,6 +15,8 @@ export interface ControlEventMap {
   "node.deleted": { nodeId: string };
   /** Signed playback (ADR 0060): a signing key was created or revoked. */
   "signingKeys.changed": { kid: string };
+  /** The MQTT bus is up; `ws` is the embedded broker's WebSocket listener, when it has one (ADR 0070). */
+  "mqtt.started": { url: string; embedded: boolean; ws?: { port: number; path: string } };
 }
 
 export type ControlEventName = keyof ControlEventMap;

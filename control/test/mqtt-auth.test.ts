@@ -9,6 +9,7 @@ import { announceRefusal, hostAllowed } from "../src/mqtt/announce-policy.ts";
 import { type BrokerCredentials, verifyCredentials } from "../src/mqtt/auth.ts";
 import { run } from "../src/mqtt/cli.ts";
 import {
+  mosquittoConf,
   mosquittoPasswordFile,
   mosquittoPasswordHash,
   mosquittoPasswordMatches,
@@ -231,6 +232,47 @@ describe("mosquitto files", () => {
       expect(conf).toContain("listener 1883 127.0.0.1");
       expect(conf).toContain("use_username_as_clientid true");
       expect(conf).toContain(`max_packet_size ${256 * 1024}`);
+    } finally {
+      process.env = env;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the dashboard user: a password line, read-only ACL on the four topic kinds, a WebSocket listener", () => {
+    const env = { ...process.env };
+    process.env.MQTT_CONTROL_PASSWORD = "cli-control-0123456789";
+    process.env.MQTT_DASHBOARD_PASSWORD = "cli-dashboard-0123456789";
+    delete process.env.MQTT_ROUTER_PASSWORD;
+    const dir = mkdtempSync(join(tmpdir(), "dionysia-cli-"));
+    try {
+      run(["mosquitto", "--out", dir, "--host", "127.0.0.1", "--ws-port", "1884"]);
+      const passwd = readFileSync(join(dir, "passwd"), "utf8");
+      const dashLine = passwd.split("\n").find((l) => l.startsWith("dionysia.dashboard:")) ?? "";
+      expect(
+        mosquittoPasswordMatches("cli-dashboard-0123456789", dashLine.slice(dashLine.indexOf(":") + 1)),
+      ).toBe(true);
+      const acl = readFileSync(join(dir, "acl"), "utf8");
+      const block =
+        acl.slice(acl.indexOf("user dionysia.dashboard")).trim().split("\n\n")[0]?.split("\n") ?? [];
+      expect(block).toEqual([
+        "user dionysia.dashboard",
+        "topic deny dionysia/v1/nodes/dionysia.dashboard/#",
+        "topic read dionysia/v1/nodes/+/telemetry",
+        "topic read dionysia/v1/nodes/+/state",
+        "topic read dionysia/v1/nodes/+/announce",
+        "topic read dionysia/v1/nodes/+/streams/+/status",
+      ]);
+      const conf = readFileSync(join(dir, "mosquitto.conf"), "utf8");
+      expect(conf).toContain("listener 1883 127.0.0.1\nuse_username_as_clientid true");
+      expect(conf).toContain("listener 1884 127.0.0.1\nprotocol websockets\nuse_username_as_clientid true");
+      // mosquitto 2.0.11 refuses to start with a WebSocket listener alone.
+      expect(() =>
+        mosquittoConf({
+          listeners: [{ port: 1884, protocol: "websockets" }],
+          passwordFile: "p",
+          aclFile: "a",
+        }),
+      ).toThrow(/plain MQTT listener/);
     } finally {
       process.env = env;
       rmSync(dir, { recursive: true, force: true });

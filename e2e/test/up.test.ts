@@ -70,20 +70,21 @@ async function exitsWithin(up: Up, ms: number): Promise<number | null> {
 describe("./dionysia up", () => {
   let dataDir: string;
   let env: Record<string, string>;
-  let ports: { control: number; router: number; origin: number; rtmp: number; mqtt: number };
+  let ports: { control: number; router: number; origin: number; rtmp: number; mqtt: number; mqttWs: number };
   let up: Up;
   const stray: Up[] = [];
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "dionysia-up-"));
-    const [control, router, origin, rtmp, mqtt] = (await freePorts(5)) as [
+    const [control, router, origin, rtmp, mqtt, mqttWs] = (await freePorts(6)) as [
+      number,
       number,
       number,
       number,
       number,
       number,
     ];
-    ports = { control, router, origin, rtmp, mqtt };
+    ports = { control, router, origin, rtmp, mqtt, mqttWs };
     const srt = 30000 + Math.floor(Math.random() * 3000) * 10;
     env = {
       DIONYSIA_DATA: dataDir,
@@ -93,6 +94,7 @@ describe("./dionysia up", () => {
       ORIGIN_PORT: String(origin),
       RTMP_PORT: String(rtmp),
       MQTT_EMBEDDED_PORT: String(mqtt),
+      MQTT_EMBEDDED_WS_PORT: String(mqttWs),
       SRT_PORT_RANGE: `${srt}-${srt + 5}`,
       LOG_LEVEL: "warn",
     };
@@ -127,6 +129,22 @@ describe("./dionysia up", () => {
     expect((await api("/v1/nodes", generated)).status).toBe(401);
   });
 
+  test("the console's MQTT credential names up's WebSocket listener, which speaks MQTT", async () => {
+    const r = await api("/v1/telemetry/mqtt", ADMIN_KEY);
+    expect(r.status).toBe(200);
+    const cred = (await r.json()) as { url: string; username: string; password: string; topics: string[] };
+    expect(cred.url).toBe(`ws://127.0.0.1:${ports.mqttWs}/mqtt`);
+    expect(cred.username).toBe("dionysia.dashboard");
+    expect(cred.password.length).toBeGreaterThanOrEqual(16);
+    const ws = new WebSocket(cred.url, ["mqtt"]);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    expect(ws.protocol).toBe("mqtt");
+    ws.close();
+  });
+
   test("a second up says the platform is already running and where, and exits non-zero", async () => {
     const second = runUp(env);
     stray.push(second);
@@ -141,7 +159,7 @@ describe("./dionysia up", () => {
 
   test("a taken port is named with the process holding it, at once", async () => {
     const other = mkdtempSync(join(tmpdir(), "dionysia-up-other-"));
-    const [free1, free2, free3, free4, taken] = (await freePorts(5)) as number[];
+    const [free1, free2, free3, free4, free5, taken] = (await freePorts(6)) as number[];
     const holder: Server = createServer();
     await new Promise<void>((r) => holder.listen(taken, "127.0.0.1", () => r()));
     try {
@@ -154,6 +172,7 @@ describe("./dionysia up", () => {
         ORIGIN_PORT: String(free2),
         RTMP_PORT: String(free3),
         MQTT_EMBEDDED_PORT: String(free4),
+        MQTT_EMBEDDED_WS_PORT: String(free5),
       });
       stray.push(u);
       expect(await exitsWithin(u, 15_000)).toBe(3);

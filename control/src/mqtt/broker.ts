@@ -1,5 +1,5 @@
 /**
- * Embedded MQTT broker (aedes over node:net) used when MQTT_URL is unset, so a single
+ * Embedded MQTT broker (aedes over node:net; also over WebSockets when asked, ws-listener.ts) used when MQTT_URL is unset, so a single
  * `./dionysia up` needs no external broker. aedes speaks MQTT 3.1.1, which is why the whole
  * contract stays 3.1.1 compatible. In-memory persistence: retained messages live as long as
  * the control process; origins re-announce on reconnect and control republishes desired state.
@@ -29,6 +29,7 @@ import { Counter, Registry } from "prom-client";
 import { type AuthRefusal, type BrokerCredentials, newControlCredential, verifyCredentials } from "./auth.ts";
 import { guardedConnection } from "./packet-guard.ts";
 import { RetainedBudget } from "./retained-budget.ts";
+import { startWsListener } from "./ws-listener.ts";
 
 export type BrokerRefusal =
   | AuthRefusal
@@ -57,6 +58,11 @@ export interface EmbeddedBrokerOptions {
   authFailuresPerMinute?: number;
   /** Optional TLS listener (PEM contents or file paths). */
   tls?: { cert: string | Buffer; key: string | Buffer; host?: string; port?: number } | undefined;
+  /**
+   * Optional MQTT over WebSockets listener (ADR 0070): same credentials, ACLs and packet guard as
+   * TCP. `path` defaults to `/mqtt`.
+   */
+  ws?: { host?: string; port?: number; path?: string } | undefined;
   /** Where `dionysia_mqtt_broker_refusals_total` is registered (default: a private registry). */
   registry?: Registry;
 }
@@ -67,6 +73,9 @@ export interface EmbeddedBroker {
   /** `mqtts://` URL of the TLS listener, when one was asked for. */
   tlsUrl?: string;
   tlsPort?: number;
+  /** `ws://host:port/mqtt` of the WebSocket listener, when one was asked for. */
+  wsUrl?: string;
+  wsPort?: number;
   /** Control's own credential on this broker (random per process). */
   control: { username: string; password: string };
   /** Connected clients (for metrics and tests). */
@@ -215,17 +224,20 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
   );
   aedes.on("connectionError", (_client, err) => log?.debug({ err: err.message }, "connection error"));
 
+  /** Every transport ends here: the packet guard first, then aedes with its hooks above. */
+  const handle = (raw: Duplex, remote: { address: string; label: string }) => {
+    const conn = guardedConnection(raw, maxPacketBytes, (v) =>
+      refuse(v.reason, { remote: remote.label, size: v.size, max: maxPacketBytes }),
+    );
+    remotes.set(conn, remote);
+    aedes.handle(conn);
+  };
   const sockets = new Set<Socket>();
   const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     const address = socket.remoteAddress ?? "unknown";
-    const label = `${address}:${socket.remotePort}`;
-    const conn = guardedConnection(socket, maxPacketBytes, (v) =>
-      refuse(v.reason, { remote: label, size: v.size, max: maxPacketBytes }),
-    );
-    remotes.set(conn, { address, label });
-    aedes.handle(conn);
+    handle(socket, { address, label: `${address}:${socket.remotePort}` });
   };
   const listen = (server: Server, port: number, on: string) =>
     new Promise<number>((resolve, reject) => {
@@ -246,11 +258,29 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
     tlsServer = createTlsServer({ cert: pem(o.tls.cert), key: pem(o.tls.key) }, accept);
     tlsPort = await listen(tlsServer, o.tls.port ?? 8883, o.tls.host ?? host);
   }
+  const wsHost = o.ws?.host ?? host;
+  const ws = o.ws
+    ? await startWsListener({
+        host: wsHost,
+        port: o.ws.port ?? 1884,
+        path: o.ws.path,
+        // A WebSocket message carries one MQTT packet or a part of one; the guard checks the packet.
+        maxMessageBytes: maxPacketBytes + 5,
+        onConnection: handle,
+      }).catch((err) => {
+        // The TCP listeners are up already: a taken WS port must not leave them behind.
+        server.close();
+        tlsServer?.close();
+        aedes.close();
+        throw err;
+      })
+    : undefined;
   log?.info(
     {
       host,
       port,
       tlsPort,
+      wsPort: ws?.port,
       maxPacketBytes,
       // Which roles can log in at all (docs/security.md); never the secrets themselves.
       roles: {
@@ -269,6 +299,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
     ...(tlsPort !== undefined
       ? { tlsUrl: `mqtts://${urlHost(o.tls?.host ?? host)}:${tlsPort}`, tlsPort }
       : {}),
+    ...(ws ? { wsUrl: `ws://${urlHost(wsHost)}:${ws.port}${ws.path}`, wsPort: ws.port } : {}),
     control: { ...credentials.control },
     clients: () => aedes.connectedClients,
     refusals: () => ({ ...counts }),
@@ -283,7 +314,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions = {}): Promis
         // Open client sockets would keep server.close() waiting forever.
         for (const s of sockets) s.destroy();
         aedes.close();
-      });
+      }).then(() => ws?.close());
       return closed;
     },
   };

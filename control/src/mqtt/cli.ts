@@ -6,10 +6,12 @@
  *     prints node <nodeId>'s MQTT password (needs MQTT_NODE_SECRET)
  *   bun control/src/mqtt/cli.ts mosquitto --out DIR [--install-dir DIR] --nodes a,b [--previous-nodes c] [--port 1883] [--host 0.0.0.0]
  *       [--control-users dionysia.control,...] [--router-users dionysia.router,...]
- *       [--dashboard-users ...] [--tls-cert F --tls-key F --tls-port 8883] [--max-packet-bytes N]
+ *       [--dashboard-users ...] [--tls-cert F --tls-key F --tls-port 8883] [--ws-port 1884 [--ws-host H]]
+ *       [--max-packet-bytes N]
  *     writes DIR/passwd (0600), DIR/acl and DIR/mosquitto.conf (needs MQTT_NODE_SECRET,
  *     MQTT_CONTROL_PASSWORD; MQTT_ROUTER_PASSWORD and MQTT_DASHBOARD_PASSWORD for those roles;
- *     MQTT_NODE_SECRET_PREVIOUS for --previous-nodes, the nodes a rotation has not reached yet)
+ *     MQTT_NODE_SECRET_PREVIOUS for --previous-nodes, the nodes a rotation has not reached yet);
+ *     --ws-port adds an MQTT over WebSockets listener (browsers, dashboards: ADR 0070)
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -54,6 +56,8 @@ export function run(argv: string[]): string {
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "tls-port": { type: "string", default: "8883" },
+        "ws-port": { type: "string" },
+        "ws-host": { type: "string" },
         "max-packet-bytes": { type: "string", default: String(256 * 1024) },
       },
     });
@@ -94,11 +98,23 @@ export function run(argv: string[]): string {
             tls: { certFile: resolve(a["tls-cert"]), keyFile: resolve(a["tls-key"]) },
           }
         : undefined;
+    const wsHost = a["ws-host"] ?? a.host;
+    const ws = a["ws-port"]
+      ? {
+          port: Number(a["ws-port"]),
+          protocol: "websockets" as const,
+          ...(wsHost ? { host: wsHost } : {}),
+        }
+      : undefined;
     const at = a["install-dir"] ?? out;
     writeFileSync(
       resolve(out, "mosquitto.conf"),
       mosquittoConf({
-        listeners: [{ port: Number(a.port), ...(a.host ? { host: a.host } : {}) }, ...(tls ? [tls] : [])],
+        listeners: [
+          { port: Number(a.port), ...(a.host ? { host: a.host } : {}) },
+          ...(tls ? [tls] : []),
+          ...(ws ? [ws] : []),
+        ],
         passwordFile: resolve(at, "passwd"),
         aclFile: resolve(at, "acl"),
         maxPacketBytes: Number(a["max-packet-bytes"]),

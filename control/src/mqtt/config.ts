@@ -44,6 +44,17 @@ export const mqttConfigSpecs = {
     default: 8883,
     doc: "Port of the embedded broker's TLS listener (0 = free port)",
   }),
+  embeddedWsPort: optional(
+    v.port("MQTT_EMBEDDED_WS_PORT", {
+      doc: "Port of the embedded broker's MQTT over WebSockets listener, path `/mqtt`, on MQTT_EMBEDDED_HOST (0 = free port); unset = no WebSocket listener",
+    }),
+  ),
+  wsPublicUrl: optional(
+    v.url("MQTT_WS_PUBLIC_URL", {
+      protocols: ["ws", "wss"],
+      doc: "MQTT over WebSockets URL browsers are given by GET /v1/telemetry/mqtt (e.g. behind a TLS proxy); default: the embedded WebSocket listener's address",
+    }),
+  ),
   nodeSecret: optional(
     v.secret("MQTT_NODE_SECRET", {
       doc: "Node enrolment secret: node N's MQTT password is hex HMAC-SHA256(secret, `dionysia/mqtt/node/N`); unset = the embedded broker refuses every node",
@@ -66,7 +77,7 @@ export const mqttConfigSpecs = {
   ),
   dashboardPassword: optional(
     v.secret("MQTT_DASHBOARD_PASSWORD", {
-      doc: "Password of the read-only `dionysia.dashboard` MQTT user on the embedded broker; unset = refused",
+      doc: "Password of the read-only `dionysia.dashboard` MQTT user on the embedded broker, handed to the console by GET /v1/telemetry/mqtt; unset = refused",
     }),
   ),
   authFailuresPerMinute: v.int("MQTT_AUTH_FAILURES_PER_MINUTE", {

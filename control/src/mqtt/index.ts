@@ -6,3 +6,4 @@ export * from "./config.ts";
 export * from "./messages.ts";
 export * from "./setup.ts";
 export * from "./silence.ts";
+export { MQTT_WS_PATH } from "./ws-listener.ts";

@@ -34,6 +34,7 @@ export function embeddedBrokerOptions(
     maxPacketBytes: c.maxPacketBytes,
     authFailuresPerMinute: c.authFailuresPerMinute,
     retained: { maxTopics: c.retainedMaxPerClient, maxBytes: c.retainedMaxBytesPerClient },
+    ws: c.embeddedWsPort !== undefined ? { host: c.embeddedHost, port: c.embeddedWsPort } : undefined,
     tls:
       c.embeddedTlsCertFile && c.embeddedTlsKeyFile
         ? {

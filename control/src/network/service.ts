@@ -28,6 +28,7 @@ import {
   controlBusOptions,
   type EmbeddedBroker,
   embeddedBrokerOptions,
+  MQTT_WS_PATH,
   startEmbeddedBroker,
 } from "../mqtt/index.ts";
 import {
@@ -105,6 +106,12 @@ export class Network implements ControlBusHandler {
       registry: this.d.registry,
     });
     await this.bus.start();
+    // GET /v1/telemetry/mqtt hands browsers the WebSocket listener's real port (0 = a free one).
+    this.d.events.emit("mqtt.started", {
+      url: this.mqttUrl,
+      embedded: !!this.broker,
+      ...(this.broker?.wsPort !== undefined ? { ws: { port: this.broker.wsPort, path: MQTT_WS_PATH } } : {}),
+    });
     this.lease = new LeaseKeeper({
       db: this.d.client,
       holder: `${hostname()}-${process.pid}-${randomBase62(6)}`,

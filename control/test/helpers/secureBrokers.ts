@@ -33,6 +33,8 @@ export interface SecureBroker {
   url: string;
   /** `mqtts://` listener, when TLS files were given. */
   tlsUrl?: string;
+  /** `ws://` MQTT over WebSockets listener, when asked for. */
+  wsUrl?: string;
   control: Cred;
   /**
    * Another control connection. mosquitto binds client ids to user names, so each concurrent
@@ -51,6 +53,8 @@ export interface SecureBrokerOptions {
   maxPacketBytes?: number;
   retained?: { maxTopics: number; maxBytes: number };
   tls?: { certFile: string; keyFile: string };
+  /** Also listen for MQTT over WebSockets (ADR 0070). */
+  ws?: boolean;
 }
 
 const node = (id: string): Cred => ({ username: id, password: nodePassword(NODE_SECRET, id) });
@@ -68,11 +72,13 @@ export async function startSecureAedes(o: SecureBrokerOptions = {}): Promise<Sec
     ...(o.maxPacketBytes ? { maxPacketBytes: o.maxPacketBytes } : {}),
     ...(o.retained ? { retained: o.retained } : {}),
     ...(o.tls ? { tls: { cert: o.tls.certFile, key: o.tls.keyFile, host: "127.0.0.1", port: 0 } } : {}),
+    ...(o.ws ? { ws: { port: 0 } } : {}),
   });
   return {
     name: "aedes",
     url: b.url,
     ...(b.tlsUrl ? { tlsUrl: b.tlsUrl.replace("127.0.0.1", "localhost") } : {}),
+    ...(b.wsUrl ? { wsUrl: b.wsUrl } : {}),
     control: b.control,
     controlAs: () => b.control,
     router,
@@ -121,6 +127,8 @@ export async function startSecureMosquitto(
   const listeners: MosquittoListener[] = [{ port, host: "127.0.0.1" }];
   const tlsPort = o.tls ? await freePort() : undefined;
   if (o.tls && tlsPort) listeners.push({ port: tlsPort, host: "127.0.0.1", tls: o.tls });
+  const wsPort = o.ws ? await freePort() : undefined;
+  if (wsPort) listeners.push({ port: wsPort, host: "127.0.0.1", protocol: "websockets" });
   const conf = join(dir, "mosquitto.conf");
   writeFileSync(
     conf,
@@ -152,6 +160,7 @@ export async function startSecureMosquitto(
   try {
     await waitFor(`mosquitto on ${port}`, async () => exited || (await canConnect(port)), 10_000);
     if (tlsPort) await waitFor("mosquitto TLS", async () => exited || (await canConnect(tlsPort)), 10_000);
+    if (wsPort) await waitFor("mosquitto WS", async () => exited || (await canConnect(wsPort)), 10_000);
     if (exited) throw new Error(`mosquitto exited: ${stderr}`);
   } catch (err) {
     child.kill("SIGKILL");
@@ -162,6 +171,8 @@ export async function startSecureMosquitto(
     name: "mosquitto",
     url: `mqtt://127.0.0.1:${port}`,
     ...(tlsPort ? { tlsUrl: `mqtts://localhost:${tlsPort}` } : {}),
+    // mosquitto takes any path; the same path as the embedded broker keeps URLs interchangeable.
+    ...(wsPort ? { wsUrl: `ws://127.0.0.1:${wsPort}/mqtt` } : {}),
     control,
     controlAs,
     router,
