@@ -104,7 +104,7 @@ export const streamsView: View = (root) => {
   const rowOf = (s: Stream) =>
     h(
       "tr",
-      { "data-stream": s.id, "data-status": s.status },
+      { "data-stream": s.id, "data-name": s.name, "data-status": s.status },
       h("td", {}, h("div", {}, s.name), h("small", {}, s.id)),
       h(
         "td",

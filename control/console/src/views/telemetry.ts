@@ -26,7 +26,7 @@ function chart(
       width: WIDTH,
       height: HEIGHT,
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.5 }))],
-      axes: [{}, { values: (_u, ticks) => ticks.map(fmt), size: 70 }],
+      axes: [{}, { values: (_u, ticks) => ticks.map(fmt), size: 84 }],
       scales: { x: { time: true } },
     },
     [[], ...series.map(() => [])],
