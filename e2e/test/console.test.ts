@@ -207,6 +207,14 @@ describe.skipIf(missing.length > 0)("console in Chromium", () => {
     expect(node.cordoned).toBe(true);
   });
 
+  test("rotating the key shows a new one once; delete removes the stream", async () => {
+    const rotated = step("rotated").key as string;
+    expect(rotated).toMatch(/^sk_/);
+    expect(rotated).not.toBe(step("created").key);
+    expect(step("deleted")).toBeDefined();
+    expect((await platform.api(`/v1/streams/${step("created").streamId}`)).status).toBe(404);
+  });
+
   test("recent events list the stream's status changes and the node's state", () => {
     const items = step("events").items as string[];
     const id = step("created").streamId as string;

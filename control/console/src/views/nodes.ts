@@ -10,6 +10,7 @@ import type { GeometryCollection, Topology } from "topojson-specification";
 import world from "world-atlas/land-110m.json";
 import { api } from "../api.ts";
 import { clear, fmtBps, h, type View } from "../dom.ts";
+import { nodeClass, nodeRadius } from "../model.ts";
 
 const W = 960;
 const H = 500;
@@ -24,17 +25,6 @@ const svgEl = (tag: string, attrs: Record<string, string | number>): SVGElement 
 
 const topo = world as unknown as Topology<{ land: GeometryCollection }>;
 const land = feature(topo, topo.objects.land);
-
-export function nodeClass(n: Node): string {
-  if (n.state !== "online") return "offline";
-  return n.cordoned || n.draining ? "cordoned" : "online";
-}
-
-/** Radius 5..20 px by the share of the node's transcode budget in use. */
-export function nodeRadius(n: Node): number {
-  const share = n.capacity.loadUnits > 0 ? Math.min(1, n.load.used / n.capacity.loadUnits) : 0;
-  return 5 + 15 * share;
-}
 
 export const nodesView: View = (root) => {
   const projection = geoNaturalEarth1().fitSize([W, H], { type: "Sphere" });

@@ -8,6 +8,7 @@ import dashjs from "dashjs";
 import Hls from "hls.js";
 import { api } from "../api.ts";
 import { fmtBps, fmtNum, h, type View } from "../dom.ts";
+import { hlsOptions } from "../model.ts";
 
 interface Urls {
   hls: string;
@@ -103,11 +104,11 @@ export const playerView: View = (root, [id = "", kind = "hls"]) => {
       });
       dash.initialize(video, urls.dash, true);
     } else {
-      const lowLatency = profile?.formats.includes("ll-hls") ?? false;
+      const options = hlsOptions(profile);
       stat("master", urls.hls);
-      stat("low latency", lowLatency ? "on (LL-HLS)" : "off");
+      stat("low latency", options.lowLatencyMode ? "on (LL-HLS)" : "off");
       if (!Hls.isSupported()) throw new Error("this browser has no Media Source Extensions");
-      hls = new Hls({ lowLatencyMode: lowLatency, liveSyncDurationCount: lowLatency ? 2 : 3 });
+      hls = new Hls(options);
       hls.on(Hls.Events.ERROR, (_e, d) => {
         if (d.fatal) error.textContent = `hls.js: ${d.details}${d.response ? ` ${d.response.code}` : ""}`;
       });

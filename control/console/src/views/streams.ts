@@ -2,6 +2,7 @@
 import type { Profile, Stream, StreamWithKey } from "@dionysia/shared";
 import { api, listAll } from "../api.ts";
 import { clear, fmtNum, h, type View } from "../dom.ts";
+import { ladderText } from "../model.ts";
 
 const REFRESH_MS = 3000;
 
@@ -23,13 +24,6 @@ function secretPanel(s: StreamWithKey, what: string): HTMLElement {
     ),
     h("button", { onclick: (e: Event) => (e.target as HTMLElement).closest(".secret")?.remove() }, "Done"),
   );
-}
-
-function ladder(s: Stream): string {
-  const served = s.ladder.served.length ? s.ladder.served.join(", ") : "–";
-  return s.ladder.served.length === s.ladder.requested.length
-    ? served
-    : `${served} (of ${s.ladder.requested.join(", ")})`;
 }
 
 export const streamsView: View = (root) => {
@@ -113,7 +107,7 @@ export const streamsView: View = (root) => {
         s.stats?.lastError ? ` (${s.stats.lastError})` : "",
       ),
       h("td", {}, s.nodeId ?? "–"),
-      h("td", {}, ladder(s)),
+      h("td", {}, ladderText(s)),
       h("td", {}, s.stats?.bitrateKbps !== undefined ? `${Math.round(s.stats.bitrateKbps)} kb/s` : "–"),
       h("td", {}, fmtNum(s.stats?.fps, 1)),
       h("td", {}, fmtNum(s.stats?.speed, 2, "×")),
