@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { nodeClientId, topics } from "@dionysia/shared";
-import { hasMosquitto, waitFor } from "@dionysia/shared/testkit";
+import { requireMosquitto, waitFor } from "@dionysia/shared/testkit";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { startEmbeddedBroker } from "../src/mqtt/broker.ts";
 import { sampleAnnounce, sampleTelemetry } from "./helpers/mqttFixtures.ts";
@@ -84,9 +84,8 @@ afterAll(() => {
 const brokers: [string, () => Promise<SecureBroker>][] = [
   ["embedded aedes", () => startSecureAedes({ ws: true, maxPacketBytes: MAX_PACKET })],
 ];
-if (hasMosquitto)
+if (requireMosquitto("control/test/mqtt-ws.test.ts (mosquitto's generated WebSocket listener)"))
   brokers.push(["mosquitto", () => startSecureMosquitto([NODE], { ws: true, maxPacketBytes: MAX_PACKET })]);
-else console.warn("mosquitto not installed: its WebSocket listener is not tested");
 
 for (const [name, start] of brokers) {
   describe(`MQTT over WebSockets: ${name}`, () => {

@@ -87,6 +87,20 @@ describe("GET /v1/telemetry/mqtt with a WebSocket listener and a dashboard passw
     });
     await node.publishAsync(topics.nodeTelemetry("edge-t"), JSON.stringify(sampleTelemetry()), { qos: 1 });
     await waitFor("telemetry over ws", () => seen.includes(topics.nodeTelemetry("edge-t")), 5000);
+    // Read-only: a publish closes its connection, and is logged and counted as publish_denied.
+    let closed = false;
+    dash.on("close", () => {
+      closed = true;
+    });
+    dash.publish(topics.nodeState("edge-t"), '{"state":"offline"}', { qos: 1 });
+    await waitFor("the dashboard's publish closes it", () => closed, 5000);
+    expect(broker?.refusals().publish_denied).toBe(1);
+    const refusal = c
+      .logs()
+      .split("\n")
+      .find((l) => l.includes('"reason":"publish_denied"'));
+    expect(refusal).toContain('"username":"dionysia.dashboard"');
+    expect(refusal).toContain(topics.nodeState("edge-t"));
   });
 
   test("documented in the OpenAPI document", async () => {

@@ -2,7 +2,7 @@
  * MQTT payloads (docs/architecture.md, "MQTT contract"). Every message is JSON and validated on receipt
  * with `decodeMessage` (codec.ts); MQTT 3.1.1 only, so nothing here relies on v5 properties.
  */
-import { type Static, Type as T } from "@sinclair/typebox";
+import { CloneType, type Static, Type as T, type TSchema } from "@sinclair/typebox";
 import { ID_PATTERN } from "../id-pattern.ts";
 import { ProfileSpec } from "./profile.ts";
 import { SourceUrl, StreamStatusValue } from "./stream.ts";
@@ -10,12 +10,18 @@ import { SourceUrl, StreamStatusValue } from "./stream.ts";
 const Id = T.String({ pattern: ID_PATTERN });
 const Lat = T.Number({ minimum: -90, maximum: 90 });
 const Lon = T.Number({ minimum: -180, maximum: 180 });
+/** The same schema with a description of its own (docs/telemetry.md is generated from these). */
+const about = <S extends TSchema>(s: S, description: string): S => CloneType(s, { description });
+const StreamStatus = about(
+  StreamStatusValue,
+  "The stream's state on this node; `error`: see the status topic's lastError",
+);
 
 export const NodeIngestEndpoints = T.Object({
   rtmp: T.Optional(T.String({ description: "e.g. rtmp://host:1935/live" })),
   srt: T.Optional(T.String({ description: "host:port or port range of SRT listeners" })),
-  rtsp: T.Optional(T.String()),
-  whip: T.Optional(T.String()),
+  rtsp: T.Optional(T.String({ description: "RTSP ingest URL (mediamtx)" })),
+  whip: T.Optional(T.String({ description: "WHIP ingest URL (mediamtx)" })),
   /** Where a peer node pulls this node's ingested streams from (overflow transcoding). */
   relay: T.Optional(T.String({ description: "e.g. rtmp://host:1935/live" })),
 });
@@ -23,50 +29,76 @@ export type NodeIngestEndpoints = Static<typeof NodeIngestEndpoints>;
 
 export const NodeCapacity = T.Object({
   loadUnits: T.Number({ minimum: 0, description: "Transcode budget in pixel-rate units (see profile cost)" }),
-  maxStreams: T.Optional(T.Integer({ minimum: 0 })),
+  maxStreams: T.Optional(
+    T.Integer({ minimum: 0, description: "Most streams the node takes, whatever their cost" }),
+  ),
   measured: T.Optional(T.Boolean({ description: "true when found by a calibration encode" })),
 });
 
 export const NodeAnnounce = T.Object({
-  id: Id,
-  region: T.String({ maxLength: 64 }),
-  lat: Lat,
-  lon: Lon,
+  id: about(Id, "Node id (also its MQTT user name)"),
+  region: T.String({ maxLength: 64, description: "Operator-chosen region label" }),
+  lat: about(Lat, "Latitude of the node, degrees"),
+  lon: about(Lon, "Longitude of the node, degrees"),
   publicUrl: T.String({ description: "Base URL serving /live/{id}/..." }),
-  ingest: NodeIngestEndpoints,
-  capacity: NodeCapacity,
-  encoders: T.Array(T.String(), { maxItems: 32 }),
-  mediaServer: T.Union([T.Literal("embedded"), T.Literal("mediamtx")]),
-  version: T.String({ maxLength: 64 }),
-  ts: T.Number(),
+  ingest: about(NodeIngestEndpoints, "Where streamers and peer nodes push or pull"),
+  capacity: about(NodeCapacity, "What the node can carry (placement uses it)"),
+  encoders: T.Array(T.String(), {
+    maxItems: 32,
+    description: "Video encoders the node can run (e.g. libx264)",
+  }),
+  mediaServer: T.Union([T.Literal("embedded"), T.Literal("mediamtx")], {
+    description: "Which media server takes RTMP/SRT pushes",
+  }),
+  version: T.String({ maxLength: 64, description: "Origin software version" }),
+  ts: T.Number({ description: "When it was sent, ms since the Unix epoch" }),
 });
 export type NodeAnnounce = Static<typeof NodeAnnounce>;
 
 export const NodeStateValue = T.Union([T.Literal("online"), T.Literal("offline")]);
-export const NodeState = T.Object({ state: NodeStateValue, ts: T.Optional(T.Number()) });
+export const NodeState = T.Object({
+  state: about(
+    NodeStateValue,
+    "`offline` is also the node's last will: the broker sends it when the node vanishes",
+  ),
+  ts: T.Optional(T.Number({ description: "ms since the Unix epoch (absent in the will)" })),
+});
 export type NodeState = Static<typeof NodeState>;
 
 export const StreamStats = T.Object({
-  id: Id,
-  status: StreamStatusValue,
-  role: T.Optional(T.String()),
-  bitrateKbps: T.Optional(T.Number({ minimum: 0 })),
-  fps: T.Optional(T.Number({ minimum: 0 })),
-  speed: T.Optional(T.Number({ minimum: 0 })),
-  segments: T.Optional(T.Integer({ minimum: 0 })),
-  load: T.Optional(T.Number({ minimum: 0 })),
+  id: about(Id, "Stream id"),
+  status: StreamStatus,
+  role: T.Optional(T.String({ description: "origin, ingest or transcode (see desired state)" })),
+  bitrateKbps: T.Optional(T.Number({ minimum: 0, description: "Output bit rate of the ladder, kbit/s" })),
+  fps: T.Optional(T.Number({ minimum: 0, description: "Frames per second the transcoder produces" })),
+  speed: T.Optional(
+    T.Number({ minimum: 0, description: "Encoder speed, multiple of real time (under 1 = falling behind)" }),
+  ),
+  segments: T.Optional(
+    T.Integer({ minimum: 0, description: "Segments written since the stream started here" }),
+  ),
+  load: T.Optional(T.Number({ minimum: 0, description: "Load units the stream holds on this node" })),
 });
 export type StreamStats = Static<typeof StreamStats>;
 
 export const NodeTelemetry = T.Object({
-  ts: T.Number(),
+  ts: T.Number({ description: "When it was sampled, ms since the Unix epoch" }),
   cpu: T.Number({ minimum: 0, description: "Busy fraction of all cores, 0..1" }),
-  memory: T.Object({ usedBytes: T.Number({ minimum: 0 }), totalBytes: T.Number({ minimum: 0 }) }),
-  loadUsed: T.Number({ minimum: 0 }),
-  loadCapacity: T.Number({ minimum: 0 }),
-  ingressBps: T.Number({ minimum: 0 }),
-  egressBps: T.Number({ minimum: 0 }),
-  streams: T.Array(StreamStats, { maxItems: 10000 }),
+  memory: T.Object(
+    {
+      usedBytes: T.Number({ minimum: 0, description: "Memory in use (total less available), bytes" }),
+      totalBytes: T.Number({ minimum: 0, description: "Memory of the host, bytes" }),
+    },
+    { description: "Host memory" },
+  ),
+  loadUsed: T.Number({ minimum: 0, description: "Load units held by the streams on this node" }),
+  loadCapacity: T.Number({ minimum: 0, description: "Load units the node announced it can carry" }),
+  ingressBps: T.Number({
+    minimum: 0,
+    description: "Bits per second received (pushes, pulls), since the last sample",
+  }),
+  egressBps: T.Number({ minimum: 0, description: "Bits per second served over HTTP, since the last sample" }),
+  streams: T.Array(StreamStats, { maxItems: 10000, description: "One entry per stream the node runs" }),
 });
 export type NodeTelemetry = Static<typeof NodeTelemetry>;
 
@@ -101,20 +133,26 @@ export const NodeDesired = T.Object({
 export type NodeDesired = Static<typeof NodeDesired>;
 
 export const StreamStatusMessage = T.Object({
-  id: Id,
-  nodeId: Id,
-  status: StreamStatusValue,
-  ts: T.Number(),
-  bitrateKbps: T.Optional(T.Number({ minimum: 0 })),
-  fps: T.Optional(T.Number({ minimum: 0 })),
-  speed: T.Optional(T.Number({ minimum: 0 })),
-  lastError: T.Optional(T.String({ maxLength: 2000 })),
-  srtPort: T.Optional(T.Integer({ minimum: 1, maximum: 65535 })),
+  id: about(Id, "Stream id"),
+  nodeId: about(Id, "Node that sent it (the one in the topic)"),
+  status: StreamStatus,
+  ts: T.Number({ description: "ms since the Unix epoch" }),
+  bitrateKbps: T.Optional(T.Number({ minimum: 0, description: "Output bit rate of the ladder, kbit/s" })),
+  fps: T.Optional(T.Number({ minimum: 0, description: "Frames per second the transcoder produces" })),
+  speed: T.Optional(T.Number({ minimum: 0, description: "Encoder speed, multiple of real time" })),
+  lastError: T.Optional(T.String({ maxLength: 2000, description: "Why the stream is in `error`" })),
+  srtPort: T.Optional(T.Integer({ minimum: 1, maximum: 65535, description: "UDP port of its SRT listener" })),
   /**
    * Rendition names the node serves now (the desired profile's, less any rung the supervisor shed
    * under overload). Absent: all of the desired profile's.
    */
-  renditions: T.Optional(T.Array(T.String({ maxLength: 32 }), { maxItems: 32 })),
+  renditions: T.Optional(
+    T.Array(T.String({ maxLength: 32 }), {
+      maxItems: 32,
+      description:
+        "Renditions served now (a rung shed under overload is missing); absent = all of the profile's",
+    }),
+  ),
 });
 export type StreamStatusMessage = Static<typeof StreamStatusMessage>;
 
