@@ -4,6 +4,7 @@
  * (e2e/test/console.test.ts) also checks what Chromium actually requests.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { startControl, type TestControl } from "./helpers/control.ts";
 import { crawl, isLocal, references } from "./helpers/references.ts";
 
@@ -42,7 +43,12 @@ describe("offline pages", () => {
     expect(r.fetched).toContain(`${c.url}/swagger/assets/scalar.js`);
     const js = await fetch(`${c.url}/swagger/assets/scalar.js`);
     expect(js.headers.get("content-type")).toContain("javascript");
-    expect(await js.text()).toContain("@scalar/api-reference@1.76.0");
+    // The bundle is the version control/package.json pins (exact, no range).
+    const pinned = (await Bun.file(join(import.meta.dir, "../package.json")).json()).dependencies[
+      "@scalar/api-reference"
+    ] as string;
+    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(await js.text()).toContain(`@scalar/api-reference@${pinned}`);
     // The page still serves the document it renders.
     expect((await c.api("GET", "/swagger/json", { key: null })).status).toBe(200);
   });

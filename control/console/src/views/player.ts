@@ -97,7 +97,11 @@ export const playerView: View = (root, [id = "", kind = "hls"]) => {
         picker.replaceChildren(
           h("option", { value: "-1" }, "Auto"),
           ...reps.map((r) =>
-            h("option", { value: String(r.qualityIndex) }, `${r.height}p · ${fmtBps(r.bitrate)}`),
+            h(
+              "option",
+              { value: String(r.qualityIndex), "data-height": r.height },
+              `${r.height}p · ${fmtBps(r.bitrate)}`,
+            ),
           ),
         );
         picker.disabled = false;
