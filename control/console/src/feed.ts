@@ -104,10 +104,18 @@ class Feed {
     client.on("message", (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
   }
 
+  /** On sign-out: close, and forget what was seen (the next key may see less). */
   stop(): void {
     this.client?.end(true);
     this.client = undefined;
     this.status = "idle";
+    this.error = "";
+    this.telemetry.clear();
+    this.events.length = 0;
+    this.#nodeState.clear();
+    this.#streamStatus.clear();
+    this.messages.total = 0;
+    this.messages.rejected = 0;
   }
 
   #onMessage(topic: string, payload: Uint8Array, retained: boolean): void {

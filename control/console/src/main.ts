@@ -20,10 +20,14 @@ const VIEWS: Record<string, { title: string; view: View; nav: boolean }> = {
 
 const app = document.getElementById("app") as HTMLElement;
 let unmount: (() => void) | undefined;
+let offStatus: (() => void) | undefined;
 
 function signIn(message = ""): void {
   unmount?.();
   unmount = undefined;
+  offStatus?.();
+  offStatus = undefined;
+  window.onhashchange = null;
   feed.stop();
   clear(app);
   const input = h("input", {
@@ -93,7 +97,8 @@ function shell(): void {
     status.textContent = `MQTT: ${feed.status}${feed.error ? ` (${feed.error})` : ""}`;
     status.dataset.state = feed.status;
   };
-  feed.subscribe(paint);
+  offStatus?.();
+  offStatus = feed.subscribe(paint);
   paint();
   void feed.start();
   const route = () => {
