@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startControl, type TestControl } from "./helpers/control.ts";
-import { crawl, isLocal, references } from "./helpers/references.ts";
+import { crawl, embeddedCssUrls, isLocal, references } from "./helpers/references.ts";
 
 describe("offline pages", () => {
   let c: TestControl;
@@ -35,11 +35,20 @@ describe("offline pages", () => {
         `import a from"https://esm.sh/a";export*from'./b.js';const m=await import("https://c.example/m.js")`,
       ),
     ).toEqual(["https://esm.sh/a", "./b.js", "https://c.example/m.js"]);
+    expect(embeddedCssUrls("const css=`@font-face{src:url(https://f.example/x.woff2)}`;u=url(e)")).toEqual([
+      "https://f.example/x.woff2",
+    ]);
   });
 
   test("/swagger loads Scalar from control itself, pinned, and nothing from elsewhere", async () => {
     const r = await crawl([`${c.url}/swagger`]);
     expect(r.external).toEqual([]);
+    // Scalar's script carries @font-face rules for fonts.scalar.com, injected only with its
+    // default fonts on; the page turns them off (and the browser test sees no such request).
+    expect(r.embedded.length).toBeGreaterThan(0);
+    for (const e of r.embedded) expect(e).toMatch(/ -> https:\/\/fonts\.scalar\.com\//);
+    const html = await (await fetch(`${c.url}/swagger`)).text();
+    expect(html).toContain('"withDefaultFonts":false');
     expect(r.fetched).toContain(`${c.url}/swagger/assets/scalar.js`);
     const js = await fetch(`${c.url}/swagger/assets/scalar.js`);
     expect(js.headers.get("content-type")).toContain("javascript");
@@ -56,6 +65,7 @@ describe("offline pages", () => {
   test("/console and its bundle reference only control, under a same-origin CSP", async () => {
     const r = await crawl([`${c.url}/console`, `${c.url}/console/`]);
     expect(r.external).toEqual([]);
+    expect(r.embedded).toEqual([]);
     expect(r.fetched).toEqual(
       expect.arrayContaining([`${c.url}/console/assets/main.js`, `${c.url}/console/assets/main.css`]),
     );

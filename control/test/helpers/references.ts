@@ -56,17 +56,28 @@ export function kindOf(contentType: string | null, url: string): AssetKind | und
   return undefined;
 }
 
+/**
+ * Absolute `url(...)` targets inside a script (CSS that the script may inject at run time). Not
+ * module loads, so reported apart: whether they are ever used depends on the script's options.
+ */
+export function embeddedCssUrls(js: string): string[] {
+  return all(CSS_URL, js).filter((u) => /^(https?:)?\/\//i.test(u));
+}
+
 export interface Crawl {
   /** Every URL fetched (the pages and what they load, transitively). */
   fetched: string[];
   /** `asset -> reference` for every reference that leaves the origin. */
   external: string[];
+  /** `asset -> url` for absolute url(...) inside scripts (see embeddedCssUrls). */
+  embedded: string[];
 }
 
 /** Fetches the pages and, transitively, every same-origin asset they reference. */
 export async function crawl(pages: string[]): Promise<Crawl> {
   const seen = new Set<string>();
   const external: string[] = [];
+  const embedded: string[] = [];
   const queue = [...pages];
   while (queue.length > 0) {
     const url = queue.shift() as string;
@@ -77,6 +88,7 @@ export async function crawl(pages: string[]): Promise<Crawl> {
     const kind = kindOf(res.headers.get("content-type"), url);
     const text = await res.text();
     if (!kind) continue;
+    if (kind === "js") for (const u of embeddedCssUrls(text)) embedded.push(`${url} -> ${u}`);
     for (const ref of references(kind, text)) {
       if (!isLocal(ref, url)) external.push(`${url} -> ${ref}`);
       // A browser resolves only URL-like module specifiers; in a minified bundle anything else
@@ -89,5 +101,5 @@ export async function crawl(pages: string[]): Promise<Crawl> {
       }
     }
   }
-  return { fetched: [...seen], external };
+  return { fetched: [...seen], external, embedded };
 }
