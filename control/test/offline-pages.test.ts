@@ -66,9 +66,15 @@ describe("offline pages", () => {
     const r = await crawl([`${c.url}/console`, `${c.url}/console/`]);
     expect(r.external).toEqual([]);
     expect(r.embedded).toEqual([]);
-    expect(r.fetched).toEqual(
-      expect.arrayContaining([`${c.url}/console/assets/main.js`, `${c.url}/console/assets/main.css`]),
+    // The page, its script and style, and the player's chunk that the script imports.
+    const assets = r.fetched.filter((u) => u.includes("/console/assets/")).map((u) => u.replace(/^.*\//, ""));
+    expect(assets.map((a) => a.replace(/-\w+\./, "."))).toEqual(
+      expect.arrayContaining(["main.js", "main.css", "player.js"]),
     );
+    const main = await fetch(
+      `${c.url}/console/assets/${assets.find((a) => a.startsWith("main-") && a.endsWith(".js"))}`,
+    );
+    expect(main.headers.get("cache-control")).toContain("immutable");
     const page = await fetch(`${c.url}/console`);
     const csp = page.headers.get("content-security-policy") ?? "";
     expect(csp).toContain("script-src 'self'");
@@ -79,7 +85,9 @@ describe("offline pages", () => {
   });
 
   test("the API key never has to travel in a URL: the console signs in with a bearer header", async () => {
-    const js = await (await fetch(`${c.url}/console/assets/main.js`)).text();
+    const html = await (await fetch(`${c.url}/console`)).text();
+    const src = /src="([^"]+main-\w+\.js)"/.exec(html)?.[1];
+    const js = await (await fetch(`${c.url}${src}`)).text();
     expect(js).toContain("sessionStorage");
     expect(js).not.toMatch(/[?&](api_?key|key|token)=\$\{/i);
   });

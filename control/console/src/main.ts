@@ -6,9 +6,23 @@ import { clear, h, type View } from "./dom.ts";
 import { feed } from "./feed.ts";
 import { eventsView } from "./views/events.ts";
 import { nodesView } from "./views/nodes.ts";
-import { playerView } from "./views/player.ts";
 import { streamsView } from "./views/streams.ts";
 import { telemetryView } from "./views/telemetry.ts";
+
+/** The player (hls.js and dash.js, most of the bundle) is a chunk loaded when first opened. */
+const playerView: View = (root, args) => {
+  let off: (() => void) | undefined;
+  let gone = false;
+  import("./views/player.ts")
+    .then((m) => {
+      if (!gone) off = m.playerView(root, args);
+    })
+    .catch((err) => root.append(h("p", { class: "error" }, `player: ${(err as Error).message}`)));
+  return () => {
+    gone = true;
+    off?.();
+  };
+};
 
 const VIEWS: Record<string, { title: string; view: View; nav: boolean }> = {
   streams: { title: "Streams", view: streamsView, nav: true },

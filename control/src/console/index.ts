@@ -59,7 +59,8 @@ export function consoleRoutes(deps: Deps) {
             return "not found";
           }
           return new Response(asset.body, {
-            headers: { "content-type": asset.type, "cache-control": "no-cache" },
+            // Content-hashed names (service.ts): a new build is a new name.
+            headers: { "content-type": asset.type, "cache-control": "public, max-age=31536000, immutable" },
           });
         },
         { params: t.Object({ name: t.String({ maxLength: 200 }) }), detail: { hide: true } },

@@ -25,16 +25,23 @@ async function build(log: Logger): Promise<ConsoleBundle> {
     entrypoints: [join(CONSOLE_DIR, "src/main.ts")],
     target: "browser",
     minify: true,
-    naming: { entry: "[name].[ext]", asset: "[name]-[hash].[ext]", chunk: "[name]-[hash].[ext]" },
+    // The player's chunk (hls.js, dash.js) loads only when a player is opened.
+    splitting: true,
+    // Content-hashed names: the page names this build's files, which can then be cached forever.
+    naming: { entry: "[name]-[hash].[ext]", asset: "[name]-[hash].[ext]", chunk: "[name]-[hash].[ext]" },
     define: { "process.env.NODE_ENV": '"production"' },
   });
   if (!out.success) throw new AggregateError(out.logs, "console build failed");
   const assets = new Map<string, ConsoleAsset>();
+  let html = await Bun.file(join(CONSOLE_DIR, "index.html")).text();
   for (const o of out.outputs) {
     const name = o.path.replace(/^.*\//, "");
     assets.set(name, { body: await o.arrayBuffer(), type: o.type });
+    // index.html names the entry's files without their hash (main.js, main.css).
+    const plain = name.replace(/-[a-z0-9]+\.(js|css)$/, ".$1");
+    if (o.kind === "entry-point" || (o.kind === "asset" && plain === "main.css"))
+      html = html.replace(`/console/assets/${plain}`, `/console/assets/${name}`);
   }
-  const html = await Bun.file(join(CONSOLE_DIR, "index.html")).text();
   log.info(
     { ms: Math.round(performance.now() - started), files: [...assets.keys()] },
     "console bundle built",
