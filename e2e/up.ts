@@ -132,6 +132,7 @@ const originUrl = [...p.origins.values()][0]?.url ?? "";
 const urls = {
   api: `${p.controlUrl}/v1`,
   swagger: `${p.controlUrl}/swagger`,
+  console: `${p.controlUrl}/console`,
   router: p.routerUrl,
   origin: originUrl,
   rtmp: `rtmp://${host}:${ports.rtmp}/live`,
@@ -211,6 +212,7 @@ console.log(`
 
   Admin API key   ${adminKey}
                   ${keySource}
+  Console         ${p.controlUrl}/console   (sign in with the admin API key)
   API             ${p.controlUrl}/v1
   Swagger UI      ${p.controlUrl}/swagger
   Metrics         ${p.controlUrl}/metrics  ·  ${originUrl}/metrics  ·  ${p.routerUrl}/metrics

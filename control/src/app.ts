@@ -8,10 +8,12 @@ import { swagger } from "@elysiajs/swagger";
 import type { Client } from "@libsql/client";
 import { Elysia } from "elysia";
 import { apiKeyRoutes } from "./api-keys/index.ts";
+import { apiDocsAssets, SCALAR_ASSET_PATH, scalarOfflineConfig } from "./apidocs/index.ts";
 import { preAuthPlugin } from "./auth/index.ts";
 import { ensureAdminKey } from "./auth/service.ts";
 import { parseJsonBody } from "./body/parse.ts";
 import type { ControlConfig } from "./config.ts";
+import { consoleRoutes } from "./console/index.ts";
 import { type Db, localDbPath, openDb } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import type { Deps } from "./deps.ts";
@@ -76,6 +78,9 @@ function buildApp(deps: Deps) {
       .use(
         swagger({
           path: "/swagger",
+          // Offline: Scalar from the pinned npm package, served below (ADR 0075).
+          scalarCDN: SCALAR_ASSET_PATH,
+          scalarConfig: scalarOfflineConfig,
           documentation: {
             info: {
               title: "Dionysia control API",
@@ -103,6 +108,8 @@ function buildApp(deps: Deps) {
           },
         }),
       )
+      .use(apiDocsAssets())
+      .use(consoleRoutes(deps))
       .use(healthRoutes(deps))
       .use(metricsRoutes(deps))
       .use(streamRoutes(deps))

@@ -129,6 +129,14 @@ describe("./dionysia up", () => {
     expect((await api("/v1/nodes", generated)).status).toBe(401);
   });
 
+  test("the banner names the console, which control serves", async () => {
+    const url = `http://127.0.0.1:${ports.control}/console`;
+    expect(up.out()).toContain(url);
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/\/console\/assets\/main-\w+\.js/);
+  });
+
   test("the console's MQTT credential names up's WebSocket listener, which speaks MQTT", async () => {
     const r = await api("/v1/telemetry/mqtt", ADMIN_KEY);
     expect(r.status).toBe(200);
