@@ -80,8 +80,6 @@ describe("offline pages", () => {
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("font-src 'self'");
     expect((await fetch(`${c.url}/console/assets/nope.js`)).status).toBe(404);
-    const time = await (await fetch(`${c.url}/console/time`)).text();
-    expect(Math.abs(Date.parse(time) - Date.now())).toBeLessThan(60_000);
   });
 
   test("the API key never has to travel in a URL: the console signs in with a bearer header", async () => {

@@ -185,7 +185,9 @@ describe.skipIf(missing.length > 0)("console in Chromium", () => {
     const d = step("dash");
     expect(d.t).toBeGreaterThan(1);
     expect(d.videoHeight).toBeGreaterThan(0);
+    // No error 16: dash.js took its clock from the manifest's <UTCTiming>, the router's /time.
     expect(d.error).toBe("");
+    expect((d.timeRequests as string[]).some((u) => u.startsWith(`${platform.routerUrl}/time`))).toBe(true);
   });
 
   test("telemetry charts get new points over MQTT WebSockets, with no API polling", () => {

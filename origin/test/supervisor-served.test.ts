@@ -87,6 +87,7 @@ const MPD = (ast: string, run: string) => `<?xml version="1.0" encoding="utf-8"?
 \t\t\t</Representation>
 \t\t</AdaptationSet>
 \t</Period>
+\t<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-xsdate:2014" value="http://router.example.net/time"/>
 </MPD>
 `;
 
@@ -105,5 +106,9 @@ describe("served DASH manifest", () => {
     expect(two).toContain('media="run-b/$RepresentationID$/seg-b-$Number%05d$.m4s"');
     expect(two.trimEnd().endsWith("</MPD>")).toBe(true);
     expect(two.indexOf('id="a"')).toBeLessThan(two.indexOf('id="b"'));
+    // What follows the Periods (the players' clock) is kept once, after the last Period.
+    expect(two.match(/<UTCTiming /g)).toHaveLength(1);
+    expect(two.indexOf("<UTCTiming ")).toBeGreaterThan(two.lastIndexOf("</Period>"));
+    expect(two).toContain('value="http://router.example.net/time"');
   });
 });

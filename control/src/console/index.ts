@@ -36,34 +36,22 @@ export function consoleRoutes(deps: Deps) {
       },
     });
   };
-  return (
-    new Elysia({ name: "console", seed: deps.instanceId })
-      .get("/console", page, { detail: { hide: true } })
-      .get("/console/", page, { detail: { hide: true } })
-      // dash.js's clock source (it would ask time.akamai.com otherwise): ISO 8601, no cache.
-      .get(
-        "/console/time",
-        ({ set }) => {
-          set.headers["cache-control"] = "no-store";
-          set.headers["content-type"] = "text/plain; charset=utf-8";
-          return new Date().toISOString();
-        },
-        { detail: { hide: true } },
-      )
-      .get(
-        "/console/assets/:name",
-        async ({ params, set }) => {
-          const asset = (await consoleBundle(deps.log)).assets.get(params.name);
-          if (!asset) {
-            set.status = 404;
-            return "not found";
-          }
-          return new Response(asset.body, {
-            // Content-hashed names (service.ts): a new build is a new name.
-            headers: { "content-type": asset.type, "cache-control": "public, max-age=31536000, immutable" },
-          });
-        },
-        { params: t.Object({ name: t.String({ maxLength: 200 }) }), detail: { hide: true } },
-      )
-  );
+  return new Elysia({ name: "console", seed: deps.instanceId })
+    .get("/console", page, { detail: { hide: true } })
+    .get("/console/", page, { detail: { hide: true } })
+    .get(
+      "/console/assets/:name",
+      async ({ params, set }) => {
+        const asset = (await consoleBundle(deps.log)).assets.get(params.name);
+        if (!asset) {
+          set.status = 404;
+          return "not found";
+        }
+        return new Response(asset.body, {
+          // Content-hashed names (service.ts): a new build is a new name.
+          headers: { "content-type": asset.type, "cache-control": "public, max-age=31536000, immutable" },
+        });
+      },
+      { params: t.Object({ name: t.String({ maxLength: 200 }) }), detail: { hide: true } },
+    );
 }

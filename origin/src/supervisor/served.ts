@@ -116,6 +116,8 @@ export interface RunManifest {
   header: string;
   /** The Period's children, with segment templates pointing into the run's folder. */
   inner: string;
+  /** What follows the Periods (ffmpeg writes `<UTCTiming>` there, as the schema orders it). */
+  trailer: string;
 }
 
 /** Reads a run's dynamic MPD (ffmpeg's or gpac's); undefined until it has a Period and a start time. */
@@ -131,7 +133,9 @@ export function readRunManifest(runId: string, runDir: string, mpd: string): Run
     .slice(open + 1, end)
     .replace(/\b(initialization|media)="(?![a-z]+:|\/)/g, `$1="${runDir}/`)
     .replace(/<BaseURL>(?![a-z]+:|\/)/g, `<BaseURL>${runDir}/`);
-  return { runId, astText: ast[1]!, ast: ms, header: mpd.slice(0, p), inner };
+  const close = mpd.lastIndexOf("</MPD>");
+  const trailer = close > end ? mpd.slice(end + "</Period>".length, close).trim() : "";
+  return { runId, astText: ast[1]!, ast: ms, header: mpd.slice(0, p), inner, trailer };
 }
 
 /**
@@ -150,5 +154,6 @@ export function composeManifest(runs: RunManifest[]): string {
     const start = Math.max(0, (r.ast - first.ast) / 1000);
     return `<Period id="${r.runId}" start="PT${start.toFixed(3)}S">${r.inner}</Period>`;
   });
-  return `${header}${periods.join("\n\t")}\n</MPD>\n`;
+  const trailer = last.trailer ? `\n\t${last.trailer}` : "";
+  return `${header}${periods.join("\n\t")}${trailer}\n</MPD>\n`;
 }

@@ -79,14 +79,7 @@ export const playerView: View = (root, [id = "", kind = "hls"]) => {
       dash.updateSettings({
         streaming: {
           abr: { autoSwitchBitrate: { video: true } },
-          // dash.js would ask time.akamai.com for the clock when the manifest names no UTCTiming:
-          // ask this server instead (works offline).
-          utcSynchronization: {
-            defaultTimingSource: {
-              scheme: "urn:mpeg:dash:utc:http-iso:2014",
-              value: `${location.origin}/console/time`,
-            },
-          },
+          // The clock: the manifest's <UTCTiming> (the router's /time, DASH_UTC_TIMING_URL).
         },
       });
       dash.on(dashjs.MediaPlayer.events.ERROR, (e: unknown) => {
