@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import {
   FFMPEG,
   freePorts,
+  playwrightNode,
   reportSkip,
   smallLadder,
   testPatternArgs,
@@ -25,7 +26,7 @@ const LIBS = process.env.PLAYER_LIBS_DIR ?? join(ROOT, "node_modules");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const NAME = "e2e/test/console.test.ts (the console in Chromium)";
 const missing = [
-  ["node", Bun.which("node")],
+  ["node 20+", playwrightNode()],
   ["ffmpeg", FFMPEG],
   ["chromium", existsSync(CHROMIUM) ? CHROMIUM : null],
   ["playwright-core", existsSync(join(LIBS, "playwright-core")) ? LIBS : null],

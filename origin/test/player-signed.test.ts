@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { signPlaybackToken } from "@dionysia/shared";
-import { reportSkip } from "@dionysia/shared/testkit";
+import { playwrightNode, reportSkip } from "@dionysia/shared/testkit";
 import { execa } from "execa";
 import { type SignedStack, startSignedStack } from "./helpers/signed-stack.ts";
 
@@ -17,7 +17,7 @@ import { type SignedStack, startSignedStack } from "./helpers/signed-stack.ts";
 const LIBS = process.env.PLAYER_LIBS_DIR ?? join(import.meta.dir, "../../node_modules");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const missing = [
-  ["node", Bun.which("node")],
+  ["node 20+", playwrightNode()],
   ["ffmpeg", Bun.which("ffmpeg")],
   ["chromium", existsSync(CHROMIUM) ? CHROMIUM : null],
   ["playwright-core", existsSync(join(LIBS, "playwright-core")) ? LIBS : null],

@@ -56,3 +56,12 @@ export function requireBinary(name: string, test: string, install: string): stri
   if (!bin) reportSkip(test, `${name} is not installed (${install})`);
   return bin;
 }
+
+/** playwright-core (the browser tests' driver) runs on Node 20 or later: node's path, if it will. */
+export function playwrightNode(): string | undefined {
+  const node = findBinary("node");
+  if (!node) return undefined;
+  const r = Bun.spawnSync([node, "--version"], { stdout: "pipe", stderr: "ignore" });
+  const major = Number(/^v(\d+)\./.exec(r.stdout.toString())?.[1] ?? 0);
+  return major >= 20 ? node : undefined;
+}

@@ -3,7 +3,7 @@
  * path): waiting on conditions, free ports, external binaries and skips, a real mosquitto, and
  * real ffmpeg publishers. node: built-ins only, so it runs under Bun and Deno alike.
  */
-export { findBinary, reportSkip, requireBinary } from "./binaries.ts";
+export { findBinary, playwrightNode, reportSkip, requireBinary } from "./binaries.ts";
 export {
   FFMPEG,
   FFMPEG_INSTALL,
