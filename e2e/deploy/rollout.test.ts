@@ -235,6 +235,18 @@ describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", (
     expect((await nodes()).map((n) => n.id).sort()).toEqual(["edge-fra-1", "edge-par-1"]);
   }, 120_000);
 
+  test("the deployed control serves the API reference and the console from the release, nothing fetched", async () => {
+    const base = `http://${host("control").address}:8080`;
+    const scalar = await fetch(`${base}/swagger/assets/scalar.js`);
+    expect(scalar.status).toBe(200);
+    // Scalar's one prebuilt file, shipped in the release without its package's build-time tree.
+    expect((await scalar.arrayBuffer()).byteLength).toBeGreaterThan(1_000_000);
+    const page = await fetch(`${base}/console`);
+    expect(page.status).toBe(200);
+    const main = /src="([^"]+main-\w+\.js)"/.exec(await page.text())?.[1];
+    expect((await fetch(`${base}${main}`)).status).toBe(200);
+  });
+
   test("a push to the Paris origin plays through the deployed router, from another namespace", async () => {
     const created = await api<{ id: string; streamKey: string }>("/v1/streams", {
       method: "POST",

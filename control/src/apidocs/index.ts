@@ -2,6 +2,7 @@
  * The API reference's browser code, served by control itself (ADR 0075): Scalar's standalone
  * bundle from the pinned npm package instead of a CDN, so `/swagger` renders with no internet.
  */
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Elysia } from "elysia";
 
@@ -23,8 +24,13 @@ export const scalarOfflineConfig = {
   // The plugin's type predates these options (it pins an older @scalar/types).
 } as Record<string, unknown>;
 
+/** Where a release bundle ships the file (`./dionysia bundle`): the package and its ~300 MB of
+ * build-time dependencies stay out of the release, only this one file is needed. */
+export const SHIPPED_SCALAR = join(import.meta.dir, "../../dist/scalar-standalone.js");
+
 /** The UMD standalone bundle: one file, no chunks to fetch. */
 export function scalarBundlePath(): string {
+  if (existsSync(SHIPPED_SCALAR)) return SHIPPED_SCALAR;
   const entry = Bun.resolveSync("@scalar/api-reference", import.meta.dir);
   return join(dirname(entry), "browser/standalone.js");
 }
