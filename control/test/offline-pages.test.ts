@@ -53,7 +53,7 @@ describe("offline pages", () => {
     const js = await fetch(`${c.url}/swagger/assets/scalar.js`);
     expect(js.headers.get("content-type")).toContain("javascript");
     // The bundle is the version control/package.json pins (exact, no range).
-    const pinned = (await Bun.file(join(import.meta.dir, "../package.json")).json()).dependencies[
+    const pinned = (await Bun.file(join(import.meta.dir, "../package.json")).json()).devDependencies[
       "@scalar/api-reference"
     ] as string;
     expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
