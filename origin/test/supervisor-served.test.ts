@@ -79,7 +79,7 @@ describe("served media playlist", () => {
 const MPD = (ast: string, run: string) => `<?xml version="1.0" encoding="utf-8"?>
 <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" availabilityStartTime="${ast}" minimumUpdatePeriod="PT500S">
 \t<Period id="0" start="PT0.0S">
-\t\t<AdaptationSet id="0" contentType="video">
+\t\t<AdaptationSet id="0" contentType="video" segmentAlignment="true" bitstreamSwitching="true">
 \t\t\t<Representation id="0" mimeType="video/mp4" bandwidth="300000">
 \t\t\t\t<SegmentTemplate timescale="15360" initialization="$RepresentationID$/init-${run}.mp4" media="$RepresentationID$/seg-${run}-$Number%05d$.m4s" startNumber="1">
 \t\t\t\t\t<SegmentTimeline><S t="0" d="15360" r="3" /></SegmentTimeline>
@@ -110,5 +110,8 @@ describe("served DASH manifest", () => {
     expect(two.match(/<UTCTiming /g)).toHaveLength(1);
     expect(two.indexOf("<UTCTiming ")).toBeGreaterThan(two.lastIndexOf("</Period>"));
     expect(two).toContain('value="http://router.example.net/time"');
+    // Rungs with their own init segments are not bitstream-switchable, whatever ffmpeg says.
+    expect(two).not.toContain('bitstreamSwitching="true"');
+    expect(two).toContain('bitstreamSwitching="false"');
   });
 });

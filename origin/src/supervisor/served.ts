@@ -132,7 +132,11 @@ export function readRunManifest(runId: string, runDir: string, mpd: string): Run
   const inner = mpd
     .slice(open + 1, end)
     .replace(/\b(initialization|media)="(?![a-z]+:|\/)/g, `$1="${runDir}/`)
-    .replace(/<BaseURL>(?![a-z]+:|\/)/g, `<BaseURL>${runDir}/`);
+    .replace(/<BaseURL>(?![a-z]+:|\/)/g, `<BaseURL>${runDir}/`)
+    // ffmpeg marks every set bitstream-switchable, but each rung has its own init segment and SPS
+    // (avc1: no parameter sets in band): a player that believes it appends the new rung's media
+    // to the old decoder setup and stalls. False makes it append the new init segment first.
+    .replace(/\bbitstreamSwitching="true"/g, 'bitstreamSwitching="false"');
   const close = mpd.lastIndexOf("</MPD>");
   const trailer = close > end ? mpd.slice(end + "</Period>".length, close).trim() : "";
   return { runId, astText: ast[1]!, ast: ms, header: mpd.slice(0, p), inner, trailer };

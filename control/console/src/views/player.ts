@@ -129,7 +129,7 @@ export const playerView: View = (root, [id = "", kind = "hls"]) => {
     if (hls) hls.currentLevel = i;
     if (dash) {
       dash.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: i < 0 } } } });
-      if (i >= 0) dash.setQualityFor("video", i);
+      if (i >= 0) dash.setQualityFor("video", i, true); // replace what is buffered: the pick shows now
     }
   };
 
