@@ -78,7 +78,8 @@ export function decideReload(q: ReloadQuery, s: ReloadState): ReloadDecision {
 
 /** How far (msn, part) lies past the newest part, in parts. */
 function partsAhead(last: LastPart, msn: number, part: number, perSegment: number): number {
-  if (msn <= last.msn) return part - last.part;
+  if (msn < last.msn) return 0;
+  if (msn === last.msn) return part - last.part;
   const restOfLast = last.complete ? 0 : Math.max(0, perSegment - 1 - last.part);
   return restOfLast + (msn - last.msn - 1) * perSegment + part + 1;
 }

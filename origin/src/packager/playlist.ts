@@ -46,6 +46,8 @@ export interface PlaylistInput {
 
 /** Segments within this many target durations of the end keep their parts (Apple: 3). */
 const PART_WINDOW_TARGETS = 3;
+/** And at most the last three (the open one counted): players need ~PART-HOLD-BACK of parts. */
+const PART_WINDOW_SEGMENTS = 3;
 
 export function targetDuration(segmentDuration: number, segments: readonly Segment[]): number {
   // EXTINF rounded to the nearest integer must not exceed it (RFC 8216bis 4.4.3.1).
@@ -84,8 +86,11 @@ export function renderMediaPlaylist(p: PlaylistInput): string {
     const from = start;
     start += s.duration;
     if (i < skipped) return;
-    out.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateTime).toISOString()}`);
-    if (ll && (!s.complete || from >= total - PART_WINDOW_TARGETS * td)) {
+    // Not on the open segment: a player that ignores parts would see a date with no segment.
+    if (s.complete) out.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateTime).toISOString()}`);
+    const recent =
+      from >= total - PART_WINDOW_TARGETS * td - 1e-9 && i >= segments.length - PART_WINDOW_SEGMENTS;
+    if (ll && (!s.complete || recent)) {
       for (const part of s.parts) out.push(partLine(s, part, naming, p.partAddressing));
     }
     if (s.complete) out.push(`#EXTINF:${num(s.duration)},`, naming.segment(s.msn));
