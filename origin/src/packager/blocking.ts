@@ -91,6 +91,14 @@ function satisfied(last: LastPart, msn: number, part: number | undefined, any: b
   return part === undefined ? last.complete : part <= last.part;
 }
 
+/**
+ * How long to hold a blocking request before giving up (the caller answers 503): RFC 8216bis
+ * 6.2.5.2 lets a client treat a server that takes longer than three target durations as broken.
+ */
+export function holdLimitMs(targetDuration: number): number {
+  return 3 * targetDuration * 1000;
+}
+
 /** What a held request needs: whether a part exists, and a call on every write. */
 export interface PartSource {
   has(msn: number, part?: number): boolean;

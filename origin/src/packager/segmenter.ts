@@ -8,7 +8,13 @@
 import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { PartSource } from "./blocking.ts";
-import { defaultNaming, type PlaylistInput, type PlaylistNaming, renderMediaPlaylist } from "./playlist.ts";
+import {
+  defaultNaming,
+  type PlaylistInput,
+  type PlaylistNaming,
+  type RenditionReport,
+  renderMediaPlaylist,
+} from "./playlist.ts";
 import { type CmafItem, type InitSegment, readCmaf } from "./reader.ts";
 import { LiveWindow, type Segment, type WindowConfig } from "./window.ts";
 
@@ -95,14 +101,19 @@ export class Segmenter implements PartSource {
     };
   }
 
+  /** This rendition as the other rungs' playlists report it (EXT-X-RENDITION-REPORT). */
+  renditionReport(uri: string): RenditionReport | undefined {
+    const last = this.window.last();
+    return last && { uri, lastMsn: last.msn, lastPart: last.part };
+  }
+
   playlist(extra: Partial<PlaylistInput> = {}): string {
     return renderMediaPlaylist({ ...this.playlistInput(), ...extra });
   }
 
   private async accept(item: CmafItem): Promise<void> {
     if (item.kind === "init") {
-      // A second init (encoder restarted with new parameters) replaces the first; the window
-      // goes on, which is what EXT-X-DISCONTINUITY would be for (not handled yet).
+      // One init per stream: an encoder restart is a new ffmpeg, so a new Segmenter.
       this.init = item;
       await this.writeWhole(this.naming.init, item.bytes);
       return;

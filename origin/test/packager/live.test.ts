@@ -162,5 +162,11 @@ describe.skipIf(!HAVE)("packager on real ffmpeg CMAF output", () => {
     expect(parsed.endlist).toBe(true);
     expect(parsed.segments.length).toBe(seg.window.segments.length);
     expect(parsed.partTargetDuration).toBeCloseTo(partTargetFor(PART, FPS), 5);
+    const last = seg.window.segments.at(-1)!;
+    expect(seg.renditionReport("../a/index.m3u8")).toEqual({
+      uri: "../a/index.m3u8",
+      lastMsn: last.msn,
+      lastPart: last.parts.length - 1,
+    });
   });
 });
