@@ -65,9 +65,11 @@ export function renderMediaPlaylist(p: PlaylistInput): string {
   const segments = ll ? p.segments : p.segments.filter((s) => s.complete);
   const td = targetDuration(p.segmentDuration, segments);
   const ctl = serverControl(td, p.partTarget);
-  const out = ["#EXTM3U", `#EXT-X-TARGETDURATION:${td}`];
-  // 9 for EXT-X-SKIP (delta updates); 6 covers EXT-X-MAP in a media playlist.
-  out.push(`#EXT-X-VERSION:${ll ? 9 : 6}`);
+  const total = segments.reduce((n, s) => n + s.duration, 0);
+  const skipped = ll && p.skip ? skippable(segments, total - ctl.canSkipUntil) : 0;
+  // 9 only where EXT-X-SKIP needs it (a delta update, read by LL clients alone); 6 covers
+  // EXT-X-MAP in a media playlist, so older players that check the version still play.
+  const out = ["#EXTM3U", `#EXT-X-TARGETDURATION:${td}`, `#EXT-X-VERSION:${skipped > 0 ? 9 : 6}`];
   if (ll) {
     out.push(
       `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=${num(ctl.canSkipUntil)},PART-HOLD-BACK=${num(ctl.partHoldBack)}`,
@@ -76,9 +78,6 @@ export function renderMediaPlaylist(p: PlaylistInput): string {
   }
   out.push(`#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? 0}`, `#EXT-X-MAP:URI="${naming.init}"`);
 
-  const total = segments.reduce((n, s) => n + s.duration, 0);
-  let skipped = 0;
-  if (ll && p.skip) skipped = skippable(segments, total - ctl.canSkipUntil);
   if (skipped > 0) out.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
 
   let start = 0;

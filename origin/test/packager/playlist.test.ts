@@ -30,7 +30,7 @@ describe("renderMediaPlaylist", () => {
   test("LL-HLS header: target duration, version, server control, part target, map", () => {
     const { text, parsed } = render(windowWith(10));
     expect(parsed.targetDuration).toBe(2);
-    expect(parsed.version).toBe(9);
+    expect(parsed.version).toBe(6);
     expect(parsed.mediaSequenceBase).toBe(0);
     expect(parsed.partTargetDuration).toBe(0.5);
     expect(parsed.lowLatencyCompatibility).toMatchObject({
@@ -113,6 +113,7 @@ describe("renderMediaPlaylist", () => {
     // 10 listed segments + 1 s open = 21 s; the boundary is 21 - 12 = 9 s: 4 whole segments before it.
     expect(lines(text, "#EXT-X-SKIP")).toEqual(["#EXT-X-SKIP:SKIPPED-SEGMENTS=4"]);
     expect(parsed.skip).toBe(4);
+    expect(parsed.version).toBe(9);
     expect(parsed.mediaSequenceBase).toBe(full.mediaSequenceBase);
     const uris = parsed.segments.filter((s) => s.uri).map((s) => s.uri);
     expect(uris).toEqual(
