@@ -11,4 +11,5 @@ export { parseFragment, parseInit } from "./fragment.ts";
 export { defaultNaming, type RenditionReport, renderMediaPlaylist } from "./playlist.ts";
 export { cmafMuxerArgs, readCmaf } from "./reader.ts";
 export { partTargetFor, Segmenter, type SegmenterOptions } from "./segmenter.ts";
+export { answerPlaylist, type PlaylistAnswer } from "./serve.ts";
 export { LiveWindow } from "./window.ts";

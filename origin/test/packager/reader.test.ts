@@ -3,46 +3,22 @@
  * fed in chunks of every size, and the Segmenter on it in byte-range mode.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FFMPEG, FFMPEG_INSTALL, requireBinary, testPatternArgs } from "@dionysia/shared/testkit";
+import { FFMPEG_INSTALL, requireBinary } from "@dionysia/shared/testkit";
 import HLS from "hls-parser";
 import { BoxFramingError, BoxSplitter } from "../../src/packager/boxes.ts";
-import { type CmafItem, cmafMuxerArgs, readCmaf } from "../../src/packager/reader.ts";
+import type { CmafItem } from "../../src/packager/reader.ts";
 import { Segmenter } from "../../src/packager/segmenter.ts";
+import { chunks, encodeCapture, readAll } from "./capture.ts";
 
 const HAVE = requireBinary("ffmpeg", "packager reader test", FFMPEG_INSTALL);
-let capture = new Uint8Array(0);
+let capture: Uint8Array = new Uint8Array(0);
 
 beforeAll(() => {
-  if (!HAVE) return;
-  const args = [
-    ...testPatternArgs({ rate: 15, seconds: 8 }).filter((a) => a !== "-re"),
-    ...["-g", "30", "-keyint_min", "30", "-sc_threshold", "0"],
-    ...cmafMuxerArgs(0.5),
-    "pipe:1",
-  ];
-  const r = spawnSync(FFMPEG!, args, { maxBuffer: 64 * 1024 * 1024 });
-  expect(r.status).toBe(0);
-  capture = new Uint8Array(r.stdout);
+  if (HAVE) capture = encodeCapture(8);
 });
-
-async function* chunks(bytes: Uint8Array, size: (i: number) => number): AsyncGenerator<Uint8Array> {
-  let off = 0;
-  for (let i = 0; off < bytes.byteLength; i++) {
-    const n = Math.max(1, size(i));
-    yield bytes.subarray(off, off + n);
-    off += n;
-  }
-}
-
-async function readAll(source: AsyncIterable<Uint8Array>): Promise<CmafItem[]> {
-  const out: CmafItem[] = [];
-  for await (const item of readCmaf(source)) out.push(item);
-  return out;
-}
 
 const summary = (items: CmafItem[]) =>
   items.map((i) =>
