@@ -121,8 +121,9 @@ describe.skipIf(missing.length > 0)("hls.js on the packager's LL-HLS", () => {
     expect(out.height).toBe(180);
     expect(out.t).toBeGreaterThan(6);
     expect(out.parts).toBeGreaterThan(10);
-    // Media time behind the live edge, as hls.js measures it: PART-HOLD-BACK is 0.75 s.
-    expect(median(out.samples)).toBeLessThan(2);
+    // Media time behind the live edge, as hls.js measures it: PART-HOLD-BACK is 0.75 s (about 1 s
+    // measured here); without parts hls.js would hold back three 1 s segments, 3 s or more.
+    expect(median(out.samples)).toBeLessThan(2.5);
   }, 90_000);
 });
 
