@@ -4,6 +4,16 @@
  */
 import type { ProfileSpec } from "../schemas/profile.ts";
 
+/** LL-HLS part duration when a profile names none (OvenMediaEngine's stable default too). */
+export const DEFAULT_PART_DURATION = 0.5;
+/** Relative slack for "whole multiple" (decimal fractions such as 0.1 are not exact in binary). */
+const PART_TOLERANCE = 1e-3;
+
+/** The part duration a profile's LL-HLS output uses. */
+export function partDurationOf(p: Pick<ProfileSpec, "partDuration">): number {
+  return p.partDuration ?? DEFAULT_PART_DURATION;
+}
+
 export interface ProfileProblem {
   path: string;
   message: string;
@@ -42,15 +52,21 @@ export function validateProfile(p: ProfileSpec): ProfileProblem[] {
     problems.push({ path: "/", message: "needs at least one rendition or audio" });
   if (p.audio && p.audio.codec !== "copy" && p.audio.bitrateKbps === undefined)
     problems.push({ path: "/audio/bitrateKbps", message: "required unless codec is copy" });
-  if (p.partDuration !== undefined) {
-    if (p.partDuration >= p.segmentDuration)
-      problems.push({ path: "/partDuration", message: "must be shorter than segmentDuration" });
-    const ratio = p.segmentDuration / p.partDuration;
-    if (Math.abs(ratio - Math.round(ratio)) > 1e-6)
-      problems.push({ path: "/partDuration", message: "segmentDuration must be a whole multiple of it" });
+  if (p.partDuration !== undefined || p.formats.includes("ll-hls")) {
+    // Parts tile a segment exactly: the packager cuts segments on part boundaries.
+    const part = partDurationOf(p);
+    const which = p.partDuration === undefined ? `the default partDuration (${part} s)` : "partDuration";
+    if (part > p.segmentDuration * (1 + PART_TOLERANCE))
+      problems.push({ path: "/partDuration", message: `${which} must not exceed segmentDuration` });
+    else {
+      const ratio = p.segmentDuration / part;
+      if (Math.abs(ratio - Math.round(ratio)) > PART_TOLERANCE * ratio)
+        problems.push({
+          path: "/partDuration",
+          message: `segmentDuration must be a whole multiple of ${which}`,
+        });
+    }
   }
-  if (p.formats.includes("ll-hls") && p.partDuration === undefined)
-    problems.push({ path: "/partDuration", message: "required for ll-hls" });
   if (p.container === "ts" && (p.formats.includes("dash") || p.formats.includes("ll-hls")))
     problems.push({ path: "/container", message: "ts segments serve HLS only; use fmp4 for dash or ll-hls" });
   return problems;

@@ -61,7 +61,14 @@ export const ProfileSpec = T.Object(
     renditions: T.Array(Rendition, { maxItems: 10 }),
     audio: T.Union([AudioSettings, T.Null()], { description: "null for video-only output" }),
     segmentDuration: T.Number({ minimum: 1, maximum: 10, description: "Seconds" }),
-    partDuration: T.Optional(T.Number({ minimum: 0.1, maximum: 2, description: "LL-HLS part, seconds" })),
+    partDuration: T.Optional(
+      T.Number({
+        minimum: 0.1,
+        maximum: 2,
+        description:
+          "LL-HLS part (CMAF chunk), seconds; default 0.5. At most segmentDuration, which must be a whole multiple of it",
+      }),
+    ),
     windowSize: T.Optional(
       T.Integer({ minimum: 3, maximum: 60, description: "Segments kept in the live playlist; default 6" }),
     ),
