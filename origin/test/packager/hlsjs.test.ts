@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FFMPEG, reportSkip, testPatternArgs } from "@dionysia/shared/testkit";
+import { FFMPEG, playwrightNode, reportSkip, testPatternArgs } from "@dionysia/shared/testkit";
 import { execa } from "execa";
 import { waitForPart } from "../../src/packager/blocking.ts";
 import { cmafMuxerArgs } from "../../src/packager/reader.ts";
@@ -18,7 +18,7 @@ import { answerPlaylist } from "../../src/packager/serve.ts";
 const LIBS = process.env.PLAYER_LIBS_DIR ?? join(import.meta.dir, "../../../node_modules");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const missing = [
-  ["node", Bun.which("node")],
+  ["node 20+", playwrightNode()],
   ["ffmpeg", FFMPEG],
   ["chromium", existsSync(CHROMIUM) ? CHROMIUM : null],
   ["playwright-core", existsSync(join(LIBS, "playwright-core")) ? LIBS : null],
