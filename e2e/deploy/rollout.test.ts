@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Publisher } from "../../shared/src/testkit/index.ts";
 import { findBinary, reportSkip, waitFor } from "../../shared/src/testkit/index.ts";
 import { type HlsSource, startHlsSource } from "../lib/hls-source.ts";
 import {
@@ -33,7 +34,7 @@ import {
   writeSecrets,
 } from "./playbook.ts";
 import { type HostInit, hostInit, RESTART_COMMAND } from "./services.ts";
-import { controlApi, type Publisher, probeFrom, publishFrom } from "./viewer.ts";
+import { controlApi, probeFrom, publishFrom } from "./viewer.ts";
 
 const NAME = "e2e/deploy/rollout.test.ts";
 
@@ -111,7 +112,7 @@ describe.skipIf(skip !== undefined)("ansible rollout on Debian 12 test hosts", (
   const stream = async (id: string) => (await api<StreamView>(`/v1/streams/${id}`)).body;
   const plays = async (id: string) => {
     const p = await probeFrom(viewer, `${routerUrl}/live/${id}/master.m3u8`);
-    return p.code === 0 && p.streams.some((s) => s.codec_type === "video");
+    return p.exitCode === 0 && p.streams.some((s) => s.codec_type === "video");
   };
 
   beforeAll(() => {

@@ -60,9 +60,15 @@ export interface Publisher {
   stderr(): string;
 }
 
+/** `via`: a command that runs the binary elsewhere, e.g. `["ip", "netns", "exec", ns]`. */
+function command(bin: string, args: string[], via: string[]): [string, string[]] {
+  return via.length ? [via[0] as string, [...via.slice(1), bin, ...args]] : [bin, args];
+}
+
 /** Runs ffmpeg with these arguments as a Publisher (stderr kept for the error message). */
-export function runFfmpeg(args: string[]): Publisher {
-  const child: ChildProcess = spawn(FFMPEG ?? "ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
+export function runFfmpeg(args: string[], via: string[] = []): Publisher {
+  const [cmd, argv] = command(FFMPEG ?? "ffmpeg", args, via);
+  const child: ChildProcess = spawn(cmd, argv, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d) => {
     if (stderr.length < 8000) stderr += d;
@@ -95,6 +101,8 @@ export interface PublishOptions extends PatternOptions {
   format?: "flv" | "mpegts";
   /** RTMP only: leave out onMetaData (some encoders send none). */
   metadata?: boolean;
+  /** Run ffmpeg through this command (e.g. in a network namespace). */
+  via?: string[];
 }
 
 /** Pushes the test pattern to `url` (rtmp://, srt://, udp://, tcp://). */
@@ -104,7 +112,7 @@ export function publish(url: string, o: PublishOptions = {}): Publisher {
   if (o.metadata === false) args.push("-flvflags", "no_metadata");
   args.push("-f", format);
   if (format === "mpegts" && url.startsWith("udp:")) args.push("-pkt_size", "1316");
-  return runFfmpeg([...args, url]);
+  return runFfmpeg([...args, url], o.via);
 }
 
 /** A small, fast pattern for media tests: 160x90 over RTMP for `seconds`. */
@@ -134,6 +142,7 @@ export interface ProbeStream {
 export function probe(
   url: string,
   timeoutMs = 15_000,
+  via: string[] = [],
 ): Promise<{ streams: ProbeStream[]; exitCode?: number }> {
   const args = [
     "-hide_banner",
@@ -148,7 +157,8 @@ export function probe(
     url,
   ];
   return new Promise((resolve) => {
-    const child = spawn(FFPROBE ?? "ffprobe", args, { stdio: ["ignore", "pipe", "ignore"] });
+    const [cmd, argv] = command(FFPROBE ?? "ffprobe", args, via);
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "ignore"] });
     let out = "";
     child.stdout?.on("data", (d) => {
       out += d;
