@@ -45,3 +45,34 @@ export function fmtNum(n: number | undefined, digits = 1, unit = ""): string {
 
 /** A view: mounted into the main area, returns what stops its timers and connections. */
 export type View = (root: HTMLElement, args: string[]) => (() => void) | undefined;
+
+/**
+ * Runs `refresh` now and every `ms` after the last one finished (never two at once), showing a
+ * failure in `error` until the next success. `alive()` says whether the view still stands (for
+ * what `refresh` does after its awaits); `stop()` ends it.
+ */
+export function poll(
+  ms: number,
+  error: HTMLElement,
+  refresh: () => Promise<void>,
+): { alive: () => boolean; stop: () => void } {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const loop = async () => {
+    try {
+      await refresh();
+      error.textContent = "";
+    } catch (err) {
+      error.textContent = (err as Error).message;
+    }
+    if (!stopped) timer = setTimeout(loop, ms);
+  };
+  void loop();
+  return {
+    alive: () => !stopped,
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -9,7 +9,7 @@ import { feature } from "topojson-client";
 import type { GeometryCollection, Topology } from "topojson-specification";
 import world from "world-atlas/land-110m.json";
 import { api } from "../api.ts";
-import { clear, fmtBps, h, type View } from "../dom.ts";
+import { clear, fmtBps, h, poll, type View } from "../dom.ts";
 import { nodeClass, nodeRadius } from "../model.ts";
 
 const W = 960;
@@ -127,24 +127,10 @@ export const nodesView: View = (root) => {
       body.append(h("tr", {}, h("td", { colspan: 9 }, "No node has announced itself yet.")));
   };
 
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   async function refresh(): Promise<void> {
     const { items } = await api<{ items: Node[] }>("GET", "/v1/nodes");
-    if (!stopped) draw(items);
-    error.textContent = "";
+    if (polling.alive()) draw(items);
   }
-  const loop = async () => {
-    try {
-      await refresh();
-    } catch (err) {
-      error.textContent = (err as Error).message;
-    }
-    if (!stopped) timer = setTimeout(loop, REFRESH_MS);
-  };
-  void loop();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  const polling = poll(REFRESH_MS, error, refresh);
+  return polling.stop;
 };

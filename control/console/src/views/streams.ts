@@ -1,7 +1,7 @@
 /** Streams: status, node, served ladder and encoder stats; create, rotate the key, delete. */
 import type { Profile, Stream, StreamWithKey } from "@dionysia/shared";
 import { api, listAll } from "../api.ts";
-import { clear, fmtNum, h, type View } from "../dom.ts";
+import { clear, fmtNum, h, poll, type View } from "../dom.ts";
 import { ladderText } from "../model.ts";
 
 const REFRESH_MS = 3000;
@@ -145,27 +145,13 @@ export const streamsView: View = (root) => {
       ),
     );
 
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   async function refresh(): Promise<void> {
     const items = await listAll<Stream>("/v1/streams");
-    if (stopped) return;
+    if (!polling.alive()) return;
     clear(body);
     if (items.length === 0) body.append(h("tr", {}, h("td", { colspan: 8 }, "No streams yet.")));
     for (const s of items) body.append(rowOf(s));
-    error.textContent = "";
   }
-  const loop = async () => {
-    try {
-      await refresh();
-    } catch (err) {
-      error.textContent = (err as Error).message;
-    }
-    if (!stopped) timer = setTimeout(loop, REFRESH_MS);
-  };
-  void loop();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  const polling = poll(REFRESH_MS, error, refresh);
+  return polling.stop;
 };
