@@ -124,10 +124,15 @@ describe("admission degrades instead of refusing", () => {
       (x: { id: string }) => x.id === s.id,
     );
     expect(listed.ladder.served).toEqual(["480p", "360p"]);
-    // The origin gets the trimmed profile, so its master playlist lists only served rungs.
+    // The origin gets the trimmed profile, so its master playlist lists only served rungs. (A
+    // desired version from before the claim may still carry the reservation's full ladder: wait
+    // for the one after it.)
     const entry = await waitFor(
-      "desired entry on small",
-      () => desired.get("small")?.streams.find((x) => x.id === s.id),
+      "desired entry on small with the trimmed ladder",
+      () => {
+        const e = desired.get("small")?.streams.find((x) => x.id === s.id);
+        return e && e.profile.renditions.length < 3 ? e : undefined;
+      },
       10_000,
     );
     expect(entry.profile.renditions.map((x) => x.name)).toEqual(["480p", "360p"]);
