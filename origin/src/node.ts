@@ -88,6 +88,7 @@ export function createOriginNode(
         port: config.port,
         extraRoutes: deps.extraRoutes,
         ...(deps.playback ? { playback: deps.playback } : {}),
+        lowLatency: supervisor,
         health: () => ({
           nodeId: config.nodeId,
           streams: supervisor.processes().length,

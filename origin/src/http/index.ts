@@ -11,6 +11,7 @@ import type { Logger } from "@dionysia/shared";
 import { TIME_PATH, timeResponse } from "@dionysia/shared";
 import type { OriginMetrics } from "../metrics/index.ts";
 import { type LiveBytes, liveFiles } from "./live-file.ts";
+import { answerLowLatency, type LowLatencySource } from "./low-latency.ts";
 import { CONTENT_TYPES, isManifest, parseRange, resolveLivePath } from "./paths.ts";
 import { type PlaybackGuard, serveSigned } from "./signed.ts";
 
@@ -29,6 +30,8 @@ export interface OriginHttpOptions {
   health?: () => Record<string, unknown>;
   /** Signed playback (ADR 0060): which streams need a token, and the keys to check it. */
   playback?: PlaybackGuard;
+  /** Low-latency streams' packagers (the supervisor): playlists from memory, blocking reloads. */
+  lowLatency?: LowLatencySource;
 }
 
 export interface OriginHttp {
@@ -140,6 +143,14 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
     return new Response(range ? file.slice(start, start + len) : file, { status, headers });
   }
 
+  /** A low-latency stream's playlists and preload hints (low-latency.ts); undefined: a file. */
+  function serveLowLatency(req: Request, rest: string, signed: boolean): Promise<Response> | undefined {
+    if (!o.lowLatency) return undefined;
+    const answer = answerLowLatency(o.lowLatency, req, rest, CORS);
+    if (!answer) return undefined;
+    return answer.then((r) => (r instanceof Response ? r : serveLive(req, rest, signed)));
+  }
+
   function handle(req: Request): Response | Promise<Response> {
     const raw = rawPath(req.url);
     const extra = o.extraRoutes?.[raw];
@@ -150,9 +161,10 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
         // Signed playback (ADR 0060): a signed stream's files need a token.
         const slash = rest.indexOf("/");
         const id = o.playback && slash > 0 ? rest.slice(0, slash) : "";
-        if (o.playback?.isSigned(id))
-          return serveSigned(o.playback, req, id, CORS, () => serveLive(req, rest, true));
-        return serveLive(req, rest);
+        const signed = o.playback?.isSigned(id) ?? false;
+        const serve = () => serveLowLatency(req, rest, signed) ?? serveLive(req, rest, signed);
+        if (o.playback && signed) return serveSigned(o.playback, req, id, CORS, serve);
+        return serve();
       }
       if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
       return text(405, "method not allowed\n", { Allow: "GET, HEAD, OPTIONS" });

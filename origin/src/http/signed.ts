@@ -123,7 +123,7 @@ export async function serveSigned(
   req: Request,
   streamId: string,
   cors: Record<string, string>,
-  serve: () => Response,
+  serve: () => Response | Promise<Response>,
 ): Promise<Response> {
   const ask = guard.check(req, streamId);
   const r = ask.check instanceof Promise ? await ask.check : ask.check;
@@ -134,7 +134,7 @@ export async function serveSigned(
       headers: { ...cors, "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" },
     });
   }
-  const res = serve();
+  const res = await serve();
   if (res.status >= 300) return res;
   const type = res.headers.get("content-type") ?? "";
   const hls = type.includes("mpegurl");

@@ -42,6 +42,8 @@ export interface PlaylistInput {
   /** `_HLS_skip=YES`: a delta update. */
   skip?: boolean;
   ended?: boolean;
+  /** EXT-X-DISCONTINUITY-SEQUENCE: bumped by each encoder restart (a new window, same MSNs on). */
+  discontinuitySequence?: number;
 }
 
 /** Segments within this many target durations of the end keep their parts (Apple: 3). */
@@ -76,7 +78,9 @@ export function renderMediaPlaylist(p: PlaylistInput): string {
       `#EXT-X-PART-INF:PART-TARGET=${num(p.partTarget)}`,
     );
   }
-  out.push(`#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? 0}`, `#EXT-X-MAP:URI="${naming.init}"`);
+  out.push(`#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? 0}`);
+  if (p.discontinuitySequence) out.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${p.discontinuitySequence}`);
+  out.push(`#EXT-X-MAP:URI="${naming.init}"`);
 
   if (skipped > 0) out.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
 
@@ -87,8 +91,10 @@ export function renderMediaPlaylist(p: PlaylistInput): string {
     if (i < skipped) return;
     // Not on the open segment: a player that ignores parts would see a date with no segment.
     if (s.complete) out.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateTime).toISOString()}`);
+    // Strictly within three target durations of the end (a part exactly at the limit is past it
+    // for strict parsers such as hls-parser).
     const recent =
-      from >= total - PART_WINDOW_TARGETS * td - 1e-9 && i >= segments.length - PART_WINDOW_SEGMENTS;
+      from > total - PART_WINDOW_TARGETS * td + 1e-6 && i >= segments.length - PART_WINDOW_SEGMENTS;
     if (ll && (!s.complete || recent)) {
       for (const part of s.parts) out.push(partLine(s, part, naming, p.partAddressing));
     }

@@ -26,6 +26,8 @@ export interface SegmenterOptions extends WindowConfig {
   partAddressing?: "files" | "byterange";
   naming?: PlaylistNaming;
   now?: () => number;
+  /** Carried into every playlist (an encoder restart continues the MSNs with a new one). */
+  discontinuitySequence?: number;
 }
 
 export interface PartWritten {
@@ -98,6 +100,7 @@ export class Segmenter implements PartSource {
       naming: this.naming,
       nextPart: this.window.nextPart(),
       ended: this.window.isEnded,
+      discontinuitySequence: this.opts.discontinuitySequence ?? 0,
     };
   }
 

@@ -21,6 +21,11 @@ export interface PlaylistRequestOptions {
   signal?: AbortSignal;
   /** Overrides the hold limit (default three target durations). */
   holdMs?: number;
+  /**
+   * Whether an ended window is shown as ended (EXT-X-ENDLIST; default true). False while an
+   * encoder restart is under way: the next run continues the same playlist.
+   */
+  ended?: boolean;
 }
 
 export async function answerPlaylist(
@@ -44,6 +49,10 @@ export async function answerPlaylist(
     // After the end of the stream the request cannot be met; the ended playlist says why.
     if (!ok && !seg.isEnded) return { status: 503, body: "part not written in time\n", blocking: true };
   }
-  const body = seg.playlist({ skip: decision.skip, renditionReports: o.renditionReports?.() ?? [] });
+  const body = seg.playlist({
+    skip: decision.skip,
+    renditionReports: o.renditionReports?.() ?? [],
+    ended: seg.isEnded && o.ended !== false,
+  });
   return { status: 200, body, blocking: q.msn !== undefined };
 }

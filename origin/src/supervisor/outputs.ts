@@ -80,7 +80,12 @@ export async function watchRun(ctx: RunContext, e: Entry, run: Run): Promise<voi
   let ready = runPlaylists.length > 0;
   let fresh = 0;
   const infos = new Map<string, PlaylistInfo>();
-  for (const p of runPlaylists) {
+  if (run.ll) {
+    // The packagers count what they wrote; their playlists are served from memory.
+    ready = run.ll.ready();
+    fresh = Math.max(0, run.ll.segments() - run.segments);
+  }
+  for (const p of run.ll ? [] : runPlaylists) {
     const text = await readFile(join(job.outDir, p), "utf8").catch(() => "");
     const info = parseMediaPlaylist(text);
     infos.set(p, info);
@@ -100,7 +105,7 @@ export async function watchRun(ctx: RunContext, e: Entry, run: Run): Promise<voi
     run.segments += fresh;
     e.segments += fresh;
     o.metrics?.segmentsWritten.inc({ stream: e.id }, fresh);
-    await publishServed(ctx, e, run, servedLayout, infos);
+    if (!run.ll) await publishServed(ctx, e, run, servedLayout, infos);
   }
   if (ready && !run.masterWritten) {
     run.masterWritten = true;

@@ -11,6 +11,7 @@ import type { PublishEvent } from "../media/types.ts";
 import { planOutputs } from "../transcoder/plan.ts";
 import { runTranscoder, type TranscoderExit } from "../transcoder/process.ts";
 import type { TranscodeJob } from "../transcoder/types.ts";
+import { LowLatencyRun } from "./low-latency.ts";
 import { shedProfile } from "./overload.ts";
 import { probeInput } from "./probe.ts";
 import type { Entry, ResolvedOptions, Run, RunContext } from "./types.ts";
@@ -67,7 +68,9 @@ export async function startRun(
     const layout = o.backend.layout(job);
     const cmd = o.backend.buildCommand(job);
     const served = o.backend.layout({ ...job, profile: spec.profile, outDir });
-    if (e.served.size === 0) {
+    // Low latency: the packagers write straight into the served folders, the run's id in each name.
+    const ll = layout.cmaf ? new LowLatencyRun(job, layout, outDir, e.ll) : undefined;
+    if (e.served.size === 0 && !e.ll) {
       // A fresh stream: nothing of an earlier process (an origin restart) is continued.
       await rm(join(outDir, layout.master), { force: true });
       if (served.dash) await rm(join(outDir, served.dash), { force: true });
@@ -87,6 +90,7 @@ export async function startRun(
     const proc = runTranscoder(cmd, {
       secret: input.inputUrl,
       logger: log,
+      pipes: layout.cmaf?.length ?? 0,
       onStats: (s) => {
         e.stats = { ...e.stats, ...s };
         if (run) {
@@ -119,7 +123,12 @@ export async function startRun(
       masterWritten: false,
       stopping: false,
       profileKey: profileKey(spec),
+      ...(ll ? { ll } : {}),
     };
+    if (ll) {
+      e.ll = ll;
+      void ll.consume(proc.pipes, log);
+    }
     e.run = run;
     e.starting = false;
     ctx.updateActive();

@@ -17,6 +17,7 @@ import {
 import type { StreamUsage } from "../agent/capacity-correction.ts";
 import type { MediaStreamSpec, PublishEvent } from "../media/types.ts";
 import { processCpuSeconds } from "../proc-cpu.ts";
+import type { LowLatencyRun } from "./low-latency.ts";
 import { watchRun } from "./outputs.ts";
 import { profileKey, startRun, stopRun } from "./run.ts";
 import { newEntry, StatusEvents } from "./status.ts";
@@ -141,6 +142,11 @@ export class Supervisor {
     return out;
   }
 
+  /** A low-latency stream's packagers (the origin's HTTP serves its playlists from them). */
+  lowLatencyRun(id: string): LowLatencyRun | undefined {
+    return this.entries.get(id)?.ll;
+  }
+
   /** Running transcoder processes (tests check them for orphans). */
   processes(): { id: string; pid: number | undefined }[] {
     return [...this.entries.values()].filter((e) => e.run).map((e) => ({ id: e.id, pid: e.run?.proc.pid }));
@@ -240,6 +246,8 @@ export class Supervisor {
     e.failures = 0;
     // The next publish starts with the whole ladder; shedding starts over if the host is still short.
     e.level = 0;
+    // The stream ends here (no input or not desired): its low-latency playlists say so.
+    if (e.ll) e.ll.endList = true;
     if (e.run) {
       const profile = e.run.job.profile;
       void stopRun(this.ctx, e).then(() =>
@@ -259,6 +267,7 @@ export class Supervisor {
       if (e.run || e.starting) return;
       // The files go: so do the served playlists' windows (the next publish starts new ones).
       e.served.clear();
+      e.ll = undefined;
       e.manifests = [];
       e.retired.clear();
       void rm(join(this.o.dataDir, "live", e.id), { recursive: true, force: true });

@@ -4,6 +4,7 @@ import type { MediaServer } from "../media/types.ts";
 import type { OriginMetrics } from "../metrics/index.ts";
 import type { RunningTranscoder } from "../transcoder/process.ts";
 import type { OutputLayout, TranscodeJob, TranscoderBackend, TranscoderStats } from "../transcoder/types.ts";
+import type { LowLatencyRun } from "./low-latency.ts";
 import type { ProgressSample } from "./overload.ts";
 import type { RunManifest, ServedPlaylist } from "./served.ts";
 
@@ -83,6 +84,8 @@ export interface Run {
   killedFor?: "stall" | "shed" | "recover";
   slowLogged?: boolean;
   profileKey: string;
+  /** A low-latency job's packagers (the transcoder writes CMAF chunks to them, not files). */
+  ll?: LowLatencyRun;
 }
 
 /** Everything the supervisor keeps about one stream. */
@@ -107,6 +110,8 @@ export interface Entry {
   /** Served media playlists by path, and the DASH Periods of recent runs. */
   served: Map<string, ServedPlaylist>;
   manifests: RunManifest[];
+  /** The newest low-latency run's packagers: they serve its playlists until the next run's do. */
+  ll?: LowLatencyRun;
   /** Folders of ended runs (relative to the stream folder) → when they ended. */
   retired: Map<string, number>;
   restartTimer?: ReturnType<typeof setTimeout>;

@@ -1,5 +1,5 @@
 /** What a job actually produces once the probed input is taken into account (shared by back ends). */
-import type { AudioSettings, Rendition } from "@dionysia/shared";
+import { type AudioSettings, partDurationOf, type Rendition } from "@dionysia/shared";
 import type { TranscodeJob } from "./types.ts";
 
 export interface OutputPlan {
@@ -9,6 +9,10 @@ export interface OutputPlan {
   windowSize: number;
   dash: boolean;
   hls: boolean;
+  /** `ll-hls` asked for: CMAF chunks to the packager (origin/src/packager) instead of a muxer. */
+  lowLatency: boolean;
+  /** Seconds per CMAF chunk (LL-HLS part) when lowLatency. */
+  partDuration: number;
   container: "fmp4" | "ts";
   runId: string;
 }
@@ -31,6 +35,8 @@ export function planOutputs(job: TranscodeJob): OutputPlan {
     // TS segments cannot back DASH: validateProfile refuses the combination, ignore it here too.
     dash: p.formats.includes("dash") && container === "fmp4",
     hls: p.formats.includes("hls") || p.formats.includes("ll-hls") || container === "ts",
+    lowLatency: p.formats.includes("ll-hls") && container === "fmp4",
+    partDuration: partDurationOf(p),
     container,
     runId: job.runId ?? "0",
   };

@@ -3,6 +3,8 @@
  * holds the input URL, which may hold a stream key: it is never logged, and stderr lines are
  * redacted before they are kept or logged.
  */
+
+import type { Readable } from "node:stream";
 import type { Logger } from "@dionysia/shared";
 import { execa } from "execa";
 import { dieWithParent } from "../process/die-with-parent.ts";
@@ -19,6 +21,8 @@ export interface TranscoderExit {
 
 export interface RunningTranscoder {
   readonly pid: number | undefined;
+  /** The extra output descriptors asked for (`RunOptions.pipes`), 3 upward, as byte streams. */
+  readonly pipes: AsyncIterable<Uint8Array>[];
   readonly exited: Promise<TranscoderExit>;
   /** SIGTERM (lets the muxer finish its playlists), SIGKILL after `graceMs`. Resolves on exit. */
   stop(graceMs?: number): Promise<TranscoderExit>;
@@ -30,15 +34,15 @@ export interface RunOptions {
   logger: Logger;
   onStats?: (s: TranscoderStats) => void;
   cwd?: string;
+  /** Extra output pipes on descriptors 3, 4, … (CMAF chunk streams of a low-latency job). */
+  pipes?: number;
 }
 
 const TAIL_LINES = 15;
 
 export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTranscoder {
   const sub = execa(...dieWithParent(cmd.cmd, cmd.args), {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
+    stdio: ["ignore", "pipe", "pipe", ...Array<"pipe">(o.pipes ?? 0).fill("pipe")],
     buffer: false,
     reject: false,
     cleanup: true,
@@ -75,8 +79,10 @@ export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTransc
       stderrTail: redactLine(String((err as Error).message ?? err), o.secret),
     }),
   );
+  const pipes = Array.from({ length: o.pipes ?? 0 }, (_, i) => sub.stdio[3 + i] as unknown as Readable);
   return {
     pid: sub.pid,
+    pipes,
     exited,
     async stop(graceMs = 3000) {
       if (sub.exitCode === null && sub.signalCode === null) {

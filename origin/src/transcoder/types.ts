@@ -45,6 +45,20 @@ export interface VariantOutput {
   playlist: string;
 }
 
+/**
+ * One CMAF chunk stream of a low-latency job: the process writes fragmented MP4 (one fragment per
+ * part) to file descriptor `fd`, and the packager (origin/src/packager) cuts it into parts and
+ * segments under `dir` (relative to the stream folder), serving `playlist`.
+ */
+export interface CmafOutput {
+  kind: "video" | "audio";
+  /** The video rendition; absent for the shared audio. */
+  rendition?: Rendition;
+  fd: number;
+  dir: string;
+  playlist: string;
+}
+
 /** Where a back end writes what, relative to `outDir`. The master playlist is ours to write. */
 export interface OutputLayout {
   master: "master.m3u8";
@@ -55,6 +69,8 @@ export interface OutputLayout {
   audio?: { playlist: string };
   /** Folders (relative to outDir) that must exist before the process starts. */
   dirs: string[];
+  /** Low-latency jobs: the chunk streams the packager reads (the playlists are its, not files). */
+  cmaf?: CmafOutput[];
 }
 
 /** What running the binary told us: its version, or why it is not usable. */

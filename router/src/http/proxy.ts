@@ -19,6 +19,17 @@ const FORWARD_RESPONSE = [
 
 export class OriginUnreachable extends Error {}
 
+/**
+ * A blocking playlist reload (`_HLS_msn`) is held by the origin until its part exists: up to three
+ * target durations (RFC 8216bis 6.2.5.2), 30 s for the longest segments a profile allows. Its head
+ * may take that long on top of the usual allowance.
+ */
+export const BLOCKING_HOLD_MS = 30_000;
+
+export function headTimeout(target: string, timeoutMs: number): number {
+  return target.includes("_HLS_msn=") ? timeoutMs + BLOCKING_HOLD_MS : timeoutMs;
+}
+
 export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
 
 export async function proxyTo(
@@ -37,7 +48,7 @@ export async function proxyTo(
   // client that goes away cancels our body stream, which cancels the origin's. (req.signal is not
   // used: Deno aborts it as soon as a response is returned, which would cut the body short.)
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new Error("origin timeout")), timeoutMs);
+  const timer = setTimeout(() => ac.abort(new Error("origin timeout")), headTimeout(target, timeoutMs));
   let res: Response;
   try {
     res = await doFetch(target, { method: req.method, headers, redirect: "manual", signal: ac.signal });

@@ -7,6 +7,7 @@
  * segments (ADR 0021).
  */
 import type { AudioSettings, Rendition } from "@dionysia/shared";
+import { cmafMuxerArgs } from "../../packager/reader.ts";
 import { DEFAULT_FPS, h264Level, x264Profile } from "../codecs.ts";
 import { MAXRATE_FACTOR } from "../master.ts";
 import { audioDirName, gopFrames, type OutputPlan, planOutputs } from "../plan.ts";
@@ -18,8 +19,12 @@ export interface FfmpegCommandOptions {
   logLevel?: string;
 }
 
+/** First descriptor after stdin, stdout (progress) and stderr: the chunk streams go there. */
+export const FIRST_CMAF_FD = 3;
+
 export function ffmpegLayout(job: TranscodeJob): OutputLayout {
   const plan = planOutputs(job);
+  if (plan.lowLatency) return cmafLayout(plan);
   if (plan.dash) {
     // dash muxer: representation ids are stream indexes; it writes media_{i}.m3u8 at the top.
     const variants = plan.video.map((rendition, i) => ({ rendition, playlist: `media_${i}.m3u8` }));
@@ -43,6 +48,36 @@ export function ffmpegLayout(job: TranscodeJob): OutputLayout {
     variants,
     audio: plan.audio ? { playlist: `${adir}/index.m3u8` } : undefined,
     dirs,
+  };
+}
+
+/**
+ * Low latency: one CMAF stream per rung and one for the audio, each on its own descriptor; the
+ * packager writes them into the same folders plain HLS uses, so the master is the same.
+ */
+export function cmafLayout(plan: OutputPlan): OutputLayout {
+  const adir = audioDirName(plan.video);
+  const cmaf: NonNullable<OutputLayout["cmaf"]> = plan.video.map((rendition, i) => ({
+    kind: "video",
+    rendition,
+    fd: FIRST_CMAF_FD + i,
+    dir: rendition.name,
+    playlist: `${rendition.name}/index.m3u8`,
+  }));
+  if (plan.audio)
+    cmaf.push({
+      kind: "audio",
+      fd: FIRST_CMAF_FD + plan.video.length,
+      dir: adir,
+      playlist: `${adir}/index.m3u8`,
+    });
+  return {
+    master: "master.m3u8",
+    ...(plan.dash ? { dash: "manifest.mpd" } : {}),
+    variants: plan.video.map((rendition) => ({ rendition, playlist: `${rendition.name}/index.m3u8` })),
+    audio: plan.audio ? { playlist: `${adir}/index.m3u8` } : undefined,
+    dirs: [],
+    cmaf,
   };
 }
 
@@ -212,6 +247,24 @@ function dashMuxerArgs(plan: OutputPlan, job: TranscodeJob): string[] {
   ];
 }
 
+/**
+ * Low latency: every rung is its own output (its encoder options, then the CMAF muxer on its
+ * descriptor); one decode and one filter graph still feed them all, and the audio is encoded once.
+ */
+function cmafOutputArgs(plan: OutputPlan, labels: Map<string, string>): string[] {
+  const mux = ["-max_muxing_queue_size", "1024", ...cmafMuxerArgs(plan.partDuration)];
+  const args: string[] = [];
+  plan.video.forEach((r, i) => {
+    args.push("-map", r.codec === "copy" ? "0:v:0" : `[${labels.get(r.name)}]`);
+    args.push(...videoEncodeArgs(r, 0, plan.segmentDuration), ...mux, `pipe:${FIRST_CMAF_FD + i}`);
+  });
+  if (plan.audio) {
+    args.push("-map", "0:a:0", ...audioEncodeArgs(plan.audio), ...mux);
+    args.push(`pipe:${FIRST_CMAF_FD + plan.video.length}`);
+  }
+  return args;
+}
+
 export function buildFfmpegCommand(job: TranscodeJob, o: FfmpegCommandOptions = {}): ProcessCommand {
   const plan = planOutputs(job);
   const args = [
@@ -235,6 +288,10 @@ export function buildFfmpegCommand(job: TranscodeJob, o: FfmpegCommandOptions = 
   ];
   const { graph, labels } = buildFilterGraph(plan.video);
   if (graph) args.push("-filter_complex", graph);
+  if (plan.lowLatency) {
+    args.push(...cmafOutputArgs(plan, labels));
+    return { cmd: o.bin ?? "ffmpeg", args };
+  }
   plan.video.forEach((r) => {
     args.push("-map", r.codec === "copy" ? "0:v:0" : `[${labels.get(r.name)}]`);
   });

@@ -1,0 +1,150 @@
+/**
+ * The packager side of a low-latency run: one Segmenter (origin/src/packager) per CMAF stream the
+ * transcoder writes, in the rendition folders plain HLS uses, with the run's id in every file name
+ * (files are served `immutable`). Playlists come from memory: a blocking reload is answered the
+ * moment its part is on disk. An encoder restart (shed, recover, crash) starts a new run that
+ * continues the MSNs with the next discontinuity sequence, so players keep their playlists.
+ */
+import { join, posix } from "node:path";
+import type { Logger } from "@dionysia/shared";
+import type { PlaylistNaming, RenditionReport } from "../packager/playlist.ts";
+import { partTargetFor, Segmenter } from "../packager/segmenter.ts";
+import { answerPlaylist, type PlaylistAnswer } from "../packager/serve.ts";
+import { DEFAULT_FPS } from "../transcoder/codecs.ts";
+import { planOutputs } from "../transcoder/plan.ts";
+import type { CmafOutput, OutputLayout, TranscodeJob } from "../transcoder/types.ts";
+
+/** AAC frames carry 1024 samples: a part may run one frame over its duration. */
+const AAC_FRAME = 1024;
+
+export function runNaming(runId: string): PlaylistNaming {
+  return {
+    init: `init-${runId}.mp4`,
+    segment: (msn) => `seg-${runId}-${msn}.m4s`,
+    part: (msn, index) => `part-${runId}-${msn}.${index}.m4s`,
+  };
+}
+
+/** A file name of a low-latency run: which segment (and part) it is. */
+export function parseRunFile(name: string): { runId: string; msn: number; part?: number } | undefined {
+  const m = /^(?:seg-([a-z0-9]+)-([0-9]+)|part-([a-z0-9]+)-([0-9]+)\.([0-9]+))\.m4s$/.exec(name);
+  if (!m) return undefined;
+  if (m[1]) return { runId: m[1], msn: Number(m[2]) };
+  return { runId: m[3]!, msn: Number(m[4]), part: Number(m[5]) };
+}
+
+interface Rung {
+  out: CmafOutput;
+  seg: Segmenter;
+}
+
+export class LowLatencyRun {
+  readonly runId: string;
+  readonly rungs: Rung[];
+  readonly discontinuitySequence: number;
+  /** ENDLIST only when the stream really ended; a run replaced by the next one just stops. */
+  endList = false;
+  private readonly byPlaylist = new Map<string, Rung>();
+
+  constructor(job: TranscodeJob, layout: OutputLayout, streamDir: string, previous?: LowLatencyRun) {
+    const plan = planOutputs(job);
+    this.runId = job.runId ?? "0";
+    const start = previous ? previous.nextMsn() : 0;
+    this.discontinuitySequence = previous ? previous.discontinuitySequence + 1 : 0;
+    const naming = runNaming(this.runId);
+    this.rungs = (layout.cmaf ?? []).map((out) => {
+      const rate =
+        out.kind === "audio"
+          ? (plan.audio?.sampleRate ?? 48000) / AAC_FRAME
+          : (out.rendition?.fps ?? DEFAULT_FPS);
+      const seg = new Segmenter({
+        dir: join(streamDir, out.dir),
+        segmentDuration: plan.segmentDuration,
+        windowSize: plan.windowSize,
+        partTarget: partTargetFor(plan.partDuration, rate),
+        startMsn: start,
+        discontinuitySequence: this.discontinuitySequence,
+        naming,
+      });
+      const rung = { out, seg };
+      this.byPlaylist.set(out.playlist, rung);
+      return rung;
+    });
+  }
+
+  /** Reads every chunk stream to its end (the process exit ends them). */
+  consume(pipes: AsyncIterable<Uint8Array>[], log: Logger): Promise<void> {
+    return Promise.all(
+      this.rungs.map(async (r) => {
+        const pipe = pipes[r.out.fd - 3];
+        if (!pipe) throw new Error(`no pipe for descriptor ${r.out.fd}`);
+        try {
+          await r.seg.consume(pipe);
+        } catch (err) {
+          // A broken chunk stream ends that rendition; the run's watch sees its output stop.
+          log.warn({ playlist: r.out.playlist, err: (err as Error).message }, "cmaf stream unreadable");
+        }
+      }),
+    ).then(() => undefined);
+  }
+
+  /** Complete segments written, over every rendition (the output watch's progress). */
+  segments(): number {
+    let n = 0;
+    for (const r of this.rungs) {
+      const last = r.seg.window.last();
+      if (last) n += last.msn - r.seg.window.config.startMsn + (last.complete ? 1 : 0);
+    }
+    return n;
+  }
+
+  /** Every rendition has a complete segment: the master may be written. */
+  ready(): boolean {
+    return this.rungs.length > 0 && this.rungs.every((r) => r.seg.window.segments.some((s) => s.complete));
+  }
+
+  segmenter(playlist: string): Segmenter | undefined {
+    return this.byPlaylist.get(playlist)?.seg;
+  }
+
+  /** The segmenter writing into `dir` (a rendition folder). */
+  segmenterIn(dir: string): Segmenter | undefined {
+    return this.rungs.find((r) => r.out.dir === dir)?.seg;
+  }
+
+  /** A media playlist request; undefined when `playlist` is not one of this run's. */
+  answer(
+    playlist: string,
+    query: URLSearchParams,
+    signal?: AbortSignal,
+  ): Promise<PlaylistAnswer> | undefined {
+    const rung = this.byPlaylist.get(playlist);
+    if (!rung) return undefined;
+    return answerPlaylist(rung.seg, query, {
+      signal,
+      renditionReports: () => this.reportsFor(rung),
+      ended: this.endList,
+    });
+  }
+
+  /** The MSN the next run starts at: past every rendition's newest segment. */
+  nextMsn(): number {
+    let next = 0;
+    for (const r of this.rungs) {
+      const last = r.seg.window.last();
+      if (last) next = Math.max(next, last.msn + 1);
+    }
+    return Math.max(next, this.rungs[0]?.seg.window.config.startMsn ?? 0);
+  }
+
+  private reportsFor(rung: Rung): RenditionReport[] {
+    const here = posix.dirname(rung.out.playlist);
+    const out: RenditionReport[] = [];
+    for (const r of this.rungs) {
+      if (r === rung) continue;
+      const report = r.seg.renditionReport(posix.relative(here, r.out.playlist));
+      if (report) out.push(report);
+    }
+    return out;
+  }
+}
