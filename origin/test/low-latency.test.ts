@@ -123,10 +123,14 @@ describe("low-latency HLS from the origin", () => {
     expect(waited).toBeLessThan(0.25 * 1000 + 150 + 100);
 
     // A delta update skips the oldest segments once the window is long enough.
-    await waitFor("window", async () => {
-      const pl = media(await (await fetch(`${base}/180p/index.m3u8`)).text());
-      return pl.segments.filter((s) => s.uri).length >= 8;
-    }, 30_000);
+    await waitFor(
+      "window",
+      async () => {
+        const pl = media(await (await fetch(`${base}/180p/index.m3u8`)).text());
+        return pl.segments.filter((s) => s.uri).length >= 8;
+      },
+      30_000,
+    );
     const delta = await (await fetch(`${base}/180p/index.m3u8?_HLS_skip=YES`)).text();
     expect(delta).toMatch(/#EXT-X-SKIP:SKIPPED-SEGMENTS=\d+/);
 
@@ -147,7 +151,10 @@ describe("low-latency HLS from the origin", () => {
     const seg = last.segments.find((s) => s.uri.startsWith("seg-"))!;
     const dir = join(dataDir, "live", "ll1", "90p");
     const joined = join(dataDir, "ll1-joined.mp4");
-    writeFileSync(joined, Buffer.concat([readFileSync(join(dir, seg.map!.uri)), readFileSync(join(dir, seg.uri))]));
+    writeFileSync(
+      joined,
+      Buffer.concat([readFileSync(join(dir, seg.map!.uri)), readFileSync(join(dir, seg.uri))]),
+    );
     const streams = await ffprobeStreams(joined);
     expect(streams.find((s) => s.codec_type === "video")).toMatchObject({ codec_name: "h264", height: 90 });
   }, 120_000);

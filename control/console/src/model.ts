@@ -1,13 +1,10 @@
 /** Pure rules of the console's views (unit-tested in control/test/console-model.test.ts). */
 import type { Node, Profile, Stream } from "@dionysia/shared";
+import { hlsjsSettings } from "@dionysia/shared/player-settings";
 
-/** hls.js options for a stream's profile: low-latency mode exactly when it packages LL-HLS. */
-export function hlsOptions(profile: Pick<Profile, "formats"> | undefined): {
-  lowLatencyMode: boolean;
-  liveSyncDurationCount: number;
-} {
-  const ll = profile?.formats.includes("ll-hls") ?? false;
-  return { lowLatencyMode: ll, liveSyncDurationCount: ll ? 2 : 3 };
+/** hls.js options for a stream's profile (shared/src/player-settings.ts). */
+export function hlsOptions(profile: Pick<Profile, "formats"> | undefined): ReturnType<typeof hlsjsSettings> {
+  return hlsjsSettings(profile?.formats);
 }
 
 /** Map colour class: offline, cordoned (cordoned or draining) or online. */

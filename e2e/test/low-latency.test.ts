@@ -1,0 +1,242 @@
+/**
+ * LL-HLS through the whole platform: control + one origin + the router in proxy mode (it holds
+ * blocking reloads without buffering) + mosquitto; an RTMP push of a 3-rung ll-hls profile, played
+ * through the router by hls.js in low-latency mode in headless Chromium. The player must play
+ * from parts, climb to the top rung within 10 s, and stay near the live edge.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hlsjsSettings } from "../../shared/src/player-settings.ts";
+import {
+  FFMPEG,
+  freePorts,
+  type Mosquitto,
+  type Publisher,
+  playwrightNode,
+  publish,
+  reportSkip,
+  requireMosquitto,
+  startMosquitto,
+  waitFor,
+} from "../../shared/src/testkit/index.ts";
+import { killOrphans, type Platform, ROOT, startPlatform } from "../platform.ts";
+
+const LIBS = process.env.PLAYER_LIBS_DIR ?? join(ROOT, "node_modules");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const NODE = playwrightNode();
+const missing = [
+  ["node 20+", NODE],
+  ["ffmpeg", FFMPEG],
+  ["chromium", existsSync(CHROMIUM) ? CHROMIUM : null],
+  ["hls.js", existsSync(join(LIBS, "hls.js")) ? LIBS : null],
+]
+  .filter(([, v]) => !v)
+  .map(([k]) => k);
+if (missing.length)
+  reportSkip(
+    "e2e/test/low-latency.test.ts (LL-HLS through the router in hls.js)",
+    `missing ${missing.join(", ")} (apt-get install chromium ffmpeg)`,
+  );
+const hasMosquitto = requireMosquitto("e2e/test/low-latency.test.ts (LL-HLS through the router)");
+
+const PARIS = { lat: 48.8566, lon: 2.3522 };
+
+/** Three rungs whose rates sit above hls.js's default estimate (500 kbit/s): it must climb. */
+const LL_PROFILE = {
+  name: "e2e ll ladder",
+  renditions: [
+    { name: "360p", codec: "h264", width: 640, height: 360, fps: 15, bitrateKbps: 1500, preset: "ultrafast" },
+    { name: "240p", codec: "h264", width: 426, height: 240, fps: 15, bitrateKbps: 900, preset: "ultrafast" },
+    { name: "144p", codec: "h264", width: 256, height: 144, fps: 15, bitrateKbps: 600, preset: "ultrafast" },
+  ],
+  audio: { codec: "aac", bitrateKbps: 64, channels: 2, sampleRate: 48000 },
+  segmentDuration: 1,
+  partDuration: 0.5,
+  windowSize: 6,
+  formats: ["ll-hls"],
+  container: "fmp4",
+};
+
+/** What the docs and the console recommend (docs/low-latency.md). */
+const HLSJS_LL_CONFIG = hlsjsSettings(["ll-hls"]);
+
+interface PlayReport {
+  t: number;
+  height: number;
+  heights: number[];
+  log: string[];
+  parts: number;
+  frags: number;
+  samples: number[];
+  switches: { at: number; height: number }[];
+  lowLatency: boolean;
+  partTarget?: number;
+}
+
+describe.skipIf(missing.length > 0 || !hasMosquitto)("e2e: LL-HLS through the router", () => {
+  let broker: Mosquitto;
+  let platform: Platform;
+  let dataDir: string;
+  let publisher: Publisher | undefined;
+  let id = "";
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "dionysia-e2e-ll-"));
+    broker = await startMosquitto();
+    const [controlPort, routerPort, p1, r1] = await freePorts(4);
+    platform = await startPlatform({
+      dataDir,
+      controlPort: controlPort as number,
+      routerPort: routerPort as number,
+      mqttPort: 0,
+      mqttUrl: broker.url,
+      adminKey: "dk_e2e_admin_key_0123456789abcdef",
+      nodeKey: "nk_e2e_node_key_0123456789abcdef",
+      routerKey: "rk_e2e_router_key_0123456789abcdef",
+      origins: [
+        {
+          id: "paris",
+          region: "eu-west",
+          ...PARIS,
+          httpPort: p1 as number,
+          rtmpPort: r1 as number,
+          srtPortRange: "21100-21110",
+        },
+      ],
+      env: {
+        TELEMETRY_INTERVAL_MS: "500",
+        RECONCILE_INTERVAL_MS: "500",
+        ORIGIN_CAPACITY_UNITS: "200",
+        ROUTER_MODE: "proxy",
+      },
+    });
+    await waitFor(
+      "the origin online",
+      async () => {
+        const body = (await (await platform.api("/v1/nodes")).json()) as { items: { state: string }[] };
+        return body.items.some((n) => n.state === "online");
+      },
+      20_000,
+    );
+    const prof = await platform.api("/v1/profiles", { method: "POST", json: LL_PROFILE });
+    expect(prof.status).toBe(201);
+    const profileId = ((await prof.json()) as { id: string }).id;
+    const created = await platform.api("/v1/streams", {
+      method: "POST",
+      json: { name: "e2e ll", profileId, location: PARIS },
+    });
+    const s = (await created.json()) as { id: string; streamKey: string };
+    id = s.id;
+    const ing = (await (await platform.api(`/v1/streams/${id}/ingest`)).json()) as {
+      ingest: { rtmp: string };
+    };
+    publisher = publish(`${ing.ingest.rtmp}/${s.streamKey}`, { size: "640x360", rate: 15, seconds: 300 });
+    await waitFor(
+      "the master playlist through the router",
+      async () => (await fetch(`${platform.routerUrl}/live/${id}/master.m3u8`)).ok,
+      45_000,
+      200,
+    );
+  }, 150_000);
+
+  afterAll(async () => {
+    await publisher?.stop();
+    await platform?.stop();
+    for (const o of platform?.origins.values() ?? []) killOrphans(o.spec, dataDir);
+    await broker?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  test("a blocking reload through the router is answered when its part exists", async () => {
+    const base = `${platform.routerUrl}/live/${id}/360p/index.m3u8`;
+    const text = await (await fetch(base)).text();
+    const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-[a-z0-9]+-(\d+)\.(\d+)\.m4s"/.exec(text);
+    expect(hint).not.toBeNull();
+    const asked = Date.now();
+    const res = await fetch(`${base}?_HLS_msn=${hint![1]}&_HLS_part=${hint![2]}`);
+    const waited = Date.now() - asked;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain(`-${hint![1]}.${hint![2]}.m4s"`);
+    // The part is being written when asked for: it comes within one part (0.5 s) and 150 ms.
+    expect(waited).toBeLessThan(500 + 150);
+    expect(res.headers.get("cache-control")).toMatch(/^public, max-age=\d+$/);
+    expect(res.headers.get("x-dionysia-node")).toBe("paris");
+  }, 30_000);
+
+  test("hls.js plays it in low-latency mode, climbs to the top rung within 10 s, no errors", async () => {
+    const { out, p50 } = await play(`${platform.routerUrl}/live/${id}/master.m3u8`, HLSJS_LL_CONFIG, "LL");
+    expect(out.lowLatency).toBe(true);
+    // hls.js sorts its levels by bit rate, lowest first.
+    expect(out.heights).toEqual([144, 240, 360]);
+    expect(out.parts).toBeGreaterThan(10);
+    expect(out.t).toBeGreaterThan(10);
+    expect(out.log.filter((l) => l.startsWith("FATAL"))).toEqual([]);
+    const top = out.switches.find((s) => s.height === 360);
+    expect(top).toBeDefined();
+    expect(top!.at).toBeLessThan(10);
+    expect(out.height).toBe(360);
+    // hls.js's own measure (media time behind the live edge): parts keep it near PART-HOLD-BACK
+    // (1.5 s); without them it holds back three segments, 3 s and more.
+    expect(p50).toBeLessThan(3);
+  }, 120_000);
+
+  test("ordinary HLS of the same ladder: hls.js (defaults) climbs to the top rung within 10 s", async () => {
+    // One transcode at a time on a small machine.
+    await publisher?.stop();
+    const prof = await platform.api("/v1/profiles", {
+      method: "POST",
+      json: { ...LL_PROFILE, name: "e2e plain ladder", formats: ["hls"] },
+    });
+    const profileId = ((await prof.json()) as { id: string }).id;
+    const created = await platform.api("/v1/streams", {
+      method: "POST",
+      json: { name: "e2e plain", profileId, location: PARIS },
+    });
+    const s = (await created.json()) as { id: string; streamKey: string };
+    const ing = (await (await platform.api(`/v1/streams/${s.id}/ingest`)).json()) as {
+      ingest: { rtmp: string };
+    };
+    publisher = publish(`${ing.ingest.rtmp}/${s.streamKey}`, { size: "640x360", rate: 15, seconds: 300 });
+    const master = `${platform.routerUrl}/live/${s.id}/master.m3u8`;
+    await waitFor("the plain master through the router", async () => (await fetch(master)).ok, 45_000, 200);
+    // A viewer joining a running stream (a few segments in the window).
+    await waitFor(
+      "three segments of the top rung",
+      async () =>
+        (
+          (await (await fetch(`${platform.routerUrl}/live/${s.id}/360p/index.m3u8`)).text()).match(
+            /#EXTINF/g,
+          ) ?? []
+        ).length >= 3,
+      30_000,
+      200,
+    );
+    const { out } = await play(master, hlsjsSettings(["hls"]), "plain");
+    expect(out.log.filter((l) => l.startsWith("FATAL"))).toEqual([]);
+    expect(out.parts).toBe(0);
+    const top = out.switches.find((x) => x.height === 360);
+    expect(top).toBeDefined();
+    expect(top!.at).toBeLessThan(10);
+    expect(out.height).toBe(360);
+  }, 150_000);
+});
+
+/** Plays `url` for 20 s in Chromium with hls.js and `config`; the report and its latency median. */
+async function play(url: string, config: object, label: string): Promise<{ out: PlayReport; p50: number }> {
+  const proc = Bun.spawn(
+    [NODE!, join(ROOT, "e2e/lib/play-abr.mjs"), url, LIBS, CHROMIUM, "20", JSON.stringify(config)],
+    { stdout: "pipe", stderr: "pipe", timeout: 90_000 },
+  );
+  const [stdout, stderr] = [await new Response(proc.stdout).text(), await new Response(proc.stderr).text()];
+  await proc.exited;
+  expect(stderr).toBe("");
+  const out = JSON.parse(stdout.trim().split("\n").pop()!) as PlayReport;
+  const sorted = [...out.samples].sort((a, b) => a - b);
+  const p50 = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+  console.log(
+    `hls.js ${label} through the router: ${out.parts} parts + ${out.frags} segments, switches ${JSON.stringify(out.switches)}, latency p50 ${p50.toFixed(2)} s, non-fatal: ${out.log.join(", ") || "none"}`,
+  );
+  return { out, p50 };
+}
