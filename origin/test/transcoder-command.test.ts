@@ -96,6 +96,38 @@ describe("ffmpeg command", () => {
     ]);
   });
 
+  test("ll-hls: one CMAF output per rung and one for the audio, each on its own pipe", () => {
+    const ll = { ...ladder, formats: ["ll-hls" as const], partDuration: 0.5 };
+    const { args } = buildFfmpegCommand(job(ll));
+    // Still one decode and one graph.
+    expect(args.filter((a) => a === "-i")).toHaveLength(1);
+    expect(args.filter((a) => a === "-filter_complex")).toHaveLength(1);
+    // No hls or dash muxer: fragmented MP4 to descriptors 3..6 (three rungs, then the audio).
+    expect(args).not.toContain("hls");
+    expect(args).not.toContain("dash");
+    expect(args.filter((a) => a.startsWith("pipe:")).slice(1)).toEqual(["pipe:3", "pipe:4", "pipe:5", "pipe:6"]);
+    expect(args.filter((a) => a === "-frag_duration").length).toBe(4);
+    expect(argAfter(args, "-frag_duration")).toBe("500000");
+    expect(argAfter(args, "-movflags")).toContain("cmaf");
+    // Each output: its map, its encoder (one x264 per rung, keyframes on segment boundaries).
+    const out3 = args.slice(0, args.indexOf("pipe:3"));
+    const last = out3.lastIndexOf("-map");
+    expect(out3[last + 1]).toBe("[v0]");
+    expect(out3.slice(last)).toContain("libx264");
+    expect(argAfter(out3.slice(last), "-force_key_frames:v:0")).toBe("expr:gte(t,n_forced*2)");
+    const audio = args.slice(args.indexOf("pipe:5") + 1, args.indexOf("pipe:6"));
+    expect(audio.slice(0, 2)).toEqual(["-map", "0:a:0"]);
+    expect(audio).toContain("aac");
+    const layout = ffmpegLayout(job(ll));
+    expect(layout.cmaf?.map((c) => [c.fd, c.dir, c.playlist])).toEqual([
+      [3, "720p", "720p/index.m3u8"],
+      [4, "480p", "480p/index.m3u8"],
+      [5, "360p", "360p/index.m3u8"],
+      [6, "audio", "audio/index.m3u8"],
+    ]);
+    expect(layout.variants.map((v) => v.playlist)).toEqual(layout.cmaf?.slice(0, 3).map((c) => c.playlist));
+  });
+
   test("ts container: mpegts segments", () => {
     const p: ProfileSpec = { ...ladder, formats: ["hls"], container: "ts" };
     const { args } = buildFfmpegCommand(job(p));

@@ -21,6 +21,12 @@ const job = (profile: ProfileSpec, extra: Partial<TranscodeJob> = {}): Transcode
 const outOf = (args: string[]) => args[args.indexOf("-o") + 1]!;
 
 describe("gpac command", () => {
+  test("ll-hls: refused with the reason (the packager reads ffmpeg's chunks only, for now)", () => {
+    expect(() => new GpacBackend().buildCommand(job({ ...ladder, formats: ["ll-hls"] }))).toThrow(
+      /gpac back end does not serve ll-hls yet: use TRANSCODER=ffmpeg/,
+    );
+  });
+
   test("input: gpac's options after `:gpac:`, so libavformat never sees them in the URL", () => {
     const { cmd, args } = buildGpacCommand(job(ladder));
     expect(cmd).toBe("gpac");
