@@ -158,4 +158,47 @@ describe("low-latency HLS from the origin", () => {
     const streams = await ffprobeStreams(joined);
     expect(streams.find((s) => s.codec_type === "video")).toMatchObject({ codec_name: "h264", height: 90 });
   }, 120_000);
+
+  test("an encoder crash: the same playlists go on, MSNs forward, a new discontinuity, no ENDLIST", async () => {
+    const { sup, base } = await setup("ll2", { ...ll, windowSize: 4 });
+    await waitFor("live", () => sup.status("ll2") === "live", 45_000);
+    const url = `${base}/180p/index.m3u8`;
+    const before = media(await (await fetch(url)).text());
+    // The newest complete segment (hls-parser lists the open one too, with parts and no URI).
+    const lastBefore = before.mediaSequenceBase! + before.segments.filter((x) => x.uri).length - 1;
+    const pid = sup.processes()[0]!.pid!;
+    process.kill(pid, "SIGKILL");
+    // Through the restart, every answer is a live playlist (no ENDLIST, no 404); a blocking
+    // request for the next segment is held over the gap and answered from the new encoder.
+    const held = fetch(`${url}?_HLS_msn=${lastBefore + 2}`);
+    const seen: string[] = [];
+    await waitFor(
+      "the new encoder's segments",
+      async () => {
+        const r = await fetch(url);
+        const text = await r.text();
+        expect(r.status).toBe(200);
+        seen.push(text);
+        return text.includes("#EXT-X-DISCONTINUITY-SEQUENCE:1");
+      },
+      30_000,
+      100,
+    );
+    expect(seen.some((t) => t.includes("#EXT-X-ENDLIST"))).toBe(false);
+    const after = media(seen.at(-1)!);
+    expect(after.mediaSequenceBase!).toBeGreaterThan(lastBefore);
+    expect(after.discontinuitySequenceBase).toBe(1);
+    const init = (t: string) => /#EXT-X-MAP:URI="([^"]+)"/.exec(t)![1];
+    expect(init(seen.at(-1)!)).not.toBe(init(seen[0]!));
+    const answered = await held;
+    expect(`${answered.status} ${answered.status === 200 ? "" : await answered.text()}`).toBe("200 ");
+    expect(media(await answered.text()).segments.length).toBeGreaterThan(0);
+    // The stream ends for real when its input goes: then ENDLIST.
+    await sup.setDesired([]);
+    await waitFor(
+      "ENDLIST",
+      async () => (await (await fetch(url)).text()).includes("#EXT-X-ENDLIST"),
+      15_000,
+    );
+  }, 120_000);
 });

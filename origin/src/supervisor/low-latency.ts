@@ -38,6 +38,8 @@ interface Rung {
   seg: Segmenter;
 }
 
+const hasSegment = (r: Rung) => r.seg.window.segments.some((s) => s.complete);
+
 export class LowLatencyRun {
   readonly runId: string;
   readonly rungs: Rung[];
@@ -45,6 +47,11 @@ export class LowLatencyRun {
   /** ENDLIST only when the stream really ended; a run replaced by the next one just stops. */
   endList = false;
   private readonly byPlaylist = new Map<string, Rung>();
+  /** The run that replaced this one (an encoder restart), and requests waiting for it. */
+  private successor?: LowLatencyRun;
+  /** The run this one replaced: it answers for a playlist until this run has a segment of it. */
+  private previous?: LowLatencyRun;
+  private readonly successorWaiters = new Set<(next: LowLatencyRun) => void>();
 
   constructor(job: TranscodeJob, layout: OutputLayout, streamDir: string, previous?: LowLatencyRun) {
     const plan = planOutputs(job);
@@ -69,6 +76,30 @@ export class LowLatencyRun {
       const rung = { out, seg };
       this.byPlaylist.set(out.playlist, rung);
       return rung;
+    });
+    if (previous) {
+      this.previous = previous;
+      previous.supersede(this);
+    }
+  }
+
+  private supersede(next: LowLatencyRun): void {
+    this.successor = next;
+    for (const w of this.successorWaiters) w(next);
+    this.successorWaiters.clear();
+  }
+
+  private nextRun(timeoutMs: number, signal?: AbortSignal): Promise<LowLatencyRun | undefined> {
+    if (this.successor || timeoutMs <= 0 || signal?.aborted) return Promise.resolve(this.successor);
+    return new Promise((resolve) => {
+      const done = (next?: LowLatencyRun) => {
+        clearTimeout(timer);
+        this.successorWaiters.delete(done);
+        resolve(next);
+      };
+      const timer = setTimeout(() => done(), timeoutMs);
+      this.successorWaiters.add(done);
+      signal?.addEventListener("abort", () => done(), { once: true });
     });
   }
 
@@ -100,7 +131,7 @@ export class LowLatencyRun {
 
   /** Every rendition has a complete segment: the master may be written. */
   ready(): boolean {
-    return this.rungs.length > 0 && this.rungs.every((r) => r.seg.window.segments.some((s) => s.complete));
+    return this.rungs.length > 0 && this.rungs.every(hasSegment);
   }
 
   segmenter(playlist: string): Segmenter | undefined {
