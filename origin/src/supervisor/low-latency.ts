@@ -7,7 +7,8 @@
  */
 import { join, posix } from "node:path";
 import type { Logger } from "@dionysia/shared";
-import type { PlaylistNaming, RenditionReport } from "../packager/playlist.ts";
+import { holdLimitMs } from "../packager/blocking.ts";
+import { type PlaylistNaming, type RenditionReport, targetDuration } from "../packager/playlist.ts";
 import { partTargetFor, Segmenter } from "../packager/segmenter.ts";
 import { answerPlaylist, type PlaylistAnswer } from "../packager/serve.ts";
 import { DEFAULT_FPS } from "../transcoder/codecs.ts";
@@ -50,7 +51,7 @@ export class LowLatencyRun {
   /** The run that replaced this one (an encoder restart), and requests waiting for it. */
   private successor?: LowLatencyRun;
   /** The run this one replaced: it answers for a playlist until this run has a segment of it. */
-  private previous?: LowLatencyRun;
+  private predecessor?: LowLatencyRun;
   private readonly successorWaiters = new Set<(next: LowLatencyRun) => void>();
 
   constructor(job: TranscodeJob, layout: OutputLayout, streamDir: string, previous?: LowLatencyRun) {
@@ -78,7 +79,7 @@ export class LowLatencyRun {
       return rung;
     });
     if (previous) {
-      this.previous = previous;
+      this.predecessor = previous;
       previous.supersede(this);
     }
   }
@@ -89,7 +90,7 @@ export class LowLatencyRun {
     this.successorWaiters.clear();
   }
 
-  private nextRun(timeoutMs: number, signal?: AbortSignal): Promise<LowLatencyRun | undefined> {
+  private awaitSuccessor(timeoutMs: number, signal?: AbortSignal): Promise<LowLatencyRun | undefined> {
     if (this.successor || timeoutMs <= 0 || signal?.aborted) return Promise.resolve(this.successor);
     return new Promise((resolve) => {
       const done = (next?: LowLatencyRun) => {
@@ -149,13 +150,48 @@ export class LowLatencyRun {
     query: URLSearchParams,
     signal?: AbortSignal,
   ): Promise<PlaylistAnswer> | undefined {
+    if (this.predecessor && this.ready()) this.predecessor = undefined;
     const rung = this.byPlaylist.get(playlist);
-    if (!rung) return undefined;
-    return answerPlaylist(rung.seg, query, {
+    // Until this run has a segment of the playlist, the one it replaced goes on answering (its
+    // window, not ended): players never see an empty or shrunken window across a restart.
+    if (this.predecessor && !(rung && hasSegment(rung))) {
+      const a = this.predecessor.answerOwn(playlist, query, signal);
+      if (a) return a;
+    }
+    return rung && this.answerFrom(rung, playlist, query, signal);
+  }
+
+  /** This run's own answer, never its predecessor's. */
+  private answerOwn(
+    playlist: string,
+    query: URLSearchParams,
+    signal?: AbortSignal,
+  ): Promise<PlaylistAnswer> | undefined {
+    const rung = this.byPlaylist.get(playlist);
+    return rung && this.answerFrom(rung, playlist, query, signal);
+  }
+
+  private async answerFrom(
+    rung: Rung,
+    playlist: string,
+    query: URLSearchParams,
+    signal?: AbortSignal,
+  ): Promise<PlaylistAnswer> {
+    const started = Date.now();
+    const a = await answerPlaylist(rung.seg, query, {
       signal,
       renditionReports: () => this.reportsFor(rung),
       ended: this.endList,
     });
+    // An encoder restart under way: a held request goes on waiting, for the part from the next
+    // run (it continues the MSNs), instead of coming back at once and being asked again.
+    const msn = query.get("_HLS_msn");
+    const part = query.get("_HLS_part");
+    if (a.status !== 200 || !a.blocking || !rung.seg.isEnded || this.endList || msn === null) return a;
+    if (rung.seg.has(Number(msn), part === null ? undefined : Number(part))) return a;
+    const limit = holdLimitMs(targetDuration(rung.seg.playlistInput().segmentDuration, []));
+    const next = await this.awaitSuccessor(limit - (Date.now() - started), signal);
+    return (await next?.answerOwn(playlist, query, signal)) ?? a;
   }
 
   /** The MSN the next run starts at: past every rendition's newest segment. */
