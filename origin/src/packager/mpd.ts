@@ -249,10 +249,21 @@ interface TimelineEntry {
   d: number;
 }
 
+/**
+ * The duration announced for the open and the next segment: the newest complete one's, else the
+ * configured one. The window cuts an audio rendition (every fragment independent) at 75 % of the
+ * target, e.g. 3 × 0.512 s = 1.536 s of 2 s, so the configured duration would be wrong there every
+ * time; with it the offset below stays "available one part after it starts".
+ */
+export function nominalDuration(r: Pick<MpdRendition, "segments" | "segmentDuration">): number {
+  const last = r.segments.filter((s) => s.complete).at(-1);
+  return last && last.duration > 0 ? last.duration : r.segmentDuration;
+}
+
 /** The timeline in the rendition's timescale: complete segments, then (live) the open and next. */
 export function timelineOf(r: MpdRendition, ended: boolean, timescale: number): TimelineEntry[] {
   const entries: TimelineEntry[] = [];
-  const nominal = Math.round(r.segmentDuration * timescale);
+  const nominal = Math.round(nominalDuration(r) * timescale);
   for (const s of r.segments) {
     const t = Math.round(s.decodeTime * timescale);
     if (s.complete) entries.push({ t, d: Math.round(s.duration * timescale) });
@@ -277,7 +288,7 @@ function segmentTemplate(r: Ready, ended: boolean): string[] {
     startNumber: String(startNumber),
   };
   if (!ended) {
-    tpl.availabilityTimeOffset = String(availabilityTimeOffset(r.segmentDuration, r.partTarget));
+    tpl.availabilityTimeOffset = String(availabilityTimeOffset(nominalDuration(r), r.partTarget));
     tpl.availabilityTimeComplete = "false";
   }
   const entries = timelineOf(r, ended, timescale);

@@ -1,6 +1,7 @@
 /** The LL-DASH manifest, parsed back and checked against the windows it was rendered from. */
 import { describe, expect, test } from "bun:test";
-import { FFMPEG_INSTALL, requireBinary } from "@dionysia/shared/testkit";
+import { spawnSync } from "node:child_process";
+import { FFMPEG, FFMPEG_INSTALL, requireBinary, testPatternArgs } from "@dionysia/shared/testkit";
 import type { InitInfo } from "../../src/packager/fragment.ts";
 import {
   availabilityTimeOffset,
@@ -11,7 +12,7 @@ import {
   numberTemplate,
   renderLiveMpd,
 } from "../../src/packager/mpd.ts";
-import type { InitSegment } from "../../src/packager/reader.ts";
+import { cmafMuxerArgs, type InitSegment } from "../../src/packager/reader.ts";
 import { LiveWindow } from "../../src/packager/window.ts";
 import { chunks, encodeCapture, readAll } from "./capture.ts";
 import { T0, windowWith } from "./window-fixture.ts";
@@ -241,6 +242,31 @@ describe("renderLiveMpd, window edges", () => {
     expect(seconds(mpd.attrs.maxSegmentDuration)).toBe(2);
   });
 
+  test("audio cut at 1.536 s (every fragment independent): the open and next are announced at that", () => {
+    const w = new LiveWindow({ segmentDuration: 2, windowSize: 6 });
+    for (let i = 0; i < 7; i++)
+      w.add({
+        decodeTime: i * 0.512,
+        duration: 0.512,
+        independent: true,
+        length: 800,
+        arrivedAt: T0 + (i + 1) * 512,
+      });
+    expect(w.listed().map((s) => [s.parts.length, s.complete])).toEqual([
+      [3, true],
+      [3, true],
+      [1, false],
+    ]);
+    const mpd = render({
+      video: [rendition(windowWith(13), "v", videoInit(640, 360))],
+      audio: rendition(w, "a", audioInit, { partTarget: 0.512 }),
+    });
+    const tpl = templateOf(mpd, "a");
+    const entries = expandTimeline(one(tpl, "SegmentTimeline"));
+    expect(entries).toEqual([0, 1, 2, 3].map((k) => ({ t: k * 73728, d: 73728 })));
+    expect(Number(tpl.attrs.availabilityTimeOffset)).toBe(1.024);
+  });
+
   test("bandwidth defaults to the peak of the complete segments", () => {
     const w = windowWith(13);
     const mpd = render({ video: [rendition(w, "v", videoInit(640, 360))] });
@@ -362,5 +388,25 @@ describe.skipIf(!HAVE)("renderLiveMpd on a real ffmpeg init", () => {
       height: "180",
     });
     expect(one(mpd, "SegmentTemplate").attrs.timescale).toBe(String(video.timescale));
+  });
+});
+
+const X265 =
+  HAVE && spawnSync(FFMPEG!, ["-hide_banner", "-encoders"], { encoding: "utf8" }).stdout.includes("libx265");
+
+describe.skipIf(!X265)("HEVC codec string", () => {
+  test("hvc1 / hev1 from hvcC: profile, reversed compatibility flags, tier and level, constraints", async () => {
+    for (const tag of ["hev1", "hvc1"]) {
+      const args = [
+        ...testPatternArgs({ seconds: 1, audio: false }).filter((a) => a !== "-re"),
+        ...["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=none", "-tag:v", tag],
+        ...cmafMuxerArgs(0.5),
+        "pipe:1",
+      ];
+      const r = spawnSync(FFMPEG!, args, { maxBuffer: 64 * 1024 * 1024 });
+      const items = await readAll(chunks(new Uint8Array(r.stdout), () => 1 << 20));
+      // Main profile (1, compatible with 1 and 2: 0x60000000 reversed = 6), Main tier, level 2 (60).
+      expect((items[0] as InitSegment).tracks[0]).toMatchObject({ codec: `${tag}.1.6.L60.90`, width: 320 });
+    }
   });
 });
