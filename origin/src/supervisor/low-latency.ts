@@ -72,6 +72,8 @@ export class LowLatencyRun {
         partTarget: partTargetFor(plan.partDuration, rate),
         startMsn: start,
         discontinuitySequence: this.discontinuitySequence,
+        // Audio frames are all sync samples: cut on the timeline so its MSNs match the video's.
+        ...(out.kind === "audio" ? { gopAligned: false, timelineAligned: true } : {}),
         naming,
       });
       const rung = { out, seg };
