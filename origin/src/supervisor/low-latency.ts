@@ -6,8 +6,9 @@
  * continues the MSNs with the next discontinuity sequence, so players keep their playlists.
  */
 import { join, posix } from "node:path";
-import type { Logger } from "@dionysia/shared";
+import { type Logger, TIME_PATH } from "@dionysia/shared";
 import { holdLimitMs } from "../packager/blocking.ts";
+import { mpdRendition, renderLiveMpd } from "../packager/mpd.ts";
 import { type PlaylistNaming, type RenditionReport, targetDuration } from "../packager/playlist.ts";
 import { partTargetFor, Segmenter } from "../packager/segmenter.ts";
 import { answerPlaylist, type PlaylistAnswer } from "../packager/serve.ts";
@@ -47,6 +48,9 @@ export class LowLatencyRun {
   readonly discontinuitySequence: number;
   /** ENDLIST only when the stream really ended; a run replaced by the next one just stops. */
   endList = false;
+  /** The profile asks for DASH: an LL-DASH manifest from the same chunks (ADR 0082). */
+  readonly dash: boolean;
+  private readonly utcTimingUrl: string;
   private readonly byPlaylist = new Map<string, Rung>();
   /** The run that replaced this one (an encoder restart), and requests waiting for it. */
   private successor?: LowLatencyRun;
@@ -57,6 +61,8 @@ export class LowLatencyRun {
   constructor(job: TranscodeJob, layout: OutputLayout, streamDir: string, previous?: LowLatencyRun) {
     const plan = planOutputs(job);
     this.runId = job.runId ?? "0";
+    this.dash = Boolean(layout.dash);
+    this.utcTimingUrl = job.utcTimingUrl ?? TIME_PATH;
     const start = previous ? previous.nextMsn() : 0;
     this.discontinuitySequence = previous ? previous.discontinuitySequence + 1 : 0;
     const naming = runNaming(this.runId);
@@ -194,6 +200,34 @@ export class LowLatencyRun {
     const limit = holdLimitMs(targetDuration(rung.seg.playlistInput().segmentDuration, []));
     const next = await this.awaitSuccessor(limit - (Date.now() - started), signal);
     return (await next?.answerOwn(playlist, query, signal)) ?? a;
+  }
+
+  /**
+   * The LL-DASH manifest (ADR 0082), or undefined: no DASH asked for, or not every rendition has
+   * a segment yet. Like the playlists, the run it replaced answers until this one is ready.
+   */
+  manifest(now = Date.now()): string | undefined {
+    if (!this.dash) return undefined;
+    if (this.predecessor && !this.ready()) return this.predecessor.manifest(now);
+    this.predecessor = undefined;
+    const video = this.rungs
+      .filter((r) => r.out.kind === "video")
+      .map((r) =>
+        mpdRendition(r.seg, {
+          id: r.out.dir,
+          path: r.out.dir,
+          ...(r.out.rendition?.bitrateKbps ? { bandwidth: r.out.rendition.bitrateKbps * 1000 } : {}),
+          frameRate: r.out.rendition?.fps ?? DEFAULT_FPS,
+        }),
+      );
+    const audio = this.rungs.find((r) => r.out.kind === "audio");
+    return renderLiveMpd({
+      video,
+      ...(audio ? { audio: mpdRendition(audio.seg, { id: audio.out.dir, path: audio.out.dir }) } : {}),
+      utcTimingUrl: this.utcTimingUrl,
+      now,
+      ended: this.endList && this.rungs.every((r) => r.seg.isEnded),
+    });
   }
 
   /** The MSN the next run starts at: past every rendition's newest segment. */
