@@ -1,6 +1,5 @@
 /** The gpac transcoder back end: used when gpac is installed and chosen (TRANSCODER=gpac|auto). */
 import { detectBinary, parseGpacVersion } from "../detect.ts";
-import { planOutputs } from "../plan.ts";
 import type {
   BackendDetection,
   OutputLayout,
@@ -28,10 +27,6 @@ export class GpacBackend implements TranscoderBackend {
   }
 
   buildCommand(job: TranscodeJob): ProcessCommand {
-    // Not yet: gpac's chunks would go to the same packager (issue 14); say so rather than serve
-    // ordinary HLS under an ll-hls profile.
-    if (planOutputs(job).lowLatency)
-      throw new Error("the gpac back end does not serve ll-hls yet: use TRANSCODER=ffmpeg for this profile");
     return buildGpacCommand(job, this.opts);
   }
 
