@@ -178,22 +178,16 @@ function trackFragment(traf: Parsed, init: InitInfo): TrackFragmentInfo {
     tfhd.flags & TFHD_FLAGS_PRESENT && tfhd.defaultSampleFlags !== undefined
       ? tfhd.defaultSampleFlags
       : track.defaultSampleFlags;
+  let duration = 0;
   let sampleCount = 0;
   let firstFlags: number | undefined;
-  const durations: number[] = [];
   for (const trun of children(traf, "trun") as unknown as TrackRunBox[]) {
     trun.samples.forEach((s, i) => {
-      durations.push(s.sampleDuration ?? defDuration);
+      duration += s.sampleDuration ?? defDuration;
       if (sampleCount === 0 && i === 0) firstFlags = trun.firstSampleFlags ?? s.sampleFlags ?? defFlags;
     });
     sampleCount += trun.samples.length;
   }
-  // gpac (26.07, through its ffavf frame-rate stage) writes the first and last sample of each
-  // fragment with the source packet's duration in the wrong timescale (66 ticks of 90 kHz for a
-  // 1/15 s frame): a sample under a tenth of the fragment's longest is that slip, and counts as
-  // the longest, so parts keep their real length.
-  const longest = Math.max(0, ...durations);
-  const duration = durations.reduce((sum, d) => sum + (d * 10 < longest ? longest : d), 0);
   return {
     trackId: tfhd.trackId,
     baseDecodeTime: tfdt.baseMediaDecodeTime as number,

@@ -3,7 +3,6 @@
  * then one for the shared audio, on descriptors 3, 4, …; the packager writes them into the same
  * folders plain HLS uses, so the master playlist is the same.
  */
-import { join } from "node:path";
 import { audioDirName, type OutputPlan } from "./plan.ts";
 import type { OutputLayout } from "./types.ts";
 
@@ -11,13 +10,12 @@ import type { OutputLayout } from "./types.ts";
 export const FIRST_CMAF_FD = 3;
 
 /** The layout of a low-latency job (no files of the back end's own: the packager writes). */
-export function cmafLayout(plan: OutputPlan, fifoDir?: string): OutputLayout {
+export function cmafLayout(plan: OutputPlan): OutputLayout {
   const adir = audioDirName(plan.video);
   const cmaf: NonNullable<OutputLayout["cmaf"]> = plan.video.map((rendition, i) => ({
     kind: "video",
     rendition,
     fd: FIRST_CMAF_FD + i,
-    ...(fifoDir ? { fifo: join(fifoDir, `cmaf-${i}.fifo`) } : {}),
     dir: rendition.name,
     playlist: `${rendition.name}/index.m3u8`,
   }));
@@ -25,7 +23,6 @@ export function cmafLayout(plan: OutputPlan, fifoDir?: string): OutputLayout {
     cmaf.push({
       kind: "audio",
       fd: FIRST_CMAF_FD + plan.video.length,
-      ...(fifoDir ? { fifo: join(fifoDir, `cmaf-${plan.video.length}.fifo`) } : {}),
       dir: adir,
       playlist: `${adir}/index.m3u8`,
     });

@@ -4,7 +4,6 @@
  * redacted before they are kept or logged.
  */
 
-import { rmSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { Logger } from "@dionysia/shared";
 import { execa } from "execa";
@@ -35,35 +34,15 @@ export interface RunOptions {
   logger: Logger;
   onStats?: (s: TranscoderStats) => void;
   cwd?: string;
-  /**
-   * The CMAF chunk streams of a low-latency job: extra output pipes on descriptors 3, 4, …, or,
-   * for outputs with a `fifo`, named pipes each read by a `cat` (it blocks in its own open until
-   * the writer opens, never in ours, and ends at the writer's close).
-   */
+  /** The CMAF chunk streams of a low-latency job: extra output pipes on descriptors 3, 4, …. */
   cmaf?: readonly CmafOutput[];
 }
 
 const TAIL_LINES = 15;
 
 export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTranscoder {
-  const fifos = (o.cmaf ?? []).filter((c) => c.fifo);
-  const fdPipes = fifos.length > 0 ? 0 : (o.cmaf?.length ?? 0);
-  for (const c of fifos) {
-    rmSync(c.fifo!, { force: true });
-    const made = Bun.spawnSync(["mkfifo", "-m", "600", c.fifo!]);
-    if (made.exitCode !== 0) throw new Error(`mkfifo ${c.fifo}: ${made.stderr.toString().trim()}`);
-  }
-  const readers = fifos.map((c) =>
-    execa(...dieWithParent("cat", [c.fifo!]), {
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "ignore",
-      buffer: false,
-      reject: false,
-    }),
-  );
   const sub = execa(...dieWithParent(cmd.cmd, cmd.args), {
-    stdio: ["ignore", "pipe", "pipe", ...Array<"pipe">(fdPipes).fill("pipe")],
+    stdio: ["ignore", "pipe", "pipe", ...Array<"pipe">(o.cmaf?.length ?? 0).fill("pipe")],
     buffer: false,
     reject: false,
     cleanup: true,
@@ -100,18 +79,10 @@ export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTransc
       stderrTail: redactLine(String((err as Error).message ?? err), o.secret),
     }),
   );
-  const pipes =
-    fifos.length > 0
-      ? readers.map((r) => r.stdout as unknown as Readable)
-      : Array.from({ length: fdPipes }, (_, i) => sub.stdio[3 + i] as unknown as Readable);
-  // A writer that died before opening its pipe leaves its `cat` blocked in open: it goes too.
-  void sub.finally(() => {
-    const t = setTimeout(() => {
-      for (const r of readers) r.kill("SIGKILL");
-    }, 2000);
-    void Promise.all(readers).finally(() => clearTimeout(t));
-    for (const c of fifos) rmSync(c.fifo!, { force: true });
-  });
+  const pipes = Array.from(
+    { length: o.cmaf?.length ?? 0 },
+    (_, i) => sub.stdio[3 + i] as unknown as Readable,
+  );
   return {
     pid: sub.pid,
     pipes,

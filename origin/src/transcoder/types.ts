@@ -55,11 +55,6 @@ export interface CmafOutput {
   /** The video rendition; absent for the shared audio. */
   rendition?: Rendition;
   fd: number;
-  /**
-   * A named pipe to write to instead of descriptor `fd`, for a back end that cannot write to an
-   * inherited socket (gpac reopens `/dev/fd/N`, which a socket refuses). Absolute path.
-   */
-  fifo?: string;
   dir: string;
   playlist: string;
 }

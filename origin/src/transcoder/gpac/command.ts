@@ -30,7 +30,6 @@
  * folder).
  */
 import type { Rendition } from "@dionysia/shared";
-import { cmafLayout } from "../cmaf.ts";
 import { DEFAULT_FPS, h264Level } from "../codecs.ts";
 import { MAXRATE_FACTOR } from "../master.ts";
 import { audioDirName, gopFrames, type OutputPlan, planOutputs } from "../plan.ts";
@@ -47,7 +46,6 @@ export const gpacPlaylist = (rep: string) => `media-${rep}.m3u8`;
 
 export function gpacLayout(job: TranscodeJob): OutputLayout {
   const plan = planOutputs(job);
-  if (plan.lowLatency) return cmafLayout(plan, job.outDir);
   const adir = audioDirName(plan.video);
   return {
     master: "master.m3u8",
@@ -99,19 +97,6 @@ function videoEncoder(r: Rendition, plan: OutputPlan): string[] {
   return [...common, "sc_threshold=0", `level=${level}`];
 }
 
-/**
- * Low latency (ADR 0083): no dasher; each rendition's encoder feeds its own fragmented-MP4 muxer
- * (`store=frag`, one fragment per part, CMAF brand rules as for the dasher) writing to a named
- * pipe the origin reads, in cmafLayout's order: gpac opens its outputs by name, and
- * `/dev/fd/N` of the socket Bun hands a child cannot be opened.
- */
-function cmafOutputs(plan: OutputPlan, outDir: string, sids: string[]): string[] {
-  const layout = cmafLayout(plan, outDir).cmaf ?? [];
-  return layout.flatMap((c, i) => [
-    "-o",
-    [c.fifo, "ext=mp4", "store=frag", `cdur=${plan.partDuration}`, "cmaf=cmfc", `SID=${sids[i]}`].join(":"),
-  ]);
-}
 export function buildGpacCommand(job: TranscodeJob, o: GpacCommandOptions = {}): ProcessCommand {
   const plan = planOutputs(job);
   // -noprog: no progress lines on stderr; ncl: no ANSI colours in what we keep as the error.
@@ -174,10 +159,6 @@ export function buildGpacCommand(job: TranscodeJob, o: GpacCommandOptions = {}):
       );
     }
     sids.push("a0");
-  }
-  if (plan.lowLatency) {
-    args.push(...cmafOutputs(plan, job.outDir, sids));
-    return { cmd: o.bin ?? "gpac", args };
   }
   const out = [
     `${job.outDir}/${plan.dash ? "manifest.mpd" : "manifest.m3u8"}`,

@@ -1,5 +1,6 @@
 /** The gpac transcoder back end: used when gpac is installed and chosen (TRANSCODER=gpac|auto). */
 import { detectBinary, parseGpacVersion } from "../detect.ts";
+import { planOutputs } from "../plan.ts";
 import type {
   BackendDetection,
   OutputLayout,
@@ -27,6 +28,11 @@ export class GpacBackend implements TranscoderBackend {
   }
 
   buildCommand(job: TranscodeJob): ProcessCommand {
+    // gpac 26.07's fragmented-MP4 muxer, fed through its ffavf frame-rate stage, writes each
+    // fragment's first and last sample with the source's duration in the wrong timescale: holes
+    // every part, and hls.js stalls on them (tried, ADR 0083). Refused rather than served so.
+    if (planOutputs(job).lowLatency)
+      throw new Error("the gpac back end does not serve ll-hls yet: use TRANSCODER=ffmpeg for this profile");
     return buildGpacCommand(job, this.opts);
   }
 
