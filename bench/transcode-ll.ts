@@ -34,12 +34,12 @@ import {
   DOC,
   describeLadder,
   describeRendition,
-  editGraph,
   handCommand,
   INPUT_SEC,
   makeInput,
   median,
   NOTES,
+  oursCommand,
   profile as plainProfile,
   quick,
   RUNS,
@@ -199,7 +199,11 @@ async function describeLl(outDir: string): Promise<{ ladder: string; parts: stri
 /** Our LL command with one thing changed: which part of it costs what. */
 const insertBeforeEach = (a: string[], flag: string, extra: string[]) =>
   a.flatMap((x) => (x === flag ? [...extra, x] : [x]));
-const LL_ABLATIONS: Record<string, { edit?: (a: string[]) => string[]; piped?: boolean }> = {
+const LL_ABLATIONS: Record<
+  string,
+  { edit?: (a: string[]) => string[]; piped?: boolean; other?: (input: string, out: string) => string[] }
+> = {
+  "our ordinary HLS+DASH command instead (one dash output)": { other: oursCommand },
   "pipes drained by the bench instead of files": { piped: true },
   "no -frag_duration (one fragment per 2 s GOP)": { edit: (a) => without(a, "-frag_duration") },
   "-frag_duration 1 s": {
@@ -207,10 +211,6 @@ const LL_ABLATIONS: Record<string, { edit?: (a: string[]) => string[]; piped?: b
   },
   "no cmaf movflag": { edit: (a) => a.map((x) => x.replace("+cmaf", "")) },
   "no -max_muxing_queue_size": { edit: (a) => without(a, "-max_muxing_queue_size") },
-  "no fps filter": { edit: (a) => editGraph(a, (g) => g.replace(/fps=\d+,/, "")) },
-  "no format=yuv420p": { edit: (a) => editGraph(a, (g) => g.replaceAll(",format=yuv420p", "")) },
-  "no -profile/-level": { edit: (a) => without(without(a, "-profile"), "-level") },
-  "no -progress/-stats_period": { edit: (a) => without(without(a, "-progress"), "-stats_period") },
   "x264 -threads 2 per encoder": {
     edit: (a) => insertBeforeEach(a, "-max_muxing_queue_size", ["-threads:v:0", "2"]),
   },
@@ -228,7 +228,9 @@ async function runLlAblations(input: string): Promise<string> {
         got[which] =
           which === "ours"
             ? await runLl(input, out, undefined, false)
-            : await runLl(input, out, v.edit, !!v.piped);
+            : v.other
+              ? await runOne(v.other(input, out))
+              : await runLl(input, out, v.edit, !!v.piped);
         rmSync(out, { recursive: true, force: true });
       }
       cpu.push(got.variant!.cpu / got.ours!.cpu);

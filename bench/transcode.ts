@@ -86,7 +86,7 @@ export function makeInput(sec: number): string {
   return f;
 }
 
-function oursCommand(input: string, outDir: string): string[] {
+export function oursCommand(input: string, outDir: string): string[] {
   const job = { streamId: "bench", profile, inputUrl: input, outDir, runId: "b" };
   for (const d of ffmpegLayout(job).dirs) mkdirSync(join(outDir, d), { recursive: true });
   const c = buildFfmpegCommand(job);
