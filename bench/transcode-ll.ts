@@ -20,6 +20,7 @@
  *
  *   flock /tmp/dionysia-bench.lock bun bench/transcode.ts --ll [--quick] [--runs=N] [--write]
  *   --ll --ablate    our LL command with one thing changed at a time, paired against it
+ *                    (--only=word,word: just the variants whose names hold one of the words)
  *   --ll --pipes     our command on real pipes drained by the bench instead of files
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -218,7 +219,13 @@ const LL_ABLATIONS: Record<
 
 async function runLlAblations(input: string): Promise<string> {
   const rows: string[] = [];
-  for (const [name, v] of Object.entries(LL_ABLATIONS)) {
+  // --only=a,b: just the variants whose names contain one of these words.
+  const only = process.argv
+    .find((x) => x.startsWith("--only="))
+    ?.slice(7)
+    .split(",");
+  const chosen = Object.entries(LL_ABLATIONS).filter(([n]) => !only || only.some((w) => n.includes(w)));
+  for (const [name, v] of chosen) {
     const cpu: number[] = [];
     const wall: number[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -257,12 +264,12 @@ function writeSection(section: string) {
   let out: string;
   if (at >= 0) {
     const next = doc.indexOf("\n## ", at + SECTION.length);
-    out = doc.slice(0, at) + section + (next >= 0 ? doc.slice(next) : "\n");
+    out = `${doc.slice(0, at)}${section.trimEnd()}\n${next >= 0 ? doc.slice(next) : ""}`;
   } else {
     const m = doc.indexOf(NOTES);
     if (m < 0) throw new Error(`${DOC}: no notes marker`);
     const after = m + NOTES.length;
-    out = `${doc.slice(0, after)}\n\n${section}${doc.slice(after)}`;
+    out = `${doc.slice(0, after)}\n\n${section.trimEnd()}\n${doc.slice(after).replace(/^\n+/, "\n")}`;
   }
   writeFileSync(DOC, out);
   console.log(`wrote the "${SECTION.slice(3)}" section of ${DOC}`);
@@ -360,8 +367,8 @@ Our command is \`buildFfmpegCommand\` for \`builtin-720p\` with \`"formats": ["l
 encoder, then the mp4 muxer making CMAF fragments of one part) and one for the audio, written in
 production to \`pipe:3\` … \`pipe:6\` for the origin's packager. ${
       pipes
-        ? "Here the child got real pipes on descriptors 3..6 and the bench drained them (Bun.spawn `stdio`)."
-        : "Here each `pipe:N` is pointed at a file in the run's folder instead: the same mp4-muxer work (it writes front to back and never seeks, `empty_moov`), the same kernel sink the references use, and no reader competing for the two cores. The ablation below measures real pipes drained by the bench against files."
+        ? "Here the child got real pipes on\ndescriptors 3..6 (Bun.spawn `stdio`) and the bench drained them."
+        : "Here each `pipe:N` is pointed at a\nfile in the run's folder instead: the same mp4-muxer work (it writes front to back and never\nseeks, `empty_moov`), the same kernel sink the references use, and no reader process competing\nfor the two cores. Real pipes drained by the bench cost the child no measurable CPU (ablation\nbelow)."
     }
 The references are the ordinary benchmark's hand-written command (dash muxer, HLS playlists
 from the same fMP4 segments) and the same ladder from ffmpeg's hls muxer in fMP4; neither can
