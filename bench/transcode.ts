@@ -31,28 +31,28 @@ import { buildFfmpegCommand, ffmpegLayout } from "../origin/src/transcoder/ffmpe
 import { GpacBackend } from "../origin/src/transcoder/gpac/index.ts";
 import { BUILTIN_PROFILES } from "../shared/src/profile/builtin.ts";
 
-const quick = process.argv.includes("--quick");
-const write = process.argv.includes("--write");
-const DOC = "docs/benchmarks/transcode.md";
-const NOTES = "<!-- notes: kept by --write -->";
-const ablate = process.argv.includes("--ablate");
+export const quick = process.argv.includes("--quick");
+export const write = process.argv.includes("--write");
+export const DOC = "docs/benchmarks/transcode.md";
+export const NOTES = "<!-- notes: kept by --write -->";
+export const ablate = process.argv.includes("--ablate");
 // Ablation runs 8 variants: short input and 3 pairs each keep it under ~3 minutes.
-const INPUT_SEC = quick || ablate ? 6 : 12;
-const runsArg = process.argv.find((a) => a.startsWith("--runs="));
-const RUNS = runsArg ? Number(runsArg.slice(7)) : quick ? 2 : ablate ? 3 : 5;
+export const INPUT_SEC = quick || ablate ? 6 : 12;
+export const runsArg = process.argv.find((a) => a.startsWith("--runs="));
+export const RUNS = runsArg ? Number(runsArg.slice(7)) : quick ? 2 : ablate ? 3 : 5;
 const MAX_CONCURRENCY = quick ? 2 : 4;
 const CONC_SEC = quick ? 6 : 12;
-const profile = BUILTIN_PROFILES["builtin-720p"]!;
-const SEG = profile.segmentDuration;
-const work = mkdtempSync(join(tmpdir(), "bench-transcode-"));
+export const profile = BUILTIN_PROFILES["builtin-720p"]!;
+export const SEG = profile.segmentDuration;
+export const work = mkdtempSync(join(tmpdir(), "bench-transcode-"));
 
-function sh(args: string[]): string {
+export function sh(args: string[]): string {
   const r = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${args[0]} failed: ${r.stderr.toString().slice(-500)}`);
   return r.stdout.toString();
 }
 
-function makeInput(sec: number): string {
+export function makeInput(sec: number): string {
   const f = join(work, `in-${sec}.mp4`);
   sh([
     "ffmpeg",
@@ -86,7 +86,7 @@ function makeInput(sec: number): string {
   return f;
 }
 
-function oursCommand(input: string, outDir: string): string[] {
+export function oursCommand(input: string, outDir: string): string[] {
   const job = { streamId: "bench", profile, inputUrl: input, outDir, runId: "b" };
   for (const d of ffmpegLayout(job).dirs) mkdirSync(join(outDir, d), { recursive: true });
   const c = buildFfmpegCommand(job);
@@ -98,7 +98,7 @@ function oursCommand(input: string, outDir: string): string[] {
  * VBV, GOP, keyframes forced on segment boundaries (what makes a live ladder switchable when the
  * input's timing wobbles), same DASH window, HLS playlists from the same fMP4 segments.
  */
-function handCommand(input: string, outDir: string): string[] {
+export function handCommand(input: string, outDir: string): string[] {
   for (const d of ["0", "1", "2", "3"]) mkdirSync(join(outDir, d), { recursive: true });
   return [
     "ffmpeg",
@@ -180,7 +180,7 @@ function handCommand(input: string, outDir: string): string[] {
 }
 
 /** Removes `flag value` pairs whose flag starts with `prefix`. */
-function without(args: string[], prefix: string): string[] {
+export function without(args: string[], prefix: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i]!.startsWith(prefix)) i++;
@@ -189,7 +189,7 @@ function without(args: string[], prefix: string): string[] {
   return out;
 }
 
-function editGraph(args: string[], edit: (g: string) => string): string[] {
+export function editGraph(args: string[], edit: (g: string) => string): string[] {
   const i = args.indexOf("-filter_complex");
   return args.map((a, j) => (j === i + 1 ? edit(a) : a));
 }
@@ -268,14 +268,43 @@ const firstPlaylist: Record<Kind, string> = {
 };
 
 /** Rotates the order each round so no kind always runs first (or right after another). */
-const rotate = <T>(xs: T[], i: number) => xs.map((_, j) => xs[(i + j) % xs.length]!);
+export const rotate = <T>(xs: T[], i: number) => xs.map((_, j) => xs[(i + j) % xs.length]!);
+
+/**
+ * One rendition as a comparable string: `audio <codec>`, or `<codec> <w>x<h> keyframes <t,...>`
+ * (keyframe times from the first one, probed). Throws when a keyframe is off a segment boundary.
+ */
+export function describeRendition(file: string, label = file): string {
+  const info = JSON.parse(
+    sh([
+      "ffprobe",
+      "-v",
+      "error",
+      "-show_entries",
+      "stream=codec_name,width,height:packet=pts_time,flags",
+      "-of",
+      "json",
+      file,
+    ]),
+  ) as {
+    streams: { codec_name: string; width?: number; height?: number }[];
+    packets: { pts_time: string; flags: string }[];
+  };
+  const s = info.streams[0]!;
+  if (!s.width) return `audio ${s.codec_name}`;
+  const keys = info.packets.filter((p) => p.flags.startsWith("K")).map((p) => Number(p.pts_time));
+  const t0 = keys[0] ?? 0;
+  const off = keys.filter((t) => Math.abs((t - t0) / SEG - Math.round((t - t0) / SEG)) > 0.01);
+  if (off.length) throw new Error(`${label}: keyframes off segment boundaries at ${off.join(", ")}`);
+  return `${s.codec_name} ${s.width}x${s.height} keyframes ${keys.map((t) => (t - t0).toFixed(2)).join(",")}`;
+}
 
 /**
  * The ladder an output folder holds, as a comparable string: per video representation its size
  * and keyframe times (init + every segment, probed), plus the audio representation's codec.
  * Throws when a representation has a keyframe off a segment boundary.
  */
-function describeLadder(outDir: string): string {
+export function describeLadder(outDir: string): string {
   const reps = readdirSync(outDir, { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .map((d) => d.name)
@@ -293,39 +322,13 @@ function describeLadder(outDir: string): string {
         [init, ...files.filter((f) => f.endsWith(".m4s"))].map((f) => readFileSync(join(dir, f))),
       ),
     );
-    const info = JSON.parse(
-      sh([
-        "ffprobe",
-        "-v",
-        "error",
-        "-show_entries",
-        "stream=codec_name,width,height:packet=pts_time,flags",
-        "-of",
-        "json",
-        joined,
-      ]),
-    ) as {
-      streams: { codec_name: string; width?: number; height?: number }[];
-      packets: { pts_time: string; flags: string }[];
-    };
-    const s = info.streams[0]!;
-    if (!s.width) {
-      parts.push(`audio ${s.codec_name}`);
-      continue;
-    }
-    const keys = info.packets.filter((p) => p.flags.startsWith("K")).map((p) => Number(p.pts_time));
-    const t0 = keys[0] ?? 0;
-    const off = keys.filter((t) => Math.abs((t - t0) / SEG - Math.round((t - t0) / SEG)) > 0.01);
-    if (off.length) throw new Error(`${dir}: keyframes off segment boundaries at ${off.join(", ")}`);
-    parts.push(
-      `${s.codec_name} ${s.width}x${s.height} keyframes ${keys.map((t) => (t - t0).toFixed(2)).join(",")}`,
-    );
+    parts.push(describeRendition(joined, dir));
   }
   // Folder names differ between back ends (0/1/2 against 720p/480p/360p): compare as a set.
   return parts.sort().join("; ");
 }
 
-interface Sample {
+export interface Sample {
   wall: number;
   cpu: number;
   /** CPU seconds the rest of the machine used during this run. */
@@ -334,13 +337,13 @@ interface Sample {
 
 const TICK = Number(sh(["getconf", "CLK_TCK"]).trim()) || 100;
 /** Busy CPU seconds of the whole machine since boot (all cores, idle and iowait excluded). */
-function busySeconds(): number {
+export function busySeconds(): number {
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
   return (total - f[3]! - f[4]!) / TICK;
 }
 
-async function runOne(cmd: string[]): Promise<Sample> {
+export async function runOne(cmd: string[]): Promise<Sample> {
   const b0 = busySeconds();
   const t0 = performance.now();
   const p = Bun.spawn(cmd, { stdout: "ignore", stderr: "pipe" });
@@ -353,7 +356,7 @@ async function runOne(cmd: string[]): Promise<Sample> {
   return { wall, cpu, other: Math.max(0, busy - cpu) };
 }
 
-const median = (xs: number[]) => {
+export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -552,4 +555,14 @@ ${commands}
   rmSync(work, { recursive: true, force: true });
 }
 
-await main();
+if (import.meta.main) {
+  if (process.argv.includes("--ll")) {
+    // Not awaited: transcode-ll.ts imports this module, which must finish evaluating first.
+    import("./transcode-ll.ts")
+      .then((m) => m.mainLl())
+      .catch((e: unknown) => {
+        console.error(e);
+        process.exit(1);
+      });
+  } else await main();
+}
