@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@dionysia/shared";
-import { freePort, requireBinary, waitFor } from "@dionysia/shared/testkit";
+import { requireBinary } from "@dionysia/shared/testkit";
 import { createOriginHttp, type OriginHttp } from "../src/http/index.ts";
 import { createOriginMetrics } from "../src/metrics/index.ts";
 import { type NginxFront, startNginxFront } from "./helpers/nginx-front.ts";
