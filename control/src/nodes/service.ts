@@ -12,6 +12,7 @@ import { carriedLoads } from "../scheduler/load.ts";
 import type { NodeView } from "../scheduler/placement.ts";
 import type { RouteNode } from "../scheduler/routes.ts";
 import { unassignNode } from "../streams/assignment.ts";
+import { nodeEventData, recordEvent } from "../webhooks/outbox.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -121,13 +122,21 @@ export async function upsertNodeFromAnnounce(db: Db, a: NodeAnnounce, events?: C
     state: "online" as const,
     lastSeen: now,
   };
-  const [row] = await db
-    .insert(nodes)
-    .values({ id: a.id, ...fields, load: EMPTY_LOAD, firstSeen: now })
-    .onConflictDoUpdate({ target: nodes.id, set: fields })
-    .returning();
+  // One transaction: of the control instances applying the same announce, only the first sees
+  // the node come online, so `node.online` is recorded once (ADR 0090).
+  const row = await db.transaction(async (tx) => {
+    const [was] = await tx.select({ state: nodes.state }).from(nodes).where(eq(nodes.id, a.id));
+    const [up] = await tx
+      .insert(nodes)
+      .values({ id: a.id, ...fields, load: EMPTY_LOAD, firstSeen: now })
+      .onConflictDoUpdate({ target: nodes.id, set: fields })
+      .returning();
+    if (up && was?.state !== "online")
+      await recordEvent(tx, "node.online", nodeEventData(up), { nodeId: a.id });
+    return up as NodeRow;
+  });
   events?.emit("node.updated", { nodeId: a.id });
-  return toNode(row!);
+  return toNode(row);
 }
 
 /** Returns false for an unknown node (a state message before its announce). */
@@ -137,12 +146,21 @@ export async function setNodeState(
   state: "online" | "offline",
   events?: ControlEvents,
 ): Promise<boolean> {
-  const done = await db
-    .update(nodes)
-    .set({ state, lastSeen: Date.now() })
-    .where(eq(nodes.id, id))
-    .returning({ id: nodes.id });
-  if (done.length === 0) return false;
+  const known = await db.transaction(async (tx) => {
+    const [was] = await tx.select({ state: nodes.state }).from(nodes).where(eq(nodes.id, id));
+    if (!was) return false;
+    const [row] = await tx
+      .update(nodes)
+      .set({ state, lastSeen: Date.now() })
+      .where(eq(nodes.id, id))
+      .returning();
+    if (row && was.state !== state)
+      await recordEvent(tx, state === "online" ? "node.online" : "node.offline", nodeEventData(row), {
+        nodeId: id,
+      });
+    return true;
+  });
+  if (!known) return false;
   events?.emit("node.updated", { nodeId: id });
   return true;
 }

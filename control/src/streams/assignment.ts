@@ -6,10 +6,17 @@
 import type { StreamStatusMessage, StreamStatusValue } from "@dionysia/shared";
 import { and, eq, isNull, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { nodes, streams } from "../db/schema.ts";
+import { nodes, type StreamRow, streams } from "../db/schema.ts";
 import type { ControlEvents } from "../events.ts";
 import type { Assignment } from "../scheduler/reconcile.ts";
+import { recordEvent, streamEventData, streamTransitions, type Tx } from "../webhooks/outbox.ts";
 import { getStreamRow } from "./service.ts";
+
+/** The outbox events of one stream row's status change (ADR 0090), inside the writer's transaction. */
+async function recordTransitions(tx: Tx, before: StreamStatusValue | null, after: StreamRow): Promise<void> {
+  for (const type of streamTransitions(before, after.status))
+    await recordEvent(tx, type, streamEventData(after), { streamId: after.id });
+}
 
 /** Assigns (or with null, unassigns) a stream; returns false for an unknown stream. */
 export async function assignStream(
@@ -65,33 +72,38 @@ export interface Claim {
  * nodes racing for the same stream cannot both win. False: live on another healthy node.
  */
 export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Promise<boolean> {
-  const before = await getStreamRow(db, c.streamId);
-  if (!before) return false;
-  const claimed = await db
-    .update(streams)
-    .set({
-      nodeId: c.nodeId,
-      transcodeNodeId: c.transcodeNodeId,
-      admittedRenditions: c.admitted,
-      // What the node serves is unknown until it reports; until then the admitted ladder shows.
-      servedRenditions: null,
-      reservedUntil: c.reservedUntil,
-      status: "starting",
-      updatedAt: Date.now(),
-    })
-    .where(
-      and(
-        eq(streams.id, c.streamId),
-        or(
-          sql`${streams.nodeId} is null`,
-          eq(streams.nodeId, c.nodeId),
-          ne(streams.status, "live"),
-          sql`not exists (select 1 from ${nodes} where ${nodes.id} = ${streams.nodeId} and ${nodes.state} = 'online')`,
+  const before = await db.transaction(async (tx) => {
+    const [was] = await tx.select().from(streams).where(eq(streams.id, c.streamId));
+    if (!was) return undefined;
+    const [claimed] = await tx
+      .update(streams)
+      .set({
+        nodeId: c.nodeId,
+        transcodeNodeId: c.transcodeNodeId,
+        admittedRenditions: c.admitted,
+        // What the node serves is unknown until it reports; until then the admitted ladder shows.
+        servedRenditions: null,
+        reservedUntil: c.reservedUntil,
+        status: "starting",
+        updatedAt: Date.now(),
+      })
+      .where(
+        and(
+          eq(streams.id, c.streamId),
+          or(
+            sql`${streams.nodeId} is null`,
+            eq(streams.nodeId, c.nodeId),
+            ne(streams.status, "live"),
+            sql`not exists (select 1 from ${nodes} where ${nodes.id} = ${streams.nodeId} and ${nodes.state} = 'online')`,
+          ),
         ),
-      ),
-    )
-    .returning({ id: streams.id });
-  if (claimed.length === 0) return false;
+      )
+      .returning();
+    if (!claimed) return undefined;
+    await recordTransitions(tx, was.status, claimed);
+    return was;
+  });
+  if (!before) return false;
   if (before.nodeId !== c.nodeId)
     events?.emit("stream.assigned", {
       streamId: c.streamId,
@@ -115,38 +127,46 @@ export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Pro
  */
 export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs: number): Promise<boolean> {
   const now = Date.now();
-  const done = await db
-    .update(streams)
-    .set({
-      status: s.status,
-      updatedAt: now,
-      stats: {
-        ...(s.bitrateKbps !== undefined ? { bitrateKbps: s.bitrateKbps } : {}),
-        ...(s.fps !== undefined ? { fps: s.fps } : {}),
-        ...(s.speed !== undefined ? { speed: s.speed } : {}),
-        ...(s.lastError ? { lastError: s.lastError } : {}),
-        reportedAt: s.ts,
-      },
-      ...(s.renditions ? { servedRenditions: s.renditions } : {}),
-      ...(s.status === "live" ? { liveNodeId: s.nodeId } : {}),
-      // The publisher left (or never got going): only the grace is held from now on.
-      ...(s.status === "idle" || s.status === "error"
-        ? {
-            reservedUntil: sql`case when ${streams.status} in ('live', 'starting') then ${now + graceMs} else ${streams.reservedUntil} end`,
-          }
-        : {}),
-    })
-    .where(
-      and(
-        eq(streams.id, s.id),
-        or(
-          eq(streams.transcodeNodeId, s.nodeId),
-          and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
+  // One transaction (BEGIN IMMEDIATE): every control instance applies the same report, and only
+  // the first sees the change, so each transition is recorded once (ADR 0090).
+  return db.transaction(async (tx) => {
+    const [was] = await tx.select({ status: streams.status }).from(streams).where(eq(streams.id, s.id));
+    if (!was) return false;
+    const [done] = await tx
+      .update(streams)
+      .set({
+        status: s.status,
+        updatedAt: now,
+        stats: {
+          ...(s.bitrateKbps !== undefined ? { bitrateKbps: s.bitrateKbps } : {}),
+          ...(s.fps !== undefined ? { fps: s.fps } : {}),
+          ...(s.speed !== undefined ? { speed: s.speed } : {}),
+          ...(s.lastError ? { lastError: s.lastError } : {}),
+          reportedAt: s.ts,
+        },
+        ...(s.renditions ? { servedRenditions: s.renditions } : {}),
+        ...(s.status === "live" ? { liveNodeId: s.nodeId } : {}),
+        // The publisher left (or never got going): only the grace is held from now on.
+        ...(s.status === "idle" || s.status === "error"
+          ? {
+              reservedUntil: sql`case when ${streams.status} in ('live', 'starting') then ${now + graceMs} else ${streams.reservedUntil} end`,
+            }
+          : {}),
+      })
+      .where(
+        and(
+          eq(streams.id, s.id),
+          or(
+            eq(streams.transcodeNodeId, s.nodeId),
+            and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
+          ),
         ),
-      ),
-    )
-    .returning({ id: streams.id });
-  return done.length > 0;
+      )
+      .returning();
+    if (!done) return false;
+    await recordTransitions(tx, was.status, done);
+    return true;
+  });
 }
 
 /**
@@ -176,7 +196,8 @@ export async function applyAssignments(
     for (const [id, a] of changes) {
       const was = before.get(id);
       const moved = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
-      await tx
+      const [prev] = await tx.select({ status: streams.status }).from(streams).where(eq(streams.id, id));
+      const [row] = await tx
         .update(streams)
         .set({
           nodeId: a.nodeId,
@@ -184,7 +205,9 @@ export async function applyAssignments(
           updatedAt: Date.now(),
           ...(moved ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) } : {}),
         })
-        .where(eq(streams.id, id));
+        .where(eq(streams.id, id))
+        .returning();
+      if (prev && row) await recordTransitions(tx, prev.status, row);
     }
   });
 }
@@ -197,17 +220,23 @@ export async function applyAssignments(
  */
 export async function unassignNode(db: Db, nodeId: string): Promise<string[]> {
   const now = Date.now();
-  const [carried] = await db.batch([
-    db
+  return db.transaction(async (tx) => {
+    const was = await tx
+      .select({ id: streams.id, status: streams.status })
+      .from(streams)
+      .where(eq(streams.nodeId, nodeId));
+    const carried = await tx
       .update(streams)
       .set({ nodeId: null, transcodeNodeId: null, status: "idle", updatedAt: now })
       .where(eq(streams.nodeId, nodeId))
-      .returning({ id: streams.id }),
-    db
+      .returning();
+    await tx
       .update(streams)
       .set({ transcodeNodeId: null, updatedAt: now })
-      .where(eq(streams.transcodeNodeId, nodeId)),
-    db.update(streams).set({ liveNodeId: null }).where(eq(streams.liveNodeId, nodeId)),
-  ]);
-  return carried.map((r) => r.id);
+      .where(eq(streams.transcodeNodeId, nodeId));
+    await tx.update(streams).set({ liveNodeId: null }).where(eq(streams.liveNodeId, nodeId));
+    const before = new Map(was.map((r) => [r.id, r.status]));
+    for (const row of carried) await recordTransitions(tx, before.get(row.id) ?? null, row);
+    return carried.map((r) => r.id);
+  });
 }
