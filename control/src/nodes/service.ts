@@ -3,7 +3,7 @@
  * announces itself, changes state or reports telemetry.
  */
 import type { Node, NodeAnnounce, NodeTelemetry, UpdateNode } from "@dionysia/shared";
-import { asc, eq, isNotNull, sql } from "drizzle-orm";
+import { and, asc, eq, isNotNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type NodeRow, nodes, profiles, streams } from "../db/schema.ts";
 import { notFound } from "../errors/index.ts";
@@ -122,19 +122,25 @@ export async function upsertNodeFromAnnounce(db: Db, a: NodeAnnounce, events?: C
     state: "online" as const,
     lastSeen: now,
   };
-  // One transaction: of the control instances applying the same announce, only the first sees
-  // the node come online, so `node.online` is recorded once (ADR 0090).
-  const row = await db.transaction(async (tx) => {
-    const [was] = await tx.select({ state: nodes.state }).from(nodes).where(eq(nodes.id, a.id));
-    const [up] = await tx
-      .insert(nodes)
-      .values({ id: a.id, ...fields, load: EMPTY_LOAD, firstSeen: now })
-      .onConflictDoUpdate({ target: nodes.id, set: fields })
+  // Compare-and-set steps: of the control instances applying the same announce, only the one whose
+  // write brings the node online records `node.online` (ADR 0090).
+  let [row] = await db
+    .insert(nodes)
+    .values({ id: a.id, ...fields, load: EMPTY_LOAD, firstSeen: now })
+    .onConflictDoNothing({ target: nodes.id })
+    .returning();
+  let cameOnline = row !== undefined;
+  if (!row) {
+    [row] = await db
+      .update(nodes)
+      .set(fields)
+      .where(and(eq(nodes.id, a.id), ne(nodes.state, "online")))
       .returning();
-    if (up && was?.state !== "online")
-      await recordEvent(tx, "node.online", nodeEventData(up), { nodeId: a.id });
-    return up as NodeRow;
-  });
+    cameOnline = row !== undefined;
+  }
+  if (!row) [row] = await db.update(nodes).set(fields).where(eq(nodes.id, a.id)).returning();
+  if (!row) throw notFound("node", a.id); // deleted between the two writes
+  if (cameOnline) await recordEvent(db, "node.online", nodeEventData(row), { nodeId: a.id });
   events?.emit("node.updated", { nodeId: a.id });
   return toNode(row);
 }
@@ -146,21 +152,24 @@ export async function setNodeState(
   state: "online" | "offline",
   events?: ControlEvents,
 ): Promise<boolean> {
-  const known = await db.transaction(async (tx) => {
-    const [was] = await tx.select({ state: nodes.state }).from(nodes).where(eq(nodes.id, id));
-    if (!was) return false;
-    const [row] = await tx
+  const now = Date.now();
+  const [changed] = await db
+    .update(nodes)
+    .set({ state, lastSeen: now })
+    .where(and(eq(nodes.id, id), ne(nodes.state, state)))
+    .returning();
+  if (changed)
+    await recordEvent(db, state === "online" ? "node.online" : "node.offline", nodeEventData(changed), {
+      nodeId: id,
+    });
+  else {
+    const done = await db
       .update(nodes)
-      .set({ state, lastSeen: Date.now() })
+      .set({ lastSeen: now })
       .where(eq(nodes.id, id))
-      .returning();
-    if (row && was.state !== state)
-      await recordEvent(tx, state === "online" ? "node.online" : "node.offline", nodeEventData(row), {
-        nodeId: id,
-      });
-    return true;
-  });
-  if (!known) return false;
+      .returning({ id: nodes.id });
+    if (done.length === 0) return false;
+  }
   events?.emit("node.updated", { nodeId: id });
   return true;
 }

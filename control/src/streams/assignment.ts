@@ -9,13 +9,34 @@ import type { Db } from "../db/client.ts";
 import { nodes, type StreamRow, streams } from "../db/schema.ts";
 import type { ControlEvents } from "../events.ts";
 import type { Assignment } from "../scheduler/reconcile.ts";
-import { recordEvent, streamEventData, streamTransitions, type Tx } from "../webhooks/outbox.ts";
+import { recordEvent, streamEventData, streamTransitions } from "../webhooks/outbox.ts";
 import { getStreamRow } from "./service.ts";
 
-/** The outbox events of one stream row's status change (ADR 0090), inside the writer's transaction. */
-async function recordTransitions(tx: Tx, before: StreamStatusValue | null, after: StreamRow): Promise<void> {
+/**
+ * The outbox events of one stream's status change (ADR 0090), recorded right after the write.
+ * Writers change status with a compare-and-set on the status they read, so of the control
+ * instances applying the same report only one sees the transition, and records it.
+ */
+async function recordTransitions(db: Db, before: StreamStatusValue | null, after: StreamRow): Promise<void> {
   for (const type of streamTransitions(before, after.status))
-    await recordEvent(tx, type, streamEventData(after), { streamId: after.id });
+    await recordEvent(db, type, streamEventData(after), { streamId: after.id });
+}
+
+/** Reads a stream's status, then runs `write` conditioned on it; again when another writer won the race. */
+async function withStatus<T>(
+  db: Db,
+  id: string,
+  write: (status: StreamStatusValue) => Promise<T | undefined>,
+): Promise<{ before: StreamStatusValue; row: T } | undefined> {
+  for (let i = 0; i < 5; i++) {
+    const [was] = await db.select({ status: streams.status }).from(streams).where(eq(streams.id, id));
+    if (!was) return undefined;
+    const row = await write(was.status);
+    if (row !== undefined) return { before: was.status, row };
+    const [now] = await db.select({ status: streams.status }).from(streams).where(eq(streams.id, id));
+    if (!now || now.status === was.status) return undefined; // refused by the write's own condition
+  }
+  return undefined;
 }
 
 /** Assigns (or with null, unassigns) a stream; returns false for an unknown stream. */
@@ -72,10 +93,10 @@ export interface Claim {
  * nodes racing for the same stream cannot both win. False: live on another healthy node.
  */
 export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Promise<boolean> {
-  const before = await db.transaction(async (tx) => {
-    const [was] = await tx.select().from(streams).where(eq(streams.id, c.streamId));
-    if (!was) return undefined;
-    const [claimed] = await tx
+  const before = await getStreamRow(db, c.streamId);
+  if (!before) return false;
+  const claimed = await withStatus(db, c.streamId, async (status) => {
+    const [row] = await db
       .update(streams)
       .set({
         nodeId: c.nodeId,
@@ -96,14 +117,14 @@ export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Pro
             ne(streams.status, "live"),
             sql`not exists (select 1 from ${nodes} where ${nodes.id} = ${streams.nodeId} and ${nodes.state} = 'online')`,
           ),
+          eq(streams.status, status),
         ),
       )
       .returning();
-    if (!claimed) return undefined;
-    await recordTransitions(tx, was.status, claimed);
-    return was;
+    return row;
   });
-  if (!before) return false;
+  if (!claimed) return false;
+  await recordTransitions(db, claimed.before, claimed.row);
   if (before.nodeId !== c.nodeId)
     events?.emit("stream.assigned", {
       streamId: c.streamId,
@@ -127,12 +148,8 @@ export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Pro
  */
 export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs: number): Promise<boolean> {
   const now = Date.now();
-  // One transaction (BEGIN IMMEDIATE): every control instance applies the same report, and only
-  // the first sees the change, so each transition is recorded once (ADR 0090).
-  return db.transaction(async (tx) => {
-    const [was] = await tx.select({ status: streams.status }).from(streams).where(eq(streams.id, s.id));
-    if (!was) return false;
-    const [done] = await tx
+  const done = await withStatus(db, s.id, async (status) => {
+    const [row] = await db
       .update(streams)
       .set({
         status: s.status,
@@ -160,13 +177,15 @@ export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs
             eq(streams.transcodeNodeId, s.nodeId),
             and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
           ),
+          eq(streams.status, status),
         ),
       )
       .returning();
-    if (!done) return false;
-    await recordTransitions(tx, was.status, done);
-    return true;
+    return row;
   });
+  if (!done) return false;
+  await recordTransitions(db, done.before, done.row);
+  return true;
 }
 
 /**
@@ -190,26 +209,30 @@ export async function setStreamStatus(db: Db, streamId: string, status: StreamSt
 export async function applyAssignments(
   db: Db,
   changes: ReadonlyMap<string, Assignment>,
-  before: ReadonlyMap<string, Assignment>,
+  before: ReadonlyMap<string, Assignment & { status?: StreamStatusValue }>,
 ): Promise<void> {
+  const moved: string[] = [];
   await db.transaction(async (tx) => {
     for (const [id, a] of changes) {
       const was = before.get(id);
-      const moved = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
-      const [prev] = await tx.select({ status: streams.status }).from(streams).where(eq(streams.id, id));
-      const [row] = await tx
+      const isMove = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
+      if (isMove) moved.push(id);
+      await tx
         .update(streams)
         .set({
           nodeId: a.nodeId,
           transcodeNodeId: a.transcodeNodeId,
           updatedAt: Date.now(),
-          ...(moved ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) } : {}),
+          ...(isMove ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) } : {}),
         })
-        .where(eq(streams.id, id))
-        .returning();
-      if (prev && row) await recordTransitions(tx, prev.status, row);
+        .where(eq(streams.id, id));
     }
   });
+  // Only the scheduler leader moves streams, so the status it planned from is the one it changed.
+  for (const id of moved) {
+    const row = await getStreamRow(db, id);
+    if (row) await recordTransitions(db, before.get(id)?.status ?? null, row);
+  }
 }
 
 /**
@@ -220,23 +243,23 @@ export async function applyAssignments(
  */
 export async function unassignNode(db: Db, nodeId: string): Promise<string[]> {
   const now = Date.now();
-  return db.transaction(async (tx) => {
-    const was = await tx
-      .select({ id: streams.id, status: streams.status })
-      .from(streams)
-      .where(eq(streams.nodeId, nodeId));
-    const carried = await tx
+  const was = await db
+    .select({ id: streams.id, status: streams.status })
+    .from(streams)
+    .where(eq(streams.nodeId, nodeId));
+  const [carried] = await db.batch([
+    db
       .update(streams)
       .set({ nodeId: null, transcodeNodeId: null, status: "idle", updatedAt: now })
       .where(eq(streams.nodeId, nodeId))
-      .returning();
-    await tx
+      .returning(),
+    db
       .update(streams)
       .set({ transcodeNodeId: null, updatedAt: now })
-      .where(eq(streams.transcodeNodeId, nodeId));
-    await tx.update(streams).set({ liveNodeId: null }).where(eq(streams.liveNodeId, nodeId));
-    const before = new Map(was.map((r) => [r.id, r.status]));
-    for (const row of carried) await recordTransitions(tx, before.get(row.id) ?? null, row);
-    return carried.map((r) => r.id);
-  });
+      .where(eq(streams.transcodeNodeId, nodeId)),
+    db.update(streams).set({ liveNodeId: null }).where(eq(streams.liveNodeId, nodeId)),
+  ]);
+  const before = new Map(was.map((r) => [r.id, r.status]));
+  for (const row of carried) await recordTransitions(db, before.get(row.id) ?? null, row);
+  return carried.map((r) => r.id);
 }

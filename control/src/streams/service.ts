@@ -285,12 +285,9 @@ export async function updateStream(
 }
 
 export async function deleteStream(db: Db, id: string, events?: ControlEvents): Promise<void> {
-  const row = await db.transaction(async (tx) => {
-    const [gone] = await tx.delete(streams).where(eq(streams.id, id)).returning();
-    if (!gone) throw notFound("stream", id);
-    await recordEvent(tx, "stream.deleted", streamEventData(gone), { streamId: id });
-    return gone;
-  });
+  const [row] = await db.delete(streams).where(eq(streams.id, id)).returning();
+  if (!row) throw notFound("stream", id);
+  await recordEvent(db, "stream.deleted", streamEventData(row), { streamId: id });
   events?.emit("stream.deleted", { streamId: id, nodeId: row.nodeId });
 }
 

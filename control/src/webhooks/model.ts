@@ -1,22 +1,28 @@
 /** Webhooks, deliveries and events (ADR 0090): one set of schemas for validation and OpenAPI. */
+import type { Static } from "@sinclair/typebox";
 import { t } from "elysia";
 
-/** Every event type, the one list the API, the outbox and the docs use. */
-export const EVENT_TYPES = [
-  "stream.created",
-  "stream.connected",
-  "stream.active",
-  "stream.disconnected",
-  "stream.idle",
-  "stream.error",
-  "stream.deleted",
-  "recording.ready",
-  "node.online",
-  "node.offline",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
-export const EventTypeSchema = t.UnionEnum(EVENT_TYPES, { description: "Event type" });
+/**
+ * Every event type: the one list the API, the outbox and the docs use. Literals, not an enum: an
+ * optional enum in a query string would be filled with its first value.
+ */
+export const EventTypeSchema = t.Union(
+  [
+    t.Literal("stream.created"),
+    t.Literal("stream.connected"),
+    t.Literal("stream.active"),
+    t.Literal("stream.disconnected"),
+    t.Literal("stream.idle"),
+    t.Literal("stream.error"),
+    t.Literal("stream.deleted"),
+    t.Literal("recording.ready"),
+    t.Literal("node.online"),
+    t.Literal("node.offline"),
+  ],
+  { description: "Event type" },
+);
+export type EventType = Static<typeof EventTypeSchema>;
+export const EVENT_TYPES: readonly EventType[] = EventTypeSchema.anyOf.map((s) => s.const);
 
 const EventTypes = t.Union(
   [t.Array(EventTypeSchema, { minItems: 1, maxItems: EVENT_TYPES.length, uniqueItems: true }), t.Null()],

@@ -1,7 +1,9 @@
 /**
  * The outbox (ADR 0090): the one writer of `events`, `webhook_deliveries` and `webhook_attempts`.
- * A fact's writer calls `recordEvent` inside its own transaction (or right after its commit), which
- * stores the event and one pending delivery per enabled webhook that wants the type. The
+ * A fact's writer calls `recordEvent` right after its commit (a conditional update tells it the fact
+ * is its own to report), which stores the event and one pending delivery per enabled webhook that
+ * wants the type in one batch. No interactive transactions: libSQL's local client waits for a busy
+ * lock synchronously, so a transaction held across awaits stalls every other writer of the process. The
  * dispatcher (dispatcher.ts) claims due deliveries with a conditional update and records each
  * attempt here; `GET /v1/events` and `GET /v1/webhooks/{id}/deliveries` read from here.
  */
@@ -21,10 +23,6 @@ import {
 } from "../db/schema.ts";
 import { ApiError, notFound } from "../errors/index.ts";
 import type { EventType } from "./model.ts";
-
-/** A database or an open transaction: facts and their events commit together. */
-export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-export type DbOrTx = Db | Tx;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -68,55 +66,31 @@ export function streamTransitions(before: StreamStatusValue | null, after: Strea
 
 // --- writing --------------------------------------------------------------------------------
 
-/**
- * Stores one event and a pending delivery for each enabled webhook that wants its type. Call it
- * inside the transaction of the fact (a rolled-back fact leaves no event).
- */
+/** Stores one event and a pending delivery for each enabled webhook that wants its type (one batch). */
 export async function recordEvent(
-  db: DbOrTx,
+  db: Db,
   type: EventType,
   data: Record<string, unknown>,
   about: { streamId?: string; nodeId?: string } = {},
   now = Date.now(),
-): Promise<EventRow> {
-  const [row] = await db
-    .insert(events)
-    .values({
-      id: newId("evt", 20),
+): Promise<string> {
+  const id = newId("evt", 20);
+  await db.batch([
+    db.insert(events).values({
+      id,
       type,
       streamId: about.streamId ?? null,
       nodeId: about.nodeId ?? null,
       data,
       createdAt: now,
-    })
-    .returning();
-  const event = row as EventRow;
-  const targets = await db
-    .select({ id: webhooks.id })
-    .from(webhooks)
-    .where(
-      and(
-        eq(webhooks.enabled, true),
-        or(
-          sql`${webhooks.eventTypes} is null`,
-          sql`exists (select 1 from json_each(${webhooks.eventTypes}) where value = ${type})`,
-        ),
-      ),
-    );
-  if (targets.length > 0)
-    await db.insert(webhookDeliveries).values(
-      targets.map((w) => ({
-        id: newId("whd", 20),
-        eventId: event.id,
-        webhookId: w.id,
-        eventType: type,
-        state: "pending" as const,
-        nextAttemptAt: now,
-        createdAt: now,
-        updatedAt: now,
-      })),
-    );
-  return event;
+    }),
+    db.run(sql`insert into ${webhookDeliveries}
+      (id, event_id, webhook_id, event_type, state, attempts, next_attempt_at, created_at, updated_at)
+      select 'whd_' || lower(hex(randomblob(10))), ${id}, w.id, ${type}, 'pending', 0, ${now}, ${now}, ${now}
+      from ${webhooks} w where w.enabled = 1
+        and (w.event_types is null or exists (select 1 from json_each(w.event_types) where value = ${type}))`),
+  ]);
+  return id;
 }
 
 /** The JSON body of a delivery and of `GET /v1/events` items. */
@@ -151,59 +125,59 @@ export async function claimDue(
   now = Date.now(),
 ): Promise<Claimed[]> {
   if (limit <= 0) return [];
-  return db.transaction(async (tx) => {
-    const due = or(
-      and(eq(webhookDeliveries.state, "pending"), sql`${webhookDeliveries.nextAttemptAt} <= ${now}`),
-      and(eq(webhookDeliveries.state, "sending"), sql`${webhookDeliveries.claimedUntil} <= ${now}`),
-    ) as SQL;
-    const ids = await tx
-      .select({ id: webhookDeliveries.id })
-      .from(webhookDeliveries)
-      .innerJoin(webhooks, and(eq(webhooks.id, webhookDeliveries.webhookId), eq(webhooks.enabled, true)))
-      .where(due)
-      .orderBy(webhookDeliveries.nextAttemptAt)
-      .limit(limit);
-    if (ids.length === 0) return [];
-    const claimed = await tx
-      .update(webhookDeliveries)
-      .set({
-        state: "sending",
-        claimedBy: holder,
-        claimedUntil,
-        attempts: sql`${webhookDeliveries.attempts} + 1`,
-        updatedAt: now,
-      })
-      .where(
-        and(
-          inArray(
-            webhookDeliveries.id,
-            ids.map((r) => r.id),
-          ),
-          due,
+  const due = or(
+    and(eq(webhookDeliveries.state, "pending"), sql`${webhookDeliveries.nextAttemptAt} <= ${now}`),
+    and(eq(webhookDeliveries.state, "sending"), sql`${webhookDeliveries.claimedUntil} <= ${now}`),
+  ) as SQL;
+  // One statement: the rows it picks and the condition it sets them on are one atomic step.
+  const claimed = await db
+    .update(webhookDeliveries)
+    .set({
+      state: "sending",
+      claimedBy: holder,
+      claimedUntil,
+      attempts: sql`${webhookDeliveries.attempts} + 1`,
+      updatedAt: now,
+    })
+    .where(
+      and(
+        due,
+        inArray(
+          webhookDeliveries.id,
+          db
+            .select({ id: webhookDeliveries.id })
+            .from(webhookDeliveries)
+            .innerJoin(
+              webhooks,
+              and(eq(webhooks.id, webhookDeliveries.webhookId), eq(webhooks.enabled, true)),
+            )
+            .where(due)
+            .orderBy(webhookDeliveries.nextAttemptAt)
+            .limit(limit),
         ),
-      )
-      .returning();
-    if (claimed.length === 0) return [];
-    const [evs, hooks] = await Promise.all([
-      tx
-        .select()
-        .from(events)
-        .where(inArray(events.id, [...new Set(claimed.map((d) => d.eventId))])),
-      tx
-        .select({ id: webhooks.id, url: webhooks.url, secret: webhooks.secret })
-        .from(webhooks)
-        .where(inArray(webhooks.id, [...new Set(claimed.map((d) => d.webhookId))])),
-    ]);
-    const evById = new Map(evs.map((e) => [e.id, e]));
-    const hookById = new Map(hooks.map((h) => [h.id, h]));
-    const out: Claimed[] = [];
-    for (const d of claimed) {
-      const event = evById.get(d.eventId);
-      const hook = hookById.get(d.webhookId);
-      if (event && hook) out.push({ delivery: d, event, url: hook.url, secret: hook.secret });
-    }
-    return out;
-  });
+      ),
+    )
+    .returning();
+  if (claimed.length === 0) return [];
+  const [evs, hooks] = await Promise.all([
+    db
+      .select()
+      .from(events)
+      .where(inArray(events.id, [...new Set(claimed.map((d) => d.eventId))])),
+    db
+      .select({ id: webhooks.id, url: webhooks.url, secret: webhooks.secret })
+      .from(webhooks)
+      .where(inArray(webhooks.id, [...new Set(claimed.map((d) => d.webhookId))])),
+  ]);
+  const evById = new Map(evs.map((e) => [e.id, e]));
+  const hookById = new Map(hooks.map((h) => [h.id, h]));
+  const out: Claimed[] = [];
+  for (const d of claimed) {
+    const event = evById.get(d.eventId);
+    const hook = hookById.get(d.webhookId);
+    if (event && hook) out.push({ delivery: d, event, url: hook.url, secret: hook.secret });
+  }
+  return out;
 }
 
 export interface AttemptResult {
@@ -227,9 +201,9 @@ export async function completeAttempt(
   holder: string,
   r: AttemptResult,
 ): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const now = Date.now();
-    const done = await tx
+  const now = Date.now();
+  const [done] = await db.batch([
+    db
       .update(webhookDeliveries)
       .set({
         state: r.outcome === "retry" ? "pending" : r.outcome,
@@ -249,9 +223,9 @@ export async function completeAttempt(
           eq(webhookDeliveries.state, "sending"),
         ),
       )
-      .returning({ id: webhookDeliveries.id });
-    if (done.length === 0) return false;
-    await tx.insert(webhookAttempts).values({
+      .returning({ id: webhookDeliveries.id }),
+    // The attempt happened either way, so it is always in the history.
+    db.insert(webhookAttempts).values({
       id: newId("wha", 20),
       deliveryId: d.id,
       n: d.attempts,
@@ -260,9 +234,9 @@ export async function completeAttempt(
       statusCode: r.statusCode,
       error: r.error,
       responseExcerpt: r.responseExcerpt,
-    });
-    return true;
-  });
+    }),
+  ]);
+  return done.length > 0;
 }
 
 /** Deliveries waiting for an attempt (the outbox backlog metric). */
@@ -279,26 +253,30 @@ export async function pruneEvents(db: Db, before: number): Promise<number> {
   const old = await db.select({ id: events.id }).from(events).where(lt(events.createdAt, before)).limit(5000);
   if (old.length === 0) return 0;
   const ids = old.map((e) => e.id);
-  await db.transaction(async (tx) => {
-    const ds = tx
-      .select({ id: webhookDeliveries.id })
-      .from(webhookDeliveries)
-      .where(inArray(webhookDeliveries.eventId, ids));
-    await tx.delete(webhookAttempts).where(inArray(webhookAttempts.deliveryId, ds));
-    await tx.delete(webhookDeliveries).where(inArray(webhookDeliveries.eventId, ids));
-    await tx.delete(events).where(inArray(events.id, ids));
-  });
+  const ds = db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(inArray(webhookDeliveries.eventId, ids));
+  await db.batch([
+    db.delete(webhookAttempts).where(inArray(webhookAttempts.deliveryId, ds)),
+    db.delete(webhookDeliveries).where(inArray(webhookDeliveries.eventId, ids)),
+    db.delete(events).where(inArray(events.id, ids)),
+  ]);
   return ids.length;
 }
 
-/** A webhook's deliveries and attempts go with it (DELETE /v1/webhooks/{id}). */
-export async function deleteDeliveriesOf(tx: Tx, webhookId: string): Promise<void> {
-  const ds = tx
+/** A webhook and its deliveries and attempts, in one batch (DELETE /v1/webhooks/{id}). */
+export async function deleteWebhookAndDeliveries(db: Db, webhookId: string): Promise<boolean> {
+  const ds = db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
     .where(eq(webhookDeliveries.webhookId, webhookId));
-  await tx.delete(webhookAttempts).where(inArray(webhookAttempts.deliveryId, ds));
-  await tx.delete(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId));
+  const [, , gone] = await db.batch([
+    db.delete(webhookAttempts).where(inArray(webhookAttempts.deliveryId, ds)),
+    db.delete(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId)),
+    db.delete(webhooks).where(eq(webhooks.id, webhookId)).returning({ id: webhooks.id }),
+  ]);
+  return gone.length > 0;
 }
 
 // --- reading (API) ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { type WebhookRow, webhooks } from "../db/schema.ts";
 import { ApiError, notFound } from "../errors/index.ts";
 import type { WebhookAllowPrivate } from "./config.ts";
 import type { CreateWebhook, UpdateWebhook, Webhook, WebhookWithSecret } from "./model.ts";
-import { deleteDeliveriesOf } from "./outbox.ts";
+import { deleteWebhookAndDeliveries } from "./outbox.ts";
 import { checkWebhookUrl } from "./url.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -103,9 +103,5 @@ export async function rotateWebhookSecret(db: Db, id: string): Promise<Static<ty
 
 /** The webhook goes with its deliveries (events stay in the log). */
 export async function deleteWebhook(db: Db, id: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    const done = await tx.delete(webhooks).where(eq(webhooks.id, id)).returning({ id: webhooks.id });
-    if (done.length === 0) throw notFound("webhook", id);
-    await deleteDeliveriesOf(tx, id);
-  });
+  if (!(await deleteWebhookAndDeliveries(db, id))) throw notFound("webhook", id);
 }
