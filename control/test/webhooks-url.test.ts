@@ -73,14 +73,22 @@ describe("checkWebhookUrl", () => {
     });
     expect((await checkWebhookUrl("https://hooks.example.com/x", "none", resolve)).ok).toBe(true);
     const sneaky = await checkWebhookUrl("https://sneaky.example.com/x", "none", resolve);
-    expect(sneaky).toEqual({ ok: false, reason: expect.stringContaining("sneaky.example.com resolves to 10.0.0.5") });
+    expect(sneaky).toEqual({
+      ok: false,
+      reason: expect.stringContaining("sneaky.example.com resolves to 10.0.0.5"),
+    });
     expect((await checkWebhookUrl("https://v6-loop.example.com/", "none", resolve)).ok).toBe(false);
     expect((await checkWebhookUrl("https://nowhere.example.com/", "none", resolve)).ok).toBe(false);
     expect((await checkWebhookUrl("https://down.example.com/", "none", noDns)).ok).toBe(false);
   });
 
   test("only http and https, no credentials", async () => {
-    for (const url of ["ftp://93.184.216.34/", "file:///etc/passwd", "gopher://93.184.216.34/", "javascript:alert(1)"])
+    for (const url of [
+      "ftp://93.184.216.34/",
+      "file:///etc/passwd",
+      "gopher://93.184.216.34/",
+      "javascript:alert(1)",
+    ])
       expect((await checkWebhookUrl(url, "private", noDns)).ok, url).toBe(false);
     expect((await checkWebhookUrl("https://u:p@93.184.216.34/", "none", noDns)).ok).toBe(false);
   });
@@ -109,7 +117,12 @@ describe("retries and transitions", () => {
 
 describe("signature", () => {
   const secret = "whsec_0123456789abcdefghijklmnopqrstuvwxyzABCD";
-  const body = JSON.stringify({ id: "evt_1", type: "stream.created", createdAt: "2026-01-01T00:00:00.000Z", data: {} });
+  const body = JSON.stringify({
+    id: "evt_1",
+    type: "stream.created",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    data: {},
+  });
 
   test("verifyWebhook accepts control's signature and nothing altered or late", () => {
     const now = Math.floor(Date.now() / 1000);
@@ -121,7 +134,8 @@ describe("signature", () => {
     expect(verifyWebhook(secret, header.replace(`t=${now}`, `t=${now + 1}`), body)).toBe(false);
     expect(verifyWebhook(secret, signWebhook(secret, body, now - 301), body)).toBe(false);
     expect(verifyWebhook(secret, signWebhook(secret, body, now - 100), body, { toleranceS: 60 })).toBe(false);
-    for (const bad of [undefined, "", "v1=abc", "t=abc,v1=00", `t=${now}`]) expect(verifyWebhook(secret, bad, body)).toBe(false);
+    for (const bad of [undefined, "", "v1=abc", "t=abc,v1=00", `t=${now}`])
+      expect(verifyWebhook(secret, bad, body)).toBe(false);
   });
 
   test("the receiver example in docs/webhooks.md verifies what control signs", async () => {
@@ -131,13 +145,22 @@ describe("signature", () => {
     const file = join(tmpdir(), `dionysia-webhook-doc-${process.pid}.ts`);
     writeFileSync(file, code as string);
     const mod = (await import(file)) as {
-      verifyDionysiaSignature(secret: string, header: string | null, body: string, toleranceS?: number): boolean;
+      verifyDionysiaSignature(
+        secret: string,
+        header: string | null,
+        body: string,
+        toleranceS?: number,
+      ): boolean;
     };
     const header = signWebhook(secret, body);
     expect(mod.verifyDionysiaSignature(secret, header, body)).toBe(true);
     expect(mod.verifyDionysiaSignature(secret, header, body.replace("evt_1", "evt_2"))).toBe(false);
-    expect(mod.verifyDionysiaSignature(secret, signWebhook(secret, body, Math.floor(Date.now() / 1000) - 600), body)).toBe(
-      false,
-    );
+    expect(
+      mod.verifyDionysiaSignature(
+        secret,
+        signWebhook(secret, body, Math.floor(Date.now() / 1000) - 600),
+        body,
+      ),
+    ).toBe(false);
   });
 });
