@@ -119,9 +119,10 @@ export class WebhookDispatcher {
 
   async start(): Promise<void> {
     this.stopped = false;
-    this.lease.on("gained", () => this.kick());
     await this.lease.start();
-    this.kick();
+    this.lease.on("gained", () => this.kick());
+    // The first pass waits one interval: start-up is busy enough (and restarts resume from the table).
+    this.timer = setTimeout(() => this.kick(), this.d.config.webhookPollMs);
   }
 
   /** Stops claiming, lets the attempts in flight finish (each bounded by its timeout), frees the lease. */

@@ -129,7 +129,16 @@ export async function claimDue(
     and(eq(webhookDeliveries.state, "pending"), sql`${webhookDeliveries.nextAttemptAt} <= ${now}`),
     and(eq(webhookDeliveries.state, "sending"), sql`${webhookDeliveries.claimedUntil} <= ${now}`),
   ) as SQL;
-  // One statement: the rows it picks and the condition it sets them on are one atomic step.
+  // A read first, so an idle outbox costs no write; then the claim is one conditional update:
+  // a row another instance claimed in between is no longer due and is left out.
+  const candidates = await db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .innerJoin(webhooks, and(eq(webhooks.id, webhookDeliveries.webhookId), eq(webhooks.enabled, true)))
+    .where(due)
+    .orderBy(webhookDeliveries.nextAttemptAt)
+    .limit(limit);
+  if (candidates.length === 0) return [];
   const claimed = await db
     .update(webhookDeliveries)
     .set({
@@ -144,16 +153,7 @@ export async function claimDue(
         due,
         inArray(
           webhookDeliveries.id,
-          db
-            .select({ id: webhookDeliveries.id })
-            .from(webhookDeliveries)
-            .innerJoin(
-              webhooks,
-              and(eq(webhooks.id, webhookDeliveries.webhookId), eq(webhooks.enabled, true)),
-            )
-            .where(due)
-            .orderBy(webhookDeliveries.nextAttemptAt)
-            .limit(limit),
+          candidates.map((r) => r.id),
         ),
       ),
     )
