@@ -322,6 +322,57 @@ describe("events", () => {
   });
 });
 
+describe("enabled flag and retention", () => {
+  test("a disabled webhook gets nothing; enabled again, it gets what comes next", async () => {
+    const r = await startWebhookReceiver();
+    try {
+      const h = await createHook(c.api, r.url, { eventTypes: ["stream.created"], enabled: false });
+      const quiet = await createStream(c.api, "while disabled");
+      await sleep(300);
+      expect(createdFor(r, quiet)).toEqual([]);
+      expect((await c.api("PATCH", `/v1/webhooks/${h.id}`, { body: { enabled: true } })).status).toBe(200);
+      const loud = await createStream(c.api, "once enabled");
+      await waitFor("delivered once enabled", () => createdFor(r, loud).length === 1);
+      expect(createdFor(r, quiet)).toEqual([]);
+      await c.api("DELETE", `/v1/webhooks/${h.id}`);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test("retention removes old events with their deliveries and attempts", async () => {
+    const own = await startControl({ env: FAST });
+    try {
+      const { pruneEvents } = await import("../src/webhooks/outbox.ts");
+      await createHook(own.api, rx.url, { eventTypes: ["stream.created"] });
+      const id = await createStream(own.api, "old news");
+      await waitFor("delivered", async () => {
+        const n = await own.control.client.execute("select count(*) as n from webhook_attempts");
+        return Number(n.rows[0]?.n) > 0;
+      });
+      expect(await pruneEvents(own.control.db, Date.now() - 60_000)).toBe(0); // nothing that old
+      expect((await own.api("GET", `/v1/events?streamId=${id}`)).body.items).toHaveLength(1);
+      expect(await pruneEvents(own.control.db, Date.now() + 1)).toBeGreaterThan(0);
+      expect((await own.api("GET", `/v1/events?streamId=${id}`)).body.items).toEqual([]);
+      for (const table of ["events", "webhook_deliveries", "webhook_attempts"]) {
+        const n = await own.control.client.execute(`select count(*) as n from ${table}`);
+        expect(Number(n.rows[0]?.n), table).toBe(0);
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test("WEBHOOK_ALLOW_PRIVATE is checked at start", async () => {
+    const { loadConfig } = await import("@dionysia/shared");
+    const { controlConfigSpec } = await import("../src/config.ts");
+    expect(() => loadConfig(controlConfigSpec, { WEBHOOK_ALLOW_PRIVATE: "yes" })).toThrow(
+      /WEBHOOK_ALLOW_PRIVATE/,
+    );
+    expect(loadConfig(controlConfigSpec, {}).webhookAllowPrivate).toBe("none");
+  });
+});
+
 describe("durability", () => {
   test("a control restart in the middle loses no event", async () => {
     const r = await startWebhookReceiver();
