@@ -234,6 +234,15 @@ describe("delivery", () => {
         return r.body.items[0]?.history.length ? r.body.items[0] : undefined;
       });
       expect(d.history[0]).toMatchObject({ statusCode: null, error: "timed out after 700 ms" });
+      // A receiver that is gone: the reason names the refused connection.
+      await slow.close();
+      const id2 = await createStream(c.api, "nobody home");
+      const gone = await waitFor("refused attempt recorded", async () => {
+        const r = await c.api("GET", `/v1/webhooks/${hs.id}/deliveries`);
+        return r.body.items.length === 2 && r.body.items[0].history.length ? r.body.items[0] : undefined;
+      });
+      expect(gone.history[0].error).toMatch(/ECONNREFUSED|Unable to connect/);
+      await waitFor("the fast receiver still served", () => createdFor(fast, id2).length === 1);
       await c.api("DELETE", `/v1/webhooks/${hs.id}`);
       await c.api("DELETE", `/v1/webhooks/${hf.id}`);
     } finally {

@@ -65,7 +65,9 @@ async function readExcerpt(res: Response): Promise<string> {
 function reasonOf(err: unknown, timedOut: boolean, timeoutMs: number): string {
   if (timedOut) return `timed out after ${timeoutMs} ms`;
   const e = err as { code?: string; name?: string; message?: string };
-  return `${e.code ?? e.name ?? "error"}: ${e.message ?? String(err)}`.slice(0, 300);
+  const msg = e.message ?? String(err);
+  const code = e.code ?? e.name ?? "error";
+  return (msg.startsWith(code) ? msg : `${code}: ${msg}`).slice(0, 300);
 }
 
 export interface DispatcherDeps {
