@@ -146,6 +146,8 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     name: "control",
     cmd: ["bun", join(ROOT, "control/src/main.ts")],
     env: {
+      // Local development: webhook receivers on 127.0.0.1 are allowed (docs/webhooks.md).
+      WEBHOOK_ALLOW_PRIVATE: "loopback",
       ...common,
       CONTROL_HOST: host,
       CONTROL_PORT: String(o.controlPort),

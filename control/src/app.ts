@@ -33,6 +33,8 @@ import { ensureControlKey } from "./signing-keys/service.ts";
 import { streamRoutes } from "./streams/index.ts";
 import { ensureSrtPorts } from "./streams/srt-ports.ts";
 import { telemetryRoutes } from "./telemetry/index.ts";
+import { WebhookDispatcher } from "./webhooks/dispatcher.ts";
+import { eventRoutes, webhookRoutes } from "./webhooks/index.ts";
 
 export interface Control {
   app: ReturnType<typeof buildApp>;
@@ -42,6 +44,8 @@ export interface Control {
   events: ControlEvents;
   /** MQTT bus, node registry and scheduler (undefined when created with `network: false`). */
   network: Network | undefined;
+  /** Webhook delivery from the outbox (ADR 0090), on the `webhooks` lease holder. */
+  webhooks: WebhookDispatcher;
   start(): Promise<{ port: number; url: string }>;
   stop(): Promise<void>;
 }
@@ -96,6 +100,8 @@ function buildApp(deps: Deps) {
               { name: "routes", description: "Router bootstrap" },
               { name: "api-keys", description: "API keys (admin)" },
               { name: "signing-keys", description: "Playback signing keys and tokens (signed streams)" },
+              { name: "webhooks", description: "Signed event deliveries to your endpoints" },
+              { name: "events", description: "What happened: the event log webhooks deliver" },
               { name: "ops", description: "Health and metrics" },
             ],
             components: {
@@ -120,6 +126,8 @@ function buildApp(deps: Deps) {
       .use(apiKeyRoutes(deps))
       .use(signingKeyRoutes(deps))
       .use(telemetryRoutes(deps))
+      .use(webhookRoutes(deps))
+      .use(eventRoutes(deps))
   );
 }
 
@@ -168,6 +176,7 @@ export async function createControl(
     opts.network === false
       ? undefined
       : new Network({ db, client, events, log, config, registry: deps.metrics.registry });
+  const webhooks = new WebhookDispatcher({ db, client, log, config, registry: deps.metrics.registry });
   let running = false;
   return {
     app,
@@ -176,6 +185,7 @@ export async function createControl(
     deps,
     events,
     network,
+    webhooks,
     async start() {
       app.listen({
         hostname: config.host,
@@ -192,10 +202,12 @@ export async function createControl(
         await network.start();
         log.info({ mqttUrl: network.mqttUrl, embeddedBroker: !!network.broker }, "MQTT connected");
       }
+      await webhooks.start();
       return { port, url };
     },
     async stop() {
       await network?.stop();
+      await webhooks.stop();
       if (running) {
         await app.stop(true);
         running = false;

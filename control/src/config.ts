@@ -3,6 +3,7 @@ import { type ConfigOf, optional, pullPolicyConfigSpecs, v } from "@dionysia/sha
 import { authConfigSpecs } from "./auth/config.ts";
 import { mqttConfigSpecs } from "./mqtt/config.ts";
 import { schedulerConfigSpecs } from "./scheduler/config.ts";
+import { webhookConfigSpecs } from "./webhooks/config.ts";
 
 export const controlConfigSpec = {
   host: v.string("CONTROL_HOST", { default: "0.0.0.0", doc: "Interface the HTTP API listens on" }),
@@ -60,6 +61,7 @@ export const controlConfigSpec = {
   ...pullPolicyConfigSpecs,
   ...mqttConfigSpecs,
   ...schedulerConfigSpecs,
+  ...webhookConfigSpecs,
   reconcileIntervalMs: v.int("RECONCILE_INTERVAL_MS", {
     default: 2000,
     min: 100,

@@ -16,8 +16,11 @@ import {
   requireMosquitto,
   smallLadder,
   startMosquitto,
+  startWebhookReceiver,
+  type WebhookReceiver,
   waitFor,
 } from "../../shared/src/testkit/index.ts";
+import { verifyWebhook } from "../../shared/src/webhook-signature.ts";
 import { type HlsSource, startHlsSource } from "../lib/hls-source.ts";
 import { killOrphans, type Platform, startPlatform } from "../platform.ts";
 
@@ -70,6 +73,7 @@ describe.skipIf(!hasMosquitto)("e2e: control + two origins + router + mosquitto"
   let dataDir: string;
   let source: HlsSource | undefined;
   let publisher: Publisher | undefined;
+  let receiver: WebhookReceiver | undefined;
   let parisUrl = "";
   let nyUrl = "";
 
@@ -127,6 +131,7 @@ describe.skipIf(!hasMosquitto)("e2e: control + two origins + router + mosquitto"
 
   afterAll(async () => {
     await publisher?.stop();
+    await receiver?.close();
     await source?.stop();
     await platform?.stop();
     for (const o of platform?.origins.values() ?? []) killOrphans(o.spec, dataDir);
@@ -141,6 +146,14 @@ describe.skipIf(!hasMosquitto)("e2e: control + two origins + router + mosquitto"
     const prof = await platform.api("/v1/profiles", { method: "POST", json: PROFILE });
     expect(prof.status).toBe(201);
     profileId = ((await prof.json()) as { id: string }).id;
+    // A webhook receiver on loopback (the platform allows it, as `./dionysia up` does).
+    receiver = await startWebhookReceiver();
+    const hook = await platform.api("/v1/webhooks", {
+      method: "POST",
+      json: { url: receiver.url, eventTypes: ["stream.connected", "stream.active"] },
+    });
+    expect(hook.status).toBe(201);
+    const { secret } = (await hook.json()) as { secret: string };
     const created = await platform.api("/v1/streams", {
       method: "POST",
       json: { name: "e2e push", profileId, location: PARIS },
@@ -164,6 +177,28 @@ describe.skipIf(!hasMosquitto)("e2e: control + two origins + router + mosquitto"
       200,
     );
     console.log(`publish → master playlist through the router: ${Date.now() - started} ms`);
+    // The receiver gets signed stream.connected and stream.active within 5 s of the publish.
+    const rx = receiver;
+    const arrived = await waitFor(
+      "stream.connected and stream.active at the webhook receiver",
+      () => {
+        const at = new Map<string, number>();
+        for (const h of rx.received) {
+          const e = JSON.parse(h.body) as { type: string; data: { id: string } };
+          if (
+            e.data.id === pushId &&
+            verifyWebhook(secret, h.headers["dionysia-signature"] as string, h.body)
+          )
+            at.set(e.type, h.at - started);
+        }
+        return at.has("stream.connected") && at.has("stream.active") ? at : undefined;
+      },
+      15_000,
+      50,
+    );
+    console.log(`publish → webhooks: ${JSON.stringify(Object.fromEntries(arrived))} ms`);
+    expect(arrived.get("stream.connected")).toBeLessThan(5000);
+    expect(arrived.get("stream.active")).toBeLessThan(5000);
 
     // A viewer in Paris and one in New York both go to Paris: the only origin carrying it.
     expect(await redirectFor(platform, pushId, PARIS)).toEqual({

@@ -22,3 +22,4 @@ export * from "./schemas/stream.ts";
 export * from "./shutdown.ts";
 export * from "./time-source.ts";
 export * from "./topics.ts";
+export * from "./webhook-signature.ts";

@@ -146,6 +146,87 @@ export const signingKeys = sqliteTable("signing_keys", {
   revokedAt: integer("revoked_at"),
 });
 
+/**
+ * Webhooks (ADR 0090). `secret` is kept in clear: control needs it to sign every delivery; it is
+ * returned once (creation, rotation) and never logged. `eventTypes` null: every type.
+ */
+export const webhooks = sqliteTable("webhooks", {
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  description: text("description").notNull().default(""),
+  eventTypes: text("event_types", { mode: "json" }).$type<string[]>(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  secret: text("secret").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** The event log and outbox (ADR 0090): one row per fact, written with (or right after) it. */
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    streamId: text("stream_id"),
+    nodeId: text("node_id"),
+    data: text("data", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("events_created_idx").on(t.createdAt, t.id),
+    index("events_stream_idx").on(t.streamId, t.createdAt),
+    index("events_type_idx").on(t.type, t.createdAt),
+  ],
+);
+
+/** One delivery per (event, webhook); claimed by the `webhooks` lease holder with a conditional update. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id").notNull(),
+    webhookId: text("webhook_id").notNull(),
+    eventType: text("event_type").notNull(),
+    state: text("state", { enum: ["pending", "sending", "delivered", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at"),
+    /** Retries stop after this (null: the event's time + WEBHOOK_RETRY_FOR_MS); a resend sets it. */
+    retryUntil: integer("retry_until"),
+    claimedBy: text("claimed_by"),
+    claimedUntil: integer("claimed_until"),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    deliveredAt: integer("delivered_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_webhook").on(t.eventId, t.webhookId),
+    index("webhook_deliveries_due_idx").on(t.state, t.nextAttemptAt),
+    index("webhook_deliveries_webhook_idx").on(t.webhookId, t.createdAt, t.id),
+  ],
+);
+
+/** Each attempt of a delivery: what the receiver answered, or why nothing came. */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: text("id").primaryKey(),
+    deliveryId: text("delivery_id").notNull(),
+    n: integer("n").notNull(),
+    startedAt: integer("started_at").notNull(),
+    durationMs: integer("duration_ms").notNull(),
+    statusCode: integer("status_code"),
+    error: text("error"),
+    responseExcerpt: text("response_excerpt").notNull(),
+  },
+  (t) => [index("webhook_attempts_delivery_idx").on(t.deliveryId, t.n)],
+);
+
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type AttemptRow = typeof webhookAttempts.$inferSelect;
 export type SigningKeyRow = typeof signingKeys.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ProfileRow = typeof profiles.$inferSelect;

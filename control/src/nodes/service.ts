@@ -3,7 +3,7 @@
  * announces itself, changes state or reports telemetry.
  */
 import type { Node, NodeAnnounce, NodeTelemetry, UpdateNode } from "@dionysia/shared";
-import { asc, eq, isNotNull, sql } from "drizzle-orm";
+import { and, asc, eq, isNotNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type NodeRow, nodes, profiles, streams } from "../db/schema.ts";
 import { notFound } from "../errors/index.ts";
@@ -12,6 +12,7 @@ import { carriedLoads } from "../scheduler/load.ts";
 import type { NodeView } from "../scheduler/placement.ts";
 import type { RouteNode } from "../scheduler/routes.ts";
 import { unassignNode } from "../streams/assignment.ts";
+import { nodeEventData, recordEvent } from "../webhooks/outbox.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -121,13 +122,27 @@ export async function upsertNodeFromAnnounce(db: Db, a: NodeAnnounce, events?: C
     state: "online" as const,
     lastSeen: now,
   };
-  const [row] = await db
+  // Compare-and-set steps: of the control instances applying the same announce, only the one whose
+  // write brings the node online records `node.online` (ADR 0090).
+  let [row] = await db
     .insert(nodes)
     .values({ id: a.id, ...fields, load: EMPTY_LOAD, firstSeen: now })
-    .onConflictDoUpdate({ target: nodes.id, set: fields })
+    .onConflictDoNothing({ target: nodes.id })
     .returning();
+  let cameOnline = row !== undefined;
+  if (!row) {
+    [row] = await db
+      .update(nodes)
+      .set(fields)
+      .where(and(eq(nodes.id, a.id), ne(nodes.state, "online")))
+      .returning();
+    cameOnline = row !== undefined;
+  }
+  if (!row) [row] = await db.update(nodes).set(fields).where(eq(nodes.id, a.id)).returning();
+  if (!row) throw notFound("node", a.id); // deleted between the two writes
+  if (cameOnline) await recordEvent(db, "node.online", nodeEventData(row), { nodeId: a.id });
   events?.emit("node.updated", { nodeId: a.id });
-  return toNode(row!);
+  return toNode(row);
 }
 
 /** Returns false for an unknown node (a state message before its announce). */
@@ -137,12 +152,24 @@ export async function setNodeState(
   state: "online" | "offline",
   events?: ControlEvents,
 ): Promise<boolean> {
-  const done = await db
+  const now = Date.now();
+  const [changed] = await db
     .update(nodes)
-    .set({ state, lastSeen: Date.now() })
-    .where(eq(nodes.id, id))
-    .returning({ id: nodes.id });
-  if (done.length === 0) return false;
+    .set({ state, lastSeen: now })
+    .where(and(eq(nodes.id, id), ne(nodes.state, state)))
+    .returning();
+  if (changed)
+    await recordEvent(db, state === "online" ? "node.online" : "node.offline", nodeEventData(changed), {
+      nodeId: id,
+    });
+  else {
+    const done = await db
+      .update(nodes)
+      .set({ lastSeen: now })
+      .where(eq(nodes.id, id))
+      .returning({ id: nodes.id });
+    if (done.length === 0) return false;
+  }
   events?.emit("node.updated", { nodeId: id });
   return true;
 }

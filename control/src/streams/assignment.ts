@@ -6,10 +6,38 @@
 import type { StreamStatusMessage, StreamStatusValue } from "@dionysia/shared";
 import { and, eq, isNull, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { nodes, streams } from "../db/schema.ts";
+import { nodes, type StreamRow, streams } from "../db/schema.ts";
 import type { ControlEvents } from "../events.ts";
 import type { Assignment } from "../scheduler/reconcile.ts";
+import { recordEvent, streamEventData, streamTransitions } from "../webhooks/outbox.ts";
 import { getStreamRow } from "./service.ts";
+
+/**
+ * The outbox events of one stream's status change (ADR 0090), recorded right after the write.
+ * Writers change status with a compare-and-set on the status they read, so of the control
+ * instances applying the same report only one sees the transition, and records it.
+ */
+async function recordTransitions(db: Db, before: StreamStatusValue | null, after: StreamRow): Promise<void> {
+  for (const type of streamTransitions(before, after.status))
+    await recordEvent(db, type, streamEventData(after), { streamId: after.id });
+}
+
+/** Reads a stream's status, then runs `write` conditioned on it; again when another writer won the race. */
+async function withStatus<T>(
+  db: Db,
+  id: string,
+  write: (status: StreamStatusValue) => Promise<T | undefined>,
+): Promise<{ before: StreamStatusValue; row: T } | undefined> {
+  for (let i = 0; i < 5; i++) {
+    const [was] = await db.select({ status: streams.status }).from(streams).where(eq(streams.id, id));
+    if (!was) return undefined;
+    const row = await write(was.status);
+    if (row !== undefined) return { before: was.status, row };
+    const [now] = await db.select({ status: streams.status }).from(streams).where(eq(streams.id, id));
+    if (!now || now.status === was.status) return undefined; // refused by the write's own condition
+  }
+  return undefined;
+}
 
 /** Assigns (or with null, unassigns) a stream; returns false for an unknown stream. */
 export async function assignStream(
@@ -67,31 +95,36 @@ export interface Claim {
 export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Promise<boolean> {
   const before = await getStreamRow(db, c.streamId);
   if (!before) return false;
-  const claimed = await db
-    .update(streams)
-    .set({
-      nodeId: c.nodeId,
-      transcodeNodeId: c.transcodeNodeId,
-      admittedRenditions: c.admitted,
-      // What the node serves is unknown until it reports; until then the admitted ladder shows.
-      servedRenditions: null,
-      reservedUntil: c.reservedUntil,
-      status: "starting",
-      updatedAt: Date.now(),
-    })
-    .where(
-      and(
-        eq(streams.id, c.streamId),
-        or(
-          sql`${streams.nodeId} is null`,
-          eq(streams.nodeId, c.nodeId),
-          ne(streams.status, "live"),
-          sql`not exists (select 1 from ${nodes} where ${nodes.id} = ${streams.nodeId} and ${nodes.state} = 'online')`,
+  const claimed = await withStatus(db, c.streamId, async (status) => {
+    const [row] = await db
+      .update(streams)
+      .set({
+        nodeId: c.nodeId,
+        transcodeNodeId: c.transcodeNodeId,
+        admittedRenditions: c.admitted,
+        // What the node serves is unknown until it reports; until then the admitted ladder shows.
+        servedRenditions: null,
+        reservedUntil: c.reservedUntil,
+        status: "starting",
+        updatedAt: Date.now(),
+      })
+      .where(
+        and(
+          eq(streams.id, c.streamId),
+          or(
+            sql`${streams.nodeId} is null`,
+            eq(streams.nodeId, c.nodeId),
+            ne(streams.status, "live"),
+            sql`not exists (select 1 from ${nodes} where ${nodes.id} = ${streams.nodeId} and ${nodes.state} = 'online')`,
+          ),
+          eq(streams.status, status),
         ),
-      ),
-    )
-    .returning({ id: streams.id });
-  if (claimed.length === 0) return false;
+      )
+      .returning();
+    return row;
+  });
+  if (!claimed) return false;
+  await recordTransitions(db, claimed.before, claimed.row);
   if (before.nodeId !== c.nodeId)
     events?.emit("stream.assigned", {
       streamId: c.streamId,
@@ -115,38 +148,44 @@ export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Pro
  */
 export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs: number): Promise<boolean> {
   const now = Date.now();
-  const done = await db
-    .update(streams)
-    .set({
-      status: s.status,
-      updatedAt: now,
-      stats: {
-        ...(s.bitrateKbps !== undefined ? { bitrateKbps: s.bitrateKbps } : {}),
-        ...(s.fps !== undefined ? { fps: s.fps } : {}),
-        ...(s.speed !== undefined ? { speed: s.speed } : {}),
-        ...(s.lastError ? { lastError: s.lastError } : {}),
-        reportedAt: s.ts,
-      },
-      ...(s.renditions ? { servedRenditions: s.renditions } : {}),
-      ...(s.status === "live" ? { liveNodeId: s.nodeId } : {}),
-      // The publisher left (or never got going): only the grace is held from now on.
-      ...(s.status === "idle" || s.status === "error"
-        ? {
-            reservedUntil: sql`case when ${streams.status} in ('live', 'starting') then ${now + graceMs} else ${streams.reservedUntil} end`,
-          }
-        : {}),
-    })
-    .where(
-      and(
-        eq(streams.id, s.id),
-        or(
-          eq(streams.transcodeNodeId, s.nodeId),
-          and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
+  const done = await withStatus(db, s.id, async (status) => {
+    const [row] = await db
+      .update(streams)
+      .set({
+        status: s.status,
+        updatedAt: now,
+        stats: {
+          ...(s.bitrateKbps !== undefined ? { bitrateKbps: s.bitrateKbps } : {}),
+          ...(s.fps !== undefined ? { fps: s.fps } : {}),
+          ...(s.speed !== undefined ? { speed: s.speed } : {}),
+          ...(s.lastError ? { lastError: s.lastError } : {}),
+          reportedAt: s.ts,
+        },
+        ...(s.renditions ? { servedRenditions: s.renditions } : {}),
+        ...(s.status === "live" ? { liveNodeId: s.nodeId } : {}),
+        // The publisher left (or never got going): only the grace is held from now on.
+        ...(s.status === "idle" || s.status === "error"
+          ? {
+              reservedUntil: sql`case when ${streams.status} in ('live', 'starting') then ${now + graceMs} else ${streams.reservedUntil} end`,
+            }
+          : {}),
+      })
+      .where(
+        and(
+          eq(streams.id, s.id),
+          or(
+            eq(streams.transcodeNodeId, s.nodeId),
+            and(isNull(streams.transcodeNodeId), eq(streams.nodeId, s.nodeId)),
+          ),
+          eq(streams.status, status),
         ),
-      ),
-    )
-    .returning({ id: streams.id });
-  return done.length > 0;
+      )
+      .returning();
+    return row;
+  });
+  if (!done) return false;
+  await recordTransitions(db, done.before, done.row);
+  return true;
 }
 
 /**
@@ -170,23 +209,30 @@ export async function setStreamStatus(db: Db, streamId: string, status: StreamSt
 export async function applyAssignments(
   db: Db,
   changes: ReadonlyMap<string, Assignment>,
-  before: ReadonlyMap<string, Assignment>,
+  before: ReadonlyMap<string, Assignment & { status?: StreamStatusValue }>,
 ): Promise<void> {
+  const moved: string[] = [];
   await db.transaction(async (tx) => {
     for (const [id, a] of changes) {
       const was = before.get(id);
-      const moved = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
+      const isMove = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
+      if (isMove) moved.push(id);
       await tx
         .update(streams)
         .set({
           nodeId: a.nodeId,
           transcodeNodeId: a.transcodeNodeId,
           updatedAt: Date.now(),
-          ...(moved ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) } : {}),
+          ...(isMove ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) } : {}),
         })
         .where(eq(streams.id, id));
     }
   });
+  // Only the scheduler leader moves streams, so the status it planned from is the one it changed.
+  for (const id of moved) {
+    const row = await getStreamRow(db, id);
+    if (row) await recordTransitions(db, before.get(id)?.status ?? null, row);
+  }
 }
 
 /**
@@ -197,17 +243,23 @@ export async function applyAssignments(
  */
 export async function unassignNode(db: Db, nodeId: string): Promise<string[]> {
   const now = Date.now();
+  const was = await db
+    .select({ id: streams.id, status: streams.status })
+    .from(streams)
+    .where(eq(streams.nodeId, nodeId));
   const [carried] = await db.batch([
     db
       .update(streams)
       .set({ nodeId: null, transcodeNodeId: null, status: "idle", updatedAt: now })
       .where(eq(streams.nodeId, nodeId))
-      .returning({ id: streams.id }),
+      .returning(),
     db
       .update(streams)
       .set({ transcodeNodeId: null, updatedAt: now })
       .where(eq(streams.transcodeNodeId, nodeId)),
     db.update(streams).set({ liveNodeId: null }).where(eq(streams.liveNodeId, nodeId)),
   ]);
+  const before = new Map(was.map((r) => [r.id, r.status]));
+  for (const row of carried) await recordTransitions(db, before.get(row.id) ?? null, row);
   return carried.map((r) => r.id);
 }

@@ -27,6 +27,7 @@ import type { ControlEvents } from "../events.ts";
 import { nodeViews } from "../nodes/service.ts";
 import { canDegrade, minimumCost } from "../scheduler/ladder.ts";
 import { isEligible, placeStream } from "../scheduler/placement.ts";
+import { recordEvent, streamEventData } from "../webhooks/outbox.ts";
 import { reserveStream } from "./assignment.ts";
 import { type PortRange, withSrtPort } from "./srt-ports.ts";
 import { ingestUrls, type MediaServer, nodeIngestHost, playbackUrls, withSecrets } from "./urls.ts";
@@ -188,6 +189,8 @@ export async function createStream(
       .returning();
     return inserted as StreamRow;
   });
+  // The outbox (ADR 0090) right after the commit: webhooks and GET /v1/events see it.
+  await recordEvent(db, "stream.created", streamEventData(row), { streamId: row.id });
   events?.emit("stream.created", { streamId: row.id });
   // A push stream is reserved on its ingest node now, so the URLs in this reply work at once.
   if (row.source === null)
@@ -282,8 +285,9 @@ export async function updateStream(
 }
 
 export async function deleteStream(db: Db, id: string, events?: ControlEvents): Promise<void> {
-  const [row] = await db.delete(streams).where(eq(streams.id, id)).returning({ nodeId: streams.nodeId });
+  const [row] = await db.delete(streams).where(eq(streams.id, id)).returning();
   if (!row) throw notFound("stream", id);
+  await recordEvent(db, "stream.deleted", streamEventData(row), { streamId: id });
   events?.emit("stream.deleted", { streamId: id, nodeId: row.nodeId });
 }
 

@@ -31,3 +31,4 @@ export {
 } from "./mosquitto.ts";
 export { canConnect, freePort, freePorts } from "./ports.ts";
 export { httpOk, isAlive, sleep, waitFor } from "./wait.ts";
+export { type ReceivedHook, startWebhookReceiver, type WebhookReceiver } from "./webhook-receiver.ts";
