@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hlsjsSettings } from "../../shared/src/player-settings.ts";
+import { dashjsSettings, hlsjsSettings } from "../../shared/src/player-settings.ts";
 import {
   FFMPEG,
   freePorts,
@@ -55,7 +55,7 @@ const LL_PROFILE = {
   segmentDuration: 1,
   partDuration: 0.5,
   windowSize: 6,
-  formats: ["ll-hls"],
+  formats: ["ll-hls", "dash"],
   container: "fmp4",
 };
 
@@ -179,6 +179,49 @@ describe.skipIf(missing.length > 0 || !hasMosquitto)("e2e: LL-HLS through the ro
     expect(out.height).toBe(360);
     // hls.js's own measure (media time behind the live edge): parts keep it near PART-HOLD-BACK
     // (1.5 s); without them it holds back three segments, 3 s and more.
+    expect(p50).toBeLessThan(3);
+  }, 120_000);
+
+  test("dash.js plays the LL-DASH manifest in low-latency mode: no error 16, near the live edge", async () => {
+    const mpdUrl = `${platform.routerUrl}/live/${id}/manifest.mpd`;
+    const mpd = await (await fetch(mpdUrl)).text();
+    expect(mpd).toContain('availabilityTimeComplete="false"');
+    expect(mpd).toMatch(/availabilityTimeOffset="[0-9.]+"/);
+    expect(mpd).toMatch(/<ServiceDescription[\s\S]*<Latency [^>]*target="\d+"/);
+    expect(mpd).toContain("urn:mpeg:dash:utc:http-xsdate:2014");
+    const proc = Bun.spawn(
+      [
+        NODE!,
+        join(ROOT, "e2e/lib/play-dash.mjs"),
+        mpdUrl,
+        LIBS,
+        CHROMIUM,
+        "20",
+        JSON.stringify(dashjsSettings(LL_PROFILE.formats)),
+      ],
+      { stdout: "pipe", stderr: "pipe", timeout: 90_000 },
+    );
+    const [stdout, stderr] = [await new Response(proc.stdout).text(), await new Response(proc.stderr).text()];
+    await proc.exited;
+    expect(stderr).toBe("");
+    const out = JSON.parse(stdout.trim().split("\n").pop()!) as {
+      t: number;
+      height: number;
+      heights: number[];
+      errors: string[];
+      samples: number[];
+      lowLatency: boolean | null;
+      targetLatency: number | null;
+    };
+    const sorted = [...out.samples].sort((a, b) => a - b);
+    const p50 = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+    console.log(
+      `dash.js LL through the router: heights ${out.heights.join(",")}, target ${out.targetLatency}, latency p50 ${p50.toFixed(2)} s, errors: ${out.errors.join(" | ") || "none"}`,
+    );
+    expect(out.errors.filter((e) => e.startsWith("16 "))).toEqual([]);
+    expect(out.errors).toEqual([]);
+    expect(out.lowLatency).toBe(true);
+    expect(out.t).toBeGreaterThan(10);
     expect(p50).toBeLessThan(3);
   }, 120_000);
 

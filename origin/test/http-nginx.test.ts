@@ -6,6 +6,7 @@ import { createLogger } from "@dionysia/shared";
 import { freePort, requireBinary, waitFor } from "@dionysia/shared/testkit";
 import { createOriginHttp, type OriginHttp } from "../src/http/index.ts";
 import { createOriginMetrics } from "../src/metrics/index.ts";
+import { type NginxFront, startNginxFront } from "./helpers/nginx-front.ts";
 
 // Looked up on PATH (and sbin): spawning a missing binary would throw ENOENT and crash the suite.
 const NGINX = requireBinary(
@@ -14,20 +15,10 @@ const NGINX = requireBinary(
   "apt-get install nginx",
 );
 
-/** The template uses plain `{{ var }}` / `{{ var | default(x) }}` substitutions only. */
-function renderJinja(template: string, vars: Record<string, string | number>): string {
-  const out = template.replace(
-    /\{\{\s*(\w+)\s*(?:\|\s*default\(([^)]*)\)\s*)?\}\}/g,
-    (_, name: string, dflt?: string) => String(vars[name] ?? dflt ?? `{{UNSET ${name}}}`),
-  );
-  if (/\{\{|\{%/.test(out)) throw new Error(`template needs more than plain substitutions:\n${out}`);
-  return out;
-}
-
 describe.skipIf(!NGINX)("ansible nginx-live.conf.j2 serves /live/ like the origin", () => {
   let top: string;
   let origin: OriginHttp;
-  let nginx: ReturnType<typeof Bun.spawn>;
+  let front: NginxFront | undefined;
   let base: string;
   const seg = new Uint8Array(5000).map((_, i) => (i * 7) % 256);
 
@@ -53,48 +44,11 @@ describe.skipIf(!NGINX)("ansible nginx-live.conf.j2 serves /live/ like the origi
       hostname: "127.0.0.1",
       port: 0,
     });
-    const port = await freePort();
-    const conf = renderJinja(
-      readFileSync(join(import.meta.dir, "../../ansible/roles/origin/templates/nginx-live.conf.j2"), "utf8"),
-      { dionysia_root: top, origin_nginx_port: `127.0.0.1:${port}`, origin_port: origin.port },
-    );
-    const ngx = join(top, "nginx");
-    for (const d of ["body", "proxy", "fastcgi", "uwsgi", "scgi"])
-      mkdirSync(join(ngx, d), { recursive: true });
-    writeFileSync(join(ngx, "live.conf"), conf);
-    writeFileSync(
-      join(ngx, "nginx.conf"),
-      `worker_processes 1;
-daemon off;
-pid ${ngx}/nginx.pid;
-error_log ${ngx}/error.log warn;
-events { worker_connections 64; }
-http {
-  client_body_temp_path ${ngx}/body;
-  proxy_temp_path ${ngx}/proxy;
-  fastcgi_temp_path ${ngx}/fastcgi;
-  uwsgi_temp_path ${ngx}/uwsgi;
-  scgi_temp_path ${ngx}/scgi;
-  include ${ngx}/live.conf;
-}
-`,
-    );
-    const check = Bun.spawnSync([NGINX!, "-t", "-p", ngx, "-c", join(ngx, "nginx.conf")]);
-    if (check.exitCode !== 0) throw new Error(`nginx -t failed:\n${check.stderr.toString()}`);
-    nginx = Bun.spawn([NGINX!, "-p", ngx, "-c", join(ngx, "nginx.conf")], {
-      stdout: "ignore",
-      stderr: "inherit",
-    });
-    base = `http://127.0.0.1:${port}`;
-    await waitFor("nginx in front of the origin", async () => (await fetch(`${base}/health`)).ok, 10_000, 50);
+    front = await startNginxFront(NGINX!, top, origin.port);
+    base = front.base;
   });
   afterAll(async () => {
-    if (nginx) {
-      nginx.kill("SIGQUIT");
-      const t = setTimeout(() => nginx.kill("SIGKILL"), 5000);
-      await nginx.exited;
-      clearTimeout(t);
-    }
+    await front?.stop();
     await origin?.stop();
     rmSync(top, { recursive: true, force: true });
   });

@@ -105,7 +105,12 @@ describe("ffmpeg command", () => {
     // No hls or dash muxer: fragmented MP4 to descriptors 3..6 (three rungs, then the audio).
     expect(args).not.toContain("hls");
     expect(args).not.toContain("dash");
-    expect(args.filter((a) => a.startsWith("pipe:")).slice(1)).toEqual(["pipe:3", "pipe:4", "pipe:5", "pipe:6"]);
+    expect(args.filter((a) => a.startsWith("pipe:")).slice(1)).toEqual([
+      "pipe:3",
+      "pipe:4",
+      "pipe:5",
+      "pipe:6",
+    ]);
     expect(args.filter((a) => a === "-frag_duration").length).toBe(4);
     expect(argAfter(args, "-frag_duration")).toBe("500000");
     expect(argAfter(args, "-movflags")).toContain("cmaf");
@@ -125,7 +130,7 @@ describe("ffmpeg command", () => {
       [5, "360p", "360p/index.m3u8"],
       [6, "audio", "audio/index.m3u8"],
     ]);
-    expect(layout.variants.map((v) => v.playlist)).toEqual(layout.cmaf?.slice(0, 3).map((c) => c.playlist));
+    expect(layout.variants.map((v) => v.playlist)).toEqual(layout.cmaf!.slice(0, 3).map((c) => c.playlist));
   });
 
   test("ts container: mpegts segments", () => {

@@ -16,3 +16,18 @@ export function hlsjsSettings(formats: readonly string[] | undefined): {
     return { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 };
   return { lowLatencyMode: false, liveSyncDurationCount: 3 };
 }
+
+/** dash.js (4.7) settings for a profile's formats: its low-latency mode when the profile is LL. */
+export function dashjsSettings(formats: readonly string[] | undefined): {
+  streaming: {
+    lowLatencyEnabled?: boolean;
+    liveCatchup?: { enabled: boolean };
+    abr: { autoSwitchBitrate: { video: boolean } };
+  };
+} {
+  const abr = { autoSwitchBitrate: { video: true } };
+  // The manifest's ServiceDescription sets the target latency; catch-up holds the player to it.
+  if (formats?.includes("ll-hls"))
+    return { streaming: { lowLatencyEnabled: true, liveCatchup: { enabled: true }, abr } };
+  return { streaming: { abr } };
+}

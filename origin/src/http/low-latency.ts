@@ -5,6 +5,8 @@
  * stream without packagers, goes on to the file server.
  */
 import { waitForPart } from "../packager/blocking.ts";
+import { streamSegment } from "../packager/chunked.ts";
+import type { Segmenter } from "../packager/segmenter.ts";
 import type { LowLatencyRun } from "../supervisor/low-latency.ts";
 import { parseRunFile } from "../supervisor/low-latency.ts";
 
@@ -44,16 +46,45 @@ export function answerLowLatency(
   if (!ll) return undefined;
   const path = rest.slice(slash + 1);
   if (path.endsWith(".m3u8")) return playlist(ll, req, path, headers);
+  if (path === "manifest.mpd" && ll.dash) return Promise.resolve(manifest(ll, req, headers));
   const file = path.slice(path.lastIndexOf("/") + 1);
   const named = parseRunFile(file);
-  if (!named || named.part === undefined || named.runId !== ll.runId) return undefined;
+  if (!named || named.runId !== ll.runId) return undefined;
   const seg = ll.segmenterIn(path.slice(0, path.lastIndexOf("/")));
-  if (!seg || seg.has(named.msn, named.part)) return undefined;
+  if (!seg) return undefined;
+  // LL-DASH: the segment being written goes out as its chunks arrive (chunked transfer).
+  if (named.part === undefined)
+    return req.method === "GET" ? chunked(seg, named.msn, req, headers) : undefined;
+  if (seg.has(named.msn, named.part)) return undefined;
   // A preload hint: the part being written next. Held (a bounded wait), then the file.
   const next = seg.window.nextPart();
   if (!next || next.msn !== named.msn || next.part !== named.part) return undefined;
   const hold = seg.playlistInput().partTarget * HINT_HOLD_TARGETS * 1000;
   return waitForPart(seg, named.msn, named.part, hold, req.signal).then(() => "file" as const);
+}
+
+export const DASH_TYPE = "application/dash+xml";
+
+function manifest(ll: LowLatencyRun, req: Request, headers: Record<string, string>): Response | "file" {
+  const mpd = ll.manifest();
+  if (!mpd) return "file";
+  // Every update announces about one more segment: never kept past it.
+  const h = { ...headers, "Content-Type": DASH_TYPE, "Cache-Control": "public, max-age=0" };
+  return new Response(req.method === "HEAD" ? null : mpd, { headers: h });
+}
+
+async function chunked(
+  seg: Segmenter,
+  msn: number,
+  req: Request,
+  headers: Record<string, string>,
+): Promise<LowLatencyAnswer> {
+  const body = await streamSegment(seg, msn, { signal: req.signal });
+  if (!body) return "file";
+  // No Content-Length: the body grows with the segment. Not cacheable until it is whole (then
+  // the file, immutable, answers).
+  const h = { ...headers, "Content-Type": "video/iso.segment", "Cache-Control": "no-cache" };
+  return new Response(body, { headers: h });
 }
 
 async function playlist(

@@ -78,7 +78,8 @@ export function renderMediaPlaylist(p: PlaylistInput): string {
       `#EXT-X-PART-INF:PART-TARGET=${num(p.partTarget)}`,
     );
   }
-  out.push(`#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? 0}`);
+  // An empty window names the MSN its first segment will have (the preload hint's).
+  out.push(`#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? p.nextPart?.msn ?? 0}`);
   if (p.discontinuitySequence) out.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${p.discontinuitySequence}`);
   out.push(`#EXT-X-MAP:URI="${naming.init}"`);
 

@@ -66,6 +66,11 @@ export class Segmenter implements PartSource {
     return this.window.isEnded;
   }
 
+  /** The folder its files are written to (chunked.ts reads the segment in progress there). */
+  get dir(): string {
+    return this.opts.dir;
+  }
+
   get initSegment(): InitSegment | undefined {
     return this.init;
   }

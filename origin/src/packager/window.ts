@@ -52,6 +52,12 @@ export interface WindowConfig {
    * the segment duration, one part earlier than waiting for the next keyframe.
    */
   gopAligned?: boolean;
+  /**
+   * Cut by the media timeline, not by keyframes (audio, where every frame is a sync sample): a
+   * segment ends at the fragment nearest each multiple of segmentDuration from the first one's
+   * start, so audio segments line up with the video's MSN for MSN instead of drifting.
+   */
+  timelineAligned?: boolean;
 }
 
 export interface Added {
@@ -100,7 +106,7 @@ export class LiveWindow {
   misaligned = 0;
 
   constructor(config: WindowConfig) {
-    this.config = { retain: 2, startMsn: 0, gopAligned: true, ...config };
+    this.config = { retain: 2, startMsn: 0, gopAligned: true, timelineAligned: false, ...config };
   }
 
   /** Every segment held, oldest first; the last one may be open. */
@@ -124,8 +130,9 @@ export class LiveWindow {
    * Where `f` will go, without changing anything: the Segmenter writes the files first and
    * calls `add` after, so no playlist ever names a part that is not on disk yet.
    */
-  plan(f: Pick<FragmentInput, "duration" | "independent">): Placement {
+  plan(f: Pick<FragmentInput, "duration" | "independent"> & { decodeTime?: number }): Placement {
     const open = this.open();
+    if (this.config.timelineAligned && f.decodeTime !== undefined) return this.planOnTimeline(f, open);
     // Cut on a keyframe once most of the target is in: covers a GOP that runs a little short
     // (drift, rounded frame rates) without cutting at every scene-change keyframe.
     const closesOpen =
@@ -138,6 +145,25 @@ export class LiveWindow {
     const before = into ? into.duration : 0;
     const full = this.config.gopAligned && before + f.duration >= this.config.segmentDuration - EPSILON;
     return { msn, index: into ? into.parts.length : 0, offset: into ? into.length : 0, closesOpen, full };
+  }
+
+  private planOnTimeline(
+    f: Pick<FragmentInput, "duration"> & { decodeTime?: number },
+    open: Segment | undefined,
+  ): Placement {
+    const prev = this.list[this.list.length - 1];
+    const msn = open ? open.msn : prev ? prev.msn + 1 : this.config.startMsn;
+    const origin = this.anchor?.media ?? f.decodeTime ?? 0;
+    const boundary = origin + (msn - this.config.startMsn + 1) * this.config.segmentDuration;
+    const end = (f.decodeTime ?? 0) + f.duration;
+    const full = end >= boundary - f.duration / 2 - EPSILON;
+    return {
+      msn,
+      index: open ? open.parts.length : 0,
+      offset: open ? open.length : 0,
+      closesOpen: false,
+      full,
+    };
   }
 
   add(f: FragmentInput): Added {

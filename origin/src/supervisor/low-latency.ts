@@ -6,8 +6,10 @@
  * continues the MSNs with the next discontinuity sequence, so players keep their playlists.
  */
 import { join, posix } from "node:path";
-import type { Logger } from "@dionysia/shared";
-import type { PlaylistNaming, RenditionReport } from "../packager/playlist.ts";
+import { type Logger, TIME_PATH } from "@dionysia/shared";
+import { holdLimitMs } from "../packager/blocking.ts";
+import { mpdRendition, renderLiveMpd } from "../packager/mpd.ts";
+import { type PlaylistNaming, type RenditionReport, targetDuration } from "../packager/playlist.ts";
 import { partTargetFor, Segmenter } from "../packager/segmenter.ts";
 import { answerPlaylist, type PlaylistAnswer } from "../packager/serve.ts";
 import { DEFAULT_FPS } from "../transcoder/codecs.ts";
@@ -38,17 +40,29 @@ interface Rung {
   seg: Segmenter;
 }
 
+const hasSegment = (r: Rung) => r.seg.window.segments.some((s) => s.complete);
+
 export class LowLatencyRun {
   readonly runId: string;
   readonly rungs: Rung[];
   readonly discontinuitySequence: number;
   /** ENDLIST only when the stream really ended; a run replaced by the next one just stops. */
   endList = false;
+  /** The profile asks for DASH: an LL-DASH manifest from the same chunks (ADR 0082). */
+  readonly dash: boolean;
+  private readonly utcTimingUrl: string;
   private readonly byPlaylist = new Map<string, Rung>();
+  /** The run that replaced this one (an encoder restart), and requests waiting for it. */
+  private successor?: LowLatencyRun;
+  /** The run this one replaced: it answers for a playlist until this run has a segment of it. */
+  private predecessor?: LowLatencyRun;
+  private readonly successorWaiters = new Set<(next: LowLatencyRun) => void>();
 
   constructor(job: TranscodeJob, layout: OutputLayout, streamDir: string, previous?: LowLatencyRun) {
     const plan = planOutputs(job);
     this.runId = job.runId ?? "0";
+    this.dash = Boolean(layout.dash);
+    this.utcTimingUrl = job.utcTimingUrl ?? TIME_PATH;
     const start = previous ? previous.nextMsn() : 0;
     this.discontinuitySequence = previous ? previous.discontinuitySequence + 1 : 0;
     const naming = runNaming(this.runId);
@@ -64,11 +78,37 @@ export class LowLatencyRun {
         partTarget: partTargetFor(plan.partDuration, rate),
         startMsn: start,
         discontinuitySequence: this.discontinuitySequence,
+        // Audio frames are all sync samples: cut on the timeline so its MSNs match the video's.
+        ...(out.kind === "audio" ? { gopAligned: false, timelineAligned: true } : {}),
         naming,
       });
       const rung = { out, seg };
       this.byPlaylist.set(out.playlist, rung);
       return rung;
+    });
+    if (previous) {
+      this.predecessor = previous;
+      previous.supersede(this);
+    }
+  }
+
+  private supersede(next: LowLatencyRun): void {
+    this.successor = next;
+    for (const w of this.successorWaiters) w(next);
+    this.successorWaiters.clear();
+  }
+
+  private awaitSuccessor(timeoutMs: number, signal?: AbortSignal): Promise<LowLatencyRun | undefined> {
+    if (this.successor || timeoutMs <= 0 || signal?.aborted) return Promise.resolve(this.successor);
+    return new Promise((resolve) => {
+      const done = (next?: LowLatencyRun) => {
+        clearTimeout(timer);
+        this.successorWaiters.delete(done);
+        resolve(next);
+      };
+      const timer = setTimeout(() => done(), timeoutMs);
+      this.successorWaiters.add(done);
+      signal?.addEventListener("abort", () => done(), { once: true });
     });
   }
 
@@ -100,7 +140,7 @@ export class LowLatencyRun {
 
   /** Every rendition has a complete segment: the master may be written. */
   ready(): boolean {
-    return this.rungs.length > 0 && this.rungs.every((r) => r.seg.window.segments.some((s) => s.complete));
+    return this.rungs.length > 0 && this.rungs.every(hasSegment);
   }
 
   segmenter(playlist: string): Segmenter | undefined {
@@ -118,12 +158,75 @@ export class LowLatencyRun {
     query: URLSearchParams,
     signal?: AbortSignal,
   ): Promise<PlaylistAnswer> | undefined {
+    if (this.predecessor && this.ready()) this.predecessor = undefined;
     const rung = this.byPlaylist.get(playlist);
-    if (!rung) return undefined;
-    return answerPlaylist(rung.seg, query, {
+    // Until this run has a segment of the playlist, the one it replaced goes on answering (its
+    // window, not ended): players never see an empty or shrunken window across a restart.
+    if (this.predecessor && !(rung && hasSegment(rung))) {
+      const a = this.predecessor.answerOwn(playlist, query, signal);
+      if (a) return a;
+    }
+    return rung && this.answerFrom(rung, playlist, query, signal);
+  }
+
+  /** This run's own answer, never its predecessor's. */
+  private answerOwn(
+    playlist: string,
+    query: URLSearchParams,
+    signal?: AbortSignal,
+  ): Promise<PlaylistAnswer> | undefined {
+    const rung = this.byPlaylist.get(playlist);
+    return rung && this.answerFrom(rung, playlist, query, signal);
+  }
+
+  private async answerFrom(
+    rung: Rung,
+    playlist: string,
+    query: URLSearchParams,
+    signal?: AbortSignal,
+  ): Promise<PlaylistAnswer> {
+    const started = Date.now();
+    const a = await answerPlaylist(rung.seg, query, {
       signal,
       renditionReports: () => this.reportsFor(rung),
       ended: this.endList,
+    });
+    // An encoder restart under way: a held request goes on waiting, for the part from the next
+    // run (it continues the MSNs), instead of coming back at once and being asked again.
+    const msn = query.get("_HLS_msn");
+    const part = query.get("_HLS_part");
+    if (a.status !== 200 || !a.blocking || !rung.seg.isEnded || this.endList || msn === null) return a;
+    if (rung.seg.has(Number(msn), part === null ? undefined : Number(part))) return a;
+    const limit = holdLimitMs(targetDuration(rung.seg.playlistInput().segmentDuration, []));
+    const next = await this.awaitSuccessor(limit - (Date.now() - started), signal);
+    return (await next?.answerOwn(playlist, query, signal)) ?? a;
+  }
+
+  /**
+   * The LL-DASH manifest (ADR 0082), or undefined: no DASH asked for, or not every rendition has
+   * a segment yet. Like the playlists, the run it replaced answers until this one is ready.
+   */
+  manifest(now = Date.now()): string | undefined {
+    if (!this.dash) return undefined;
+    if (this.predecessor && !this.ready()) return this.predecessor.manifest(now);
+    this.predecessor = undefined;
+    const video = this.rungs
+      .filter((r) => r.out.kind === "video")
+      .map((r) =>
+        mpdRendition(r.seg, {
+          id: r.out.dir,
+          path: r.out.dir,
+          ...(r.out.rendition?.bitrateKbps ? { bandwidth: r.out.rendition.bitrateKbps * 1000 } : {}),
+          frameRate: r.out.rendition?.fps ?? DEFAULT_FPS,
+        }),
+      );
+    const audio = this.rungs.find((r) => r.out.kind === "audio");
+    return renderLiveMpd({
+      video,
+      ...(audio ? { audio: mpdRendition(audio.seg, { id: audio.out.dir, path: audio.out.dir }) } : {}),
+      utcTimingUrl: this.utcTimingUrl,
+      now,
+      ended: this.endList && this.rungs.every((r) => r.seg.isEnded),
     });
   }
 

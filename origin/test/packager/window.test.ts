@@ -33,6 +33,35 @@ describe("LiveWindow", () => {
     expect(w.has(1, 0)).toBe(false);
   });
 
+  test("audio (every fragment a sync sample): cut on the timeline, MSN for MSN with the video", () => {
+    // AAC at 48 kHz: 0.5 s fragments come out as 24 frames = 0.512 s.
+    const w = new LiveWindow({
+      segmentDuration: 2,
+      windowSize: 50,
+      gopAligned: false,
+      timelineAligned: true,
+    });
+    const frag = (1024 * 24) / 48000;
+    for (let i = 0; i < 200; i++) {
+      const f = {
+        decodeTime: 10 + i * frag,
+        duration: frag,
+        independent: true,
+        length: 10,
+        arrivedAt: T0 + i * 512,
+      };
+      w.plan(f);
+      w.add(f);
+    }
+    // Segment n ends within half a fragment of 10 + 2 (n + 1) s: no drift after 50 segments.
+    const complete = w.segments.filter((x) => x.complete);
+    expect(complete.length).toBeGreaterThan(45);
+    for (const seg of complete) {
+      const end = seg.decodeTime + seg.duration;
+      expect(Math.abs(end - (10 + 2 * (seg.msn + 1)))).toBeLessThanOrEqual(frag / 2 + 1e-6);
+    }
+  });
+
   test("without GOP alignment a segment closes at the next keyframe", () => {
     const w = windowWith(5, { gopAligned: false });
     expect(w.segments[0]?.complete).toBe(true);

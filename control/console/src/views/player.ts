@@ -4,6 +4,7 @@
  * play from a short-lived token control issues for this operator.
  */
 import type { Profile, Stream } from "@dionysia/shared";
+import { dashjsSettings } from "@dionysia/shared/player-settings";
 import dashjs from "dashjs";
 import Hls from "hls.js";
 import { api } from "../api.ts";
@@ -76,12 +77,8 @@ export const playerView: View = (root, [id = "", kind = "hls"]) => {
       if (!urls.dash) throw new Error("this stream's profile packages no DASH");
       stat("manifest", urls.dash);
       dash = dashjs.MediaPlayer().create();
-      dash.updateSettings({
-        streaming: {
-          abr: { autoSwitchBitrate: { video: true } },
-          // The clock: the manifest's <UTCTiming> (the router's /time, DASH_UTC_TIMING_URL).
-        },
-      });
+      // The clock: the manifest's <UTCTiming> (the router's /time, DASH_UTC_TIMING_URL).
+      dash.updateSettings(dashjsSettings(profile?.formats));
       dash.on(dashjs.MediaPlayer.events.ERROR, (e: unknown) => {
         error.textContent = `dash.js: ${JSON.stringify((e as { error?: unknown }).error ?? e).slice(0, 200)}`;
       });
