@@ -16,12 +16,12 @@
  *
  * The peer is skipped with a message when nginx or its RTMP module is absent.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { killOrphans, type Platform, ROOT, startPlatform } from "../e2e/platform.ts";
-import { hlsjsSettings } from "../shared/src/player-settings.ts";
+import { dashjsSettings, hlsjsSettings } from "../shared/src/player-settings.ts";
 import { BUILTIN_PROFILES } from "../shared/src/profile/builtin.ts";
 import {
   freePorts,
@@ -93,11 +93,11 @@ const CASES: Case[] = [
     formats: ["ll-hls", "dash"],
     viewers: [
       {
-        label: "dash.js low latency (catch-up on)",
+        label: "dash.js low latency, recommended",
         page: (url) => ({
           player: "dash",
           url: url.replace(/master\.m3u8$/, "manifest.mpd"),
-          dash: { streaming: { liveCatchup: { enabled: true } } },
+          dash: dashjsSettings(["ll-hls", "dash"]),
         }),
       },
     ],
@@ -158,7 +158,9 @@ async function measure(
     await Bun.sleep(Math.max(0, t0 + playable.master + JOIN * 1000 - Date.now()));
     const format = await formatCheck(c, masterUrl);
     console.error(`· ${c.label}: ${format}`);
-    const rungs = (await checkRungs(masterUrl)).map((r) => `${r.height}p ${r.ok}/${r.total}`).join(", ");
+    const rungs = (await checkRungs(masterUrl))
+      .map((r) => `${r.height}p ${r.ok}/${r.total} (${r.extinf} s)`)
+      .join(", ");
     console.error(`· ${c.label}: stamp read back by ffmpeg per rung: ${rungs}`);
     const rows: Row[] = [];
     if (/not served as DASH at all/.test(format)) return { playable, format, rungs, rows };
@@ -234,6 +236,7 @@ async function peer(c: Case, kit: ViewerKit): Promise<Omit<CaseResult, "c">> {
 }
 
 async function main() {
+  const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const node = playwrightNode();
   if (!node) throw new Error("node 20+ is needed for playwright-core");
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
@@ -306,6 +309,7 @@ async function main() {
       join: JOIN,
       seconds: SECONDS,
       routerMode: args["router-mode"] as string,
+      loadBefore,
     });
   } finally {
     await cleanup();

@@ -35,14 +35,14 @@ export interface CaseResult {
 
 export function report(
   results: CaseResult[],
-  m: { rungs: string; join: number; seconds: number; routerMode: string },
+  m: { rungs: string; join: number; seconds: number; routerMode: string; loadBefore: string },
 ) {
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   console.log(
-    `\nglass-to-glass: builtin-720p ladder (${m.rungs} at 30 fps), publisher 1280x720@30 stamped, viewer joins ${m.join} s after the first playlist, ${m.seconds} s per viewer, router ${m.routerMode} mode, load average ${load}\n`,
+    `\nglass-to-glass: builtin-720p ladder (${m.rungs} at 30 fps), publisher 1280x720@30 stamped, viewer joins ${m.join} s after the first playlist, ${m.seconds} s per viewer, router ${m.routerMode} mode, load average ${m.loadBefore} before, ${load} after\n`,
   );
   console.log(
-    "| mode | player | p50 | p95 | frames (undecoded) | rungs played (s after first frame) | top rung at | stalls | trend ms/s | req/s | first frame | CPU s ffmpeg / other |",
+    "| mode | player | p50 | p95 | frames (undecoded) | rungs played (s after first frame) | top rung at | stalls | trend ms/s | req/s (manifests) | first frame | CPU s ffmpeg / other |",
   );
   console.log("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of results) {
@@ -53,7 +53,7 @@ export function report(
     if (!r.rows.length) console.log(`| ${r.c.label} | not measured: ${r.format} | | | | | | | | | | |`);
     for (const x of r.rows)
       console.log(
-        `| ${r.c.label} | ${x.viewer} | ${sec(x.s.p50)} | ${sec(x.s.p95)} | ${x.s.frames} (${(x.s.undecoded * 100).toFixed(1)}%) | ${x.s.timeline || "—"} | ${x.s.topAt === undefined ? "never" : `${x.s.topAt.toFixed(1)} s`} | ${x.s.stalls} (${ms(x.s.stalledMs)} ms) | ${ms(x.s.drift)} | ${x.s.reqPerS.toFixed(2)} | ${sec(x.s.firstFrameMs)} | ${x.cpu.ffmpeg.toFixed(1)} / ${x.cpu.rest.toFixed(1)} |`,
+        `| ${r.c.label} | ${x.viewer} | ${sec(x.s.p50)} | ${sec(x.s.p95)} | ${x.s.frames} (${(x.s.undecoded * 100).toFixed(1)}%) | ${x.s.timeline || "—"} | ${x.s.topAt === undefined ? "never" : `${x.s.topAt.toFixed(1)} s`} | ${x.s.stalls} (${ms(x.s.stalledMs)} ms) | ${ms(x.s.drift)} | ${x.s.reqPerS.toFixed(2)} (${x.s.manifestPerS.toFixed(2)}) | ${sec(x.s.firstFrameMs)} | ${x.cpu.ffmpeg.toFixed(1)} / ${x.cpu.rest.toFixed(1)} |`,
       );
   }
   console.log(

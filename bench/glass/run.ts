@@ -72,15 +72,15 @@ async function bytes(url: string): Promise<Uint8Array> {
 /** The stamp read by ffmpeg from the newest complete segment of each rung: frames read / frames. */
 export async function checkRungs(
   masterUrl: string,
-): Promise<{ height: number; ok: number; total: number }[]> {
+): Promise<{ height: number; ok: number; total: number; extinf: number }[]> {
   const master = await get(masterUrl);
-  const out: { height: number; ok: number; total: number }[] = [];
+  const out: { height: number; ok: number; total: number; extinf: number }[] = [];
   for (const v of variants(masterUrl, master.text)) {
     const media = await get(v.url);
     const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(media.text)?.[1];
     const seg = playlistUris(media.text).lines.at(-1);
     if (!seg) {
-      out.push({ height: v.height, ok: 0, total: 0 });
+      out.push({ height: v.height, ok: 0, total: 0, extinf: 0 });
       continue;
     }
     const parts = [
@@ -107,7 +107,8 @@ export async function checkRungs(
     let total = 0;
     for (let o = 0; o + size <= d.stdout.length; o += size, total++)
       if (decodeRgba(d.stdout.subarray(o, o + size), CANVAS_W, CANVAS_H) !== undefined) good++;
-    out.push({ height: v.height, ok: good, total });
+    const extinf = Number([...media.text.matchAll(/#EXTINF:([\d.]+)/g)].at(-1)?.[1] ?? 0);
+    out.push({ height: v.height, ok: good, total, extinf });
   }
   return out;
 }
@@ -131,6 +132,8 @@ export interface ViewSummary {
    */
   drift: number;
   reqPerS: number;
+  /** Of which playlist / manifest requests. */
+  manifestPerS: number;
   errors: string[];
   /** Page open → first decoded frame. */
   firstFrameMs: number;
@@ -178,6 +181,7 @@ export function summarize(v: ViewerOut, topHeight: number): ViewSummary {
     stalls: p?.stalls.length ?? 0,
     stalledMs: (p?.stalls ?? []).reduce((a, s) => a + s[1], 0),
     reqPerS: v.requests.length / secs,
+    manifestPerS: v.requests.filter(([, u]) => /\.(m3u8|mpd)(\?|$)/.test(u)).length / secs,
     errors: [...errs].map(([e, n]) => (n > 1 ? `${e} ×${n}` : e)),
     firstFrameMs: first ? first - v.opened : Number.NaN,
     info: p?.info ?? {},
