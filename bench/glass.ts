@@ -11,7 +11,7 @@
  * playlist. Every mode uses the built-in 3-rung ladder (builtin-720p: 720p, 480p, 360p at 30 fps)
  * with the segment duration and formats of the mode.
  *
- *   bun bench/glass.ts [--seconds 60] [--join 10] [--modes hls2,hls1,ll-hls,ll-dash,nginx2,nginx1]
+ *   bun bench/glass.ts [--seconds 60] [--join 10] [--modes hls2,nginx2,hls1,nginx1,ll-hls,ll-dash]
  *                      [--router-mode proxy|redirect] [--echo]
  *
  * The peer is skipped with a message when nginx or its RTMP module is absent.
@@ -32,9 +32,9 @@ import {
   waitFor,
 } from "../shared/src/testkit/index.ts";
 import { peerMissing, type Rung, startPeer } from "./glass/peer.ts";
-import { cpuBetween, cpuSnapshot } from "./glass/proc.ts";
+import { watchCpu } from "./glass/proc.ts";
 import { type Case, type CaseResult, type Row, report, type Viewer } from "./glass/report.ts";
-import { checkRungs, startPublisher, summarize, waitPlayable } from "./glass/run.ts";
+import { checkRungs, segmentLag, startPublisher, summarize, waitPlayable } from "./glass/run.ts";
 import { startViewerKit, type ViewerKit } from "./glass/serve.ts";
 import { get } from "./lib/hls.ts";
 import { ms } from "./lib/stats.ts";
@@ -43,7 +43,7 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: "string", default: "60" },
     join: { type: "string", default: "10" },
-    modes: { type: "string", default: "hls2,hls1,ll-hls,ll-dash,nginx2,nginx1" },
+    modes: { type: "string", default: "hls2,nginx2,hls1,nginx1,ll-hls,ll-dash" },
     "router-mode": { type: "string", default: "proxy" },
     echo: { type: "boolean", default: false },
   },
@@ -165,14 +165,30 @@ async function measure(
     const rows: Row[] = [];
     if (/not served as DASH at all/.test(format)) return { playable, format, rungs, rows };
     for (const v of c.viewers) {
-      const a = cpuSnapshot(cpuRoot);
+      const lagStart = await segmentLag(masterUrl);
+      const cpu = watchCpu(cpuRoot);
       const from = Date.now();
       const out = await kit.view(v.page(masterUrl), SECONDS);
       const span = (Date.now() - from) / 1000;
-      const d = cpuBetween(a, cpuSnapshot(cpuRoot));
+      const d = cpu();
+      const lagEnd = await segmentLag(masterUrl);
       const s = summarize(out, TOP);
       const k = SECONDS / span;
-      rows.push({ viewer: v.label, s, cpu: { ffmpeg: d.ffmpeg * k, rest: d.rest * k } });
+      const load = Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+      // Media seconds the transcoder turned out in the window: less than the window if it fell behind.
+      const media = span - (lagEnd - lagStart) / 1000;
+      rows.push({
+        viewer: v.label,
+        s,
+        cpu: {
+          ffmpeg: d.ffmpeg * k,
+          rest: d.rest * k,
+          perMediaS: (d.ffmpeg + d.rest) / media,
+          ffmpegPids: d.ffmpegPids,
+        },
+        lag: [lagStart, lagEnd],
+        load,
+      });
       console.error(
         `· ${c.label} / ${v.label}: p50 ${ms(s.p50)} ms, p95 ${ms(s.p95)} ms, ${s.frames} frames, top at ${s.topAt ?? "never"}, ${s.stalls} stalls, trend ${ms(s.drift)} ms/s, ${s.reqPerS.toFixed(2)} req/s${s.error ? `, ${s.error}` : ""}${s.errors.length ? `, errors: ${s.errors.slice(0, 4).join("; ")}` : ""}`,
       );
@@ -241,7 +257,8 @@ async function main() {
   if (!node) throw new Error("node 20+ is needed for playwright-core");
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
   const keys = (args.modes as string).split(",").filter(Boolean);
-  const cases = CASES.filter((c) => keys.includes(c.key));
+  // In the order given: the default pairs each of ours with the peer's, adjacent in time.
+  const cases = keys.flatMap((k) => CASES.filter((c) => c.key === k));
   const unknown = keys.filter((k) => !CASES.some((c) => c.key === k));
   if (unknown.length)
     throw new Error(`unknown mode(s) ${unknown.join(", ")}: ${CASES.map((c) => c.key).join(", ")}`);

@@ -54,3 +54,23 @@ export function cpuBetween(
   }
   return { ffmpeg, rest };
 }
+
+/**
+ * CPU of a process tree over a window, sampled every second so that a process that exits in the
+ * window (a restarted transcoder) still counts up to its last sample. `ffmpegPids`: how many
+ * distinct ffmpeg processes were seen (1 when the transcoder ran throughout).
+ */
+export function watchCpu(root: number): () => { ffmpeg: number; rest: number; ffmpegPids: number } {
+  const first = cpuSnapshot(root);
+  const last = new Map(first);
+  const sample = () => {
+    for (const [pid, p] of cpuSnapshot(root)) last.set(pid, p);
+  };
+  const timer = setInterval(sample, 1000);
+  return () => {
+    clearInterval(timer);
+    sample();
+    const d = cpuBetween(first, last);
+    return { ...d, ffmpegPids: [...last.values()].filter((p) => p.ffmpeg).length };
+  };
+}

@@ -22,7 +22,11 @@ export interface Row {
   viewer: string;
   s: ViewSummary;
   /** CPU seconds over the viewer's window, scaled to --seconds: ffmpeg, and everything else. */
-  cpu: { ffmpeg: number; rest: number };
+  cpu: { ffmpeg: number; rest: number; perMediaS: number; ffmpegPids: number };
+  /** The newest segment's lag behind the wall clock (ms) when the viewer opened and closed. */
+  lag: [number, number];
+  /** The 1-minute load average when the viewer closed (2 cores, shared). */
+  load: number;
 }
 export interface CaseResult {
   c: Case;
@@ -42,18 +46,20 @@ export function report(
     `\nglass-to-glass: builtin-720p ladder (${m.rungs} at 30 fps), publisher 1280x720@30 stamped, viewer joins ${m.join} s after the first playlist, ${m.seconds} s per viewer, router ${m.routerMode} mode, load average ${m.loadBefore} before, ${load} after\n`,
   );
   console.log(
-    "| mode | player | p50 | p95 | frames (undecoded) | rungs played (s after first frame) | top rung at | stalls | trend ms/s | req/s (manifests) | first frame | CPU s ffmpeg / other |",
+    "| mode | player | p50 | p95 | frames (undecoded) | rungs played (s after first frame) | top rung at | stalls | trend ms/s | req/s (manifests) | first frame | CPU s ffmpeg / other (ffmpeg pids) | CPU s per media s | segment lag open → close | load |",
   );
-  console.log("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log(
+    "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
   for (const r of results) {
     if (r.skipped) {
-      console.log(`| ${r.c.label} | skipped: ${r.skipped} | | | | | | | | | | |`);
+      console.log(`| ${r.c.label} | skipped: ${r.skipped} | | | | | | | | | | | | | |`);
       continue;
     }
-    if (!r.rows.length) console.log(`| ${r.c.label} | not measured: ${r.format} | | | | | | | | | | |`);
+    if (!r.rows.length) console.log(`| ${r.c.label} | not measured: ${r.format} | | | | | | | | | | | | | |`);
     for (const x of r.rows)
       console.log(
-        `| ${r.c.label} | ${x.viewer} | ${sec(x.s.p50)} | ${sec(x.s.p95)} | ${x.s.frames} (${(x.s.undecoded * 100).toFixed(1)}%) | ${x.s.timeline || "—"} | ${x.s.topAt === undefined ? "never" : `${x.s.topAt.toFixed(1)} s`} | ${x.s.stalls} (${ms(x.s.stalledMs)} ms) | ${ms(x.s.drift)} | ${x.s.reqPerS.toFixed(2)} (${x.s.manifestPerS.toFixed(2)}) | ${sec(x.s.firstFrameMs)} | ${x.cpu.ffmpeg.toFixed(1)} / ${x.cpu.rest.toFixed(1)} |`,
+        `| ${r.c.label} | ${x.viewer} | ${sec(x.s.p50)} | ${sec(x.s.p95)} | ${x.s.frames} (${(x.s.undecoded * 100).toFixed(1)}%) | ${x.s.timeline || "—"} | ${x.s.topAt === undefined ? "never" : `${x.s.topAt.toFixed(1)} s`} | ${x.s.stalls} (${ms(x.s.stalledMs)} ms) | ${ms(x.s.drift)} | ${x.s.reqPerS.toFixed(2)} (${x.s.manifestPerS.toFixed(2)}) | ${sec(x.s.firstFrameMs)} | ${x.cpu.ffmpeg.toFixed(1)} / ${x.cpu.rest.toFixed(1)} (${x.cpu.ffmpegPids}) | ${x.cpu.perMediaS.toFixed(2)} | ${sec(x.lag[0])} → ${sec(x.lag[1])} | ${x.load.toFixed(1)} |`,
       );
   }
   console.log(
@@ -86,14 +92,16 @@ export function report(
       const y = rb.rows[i];
       if (!y) return;
       ratios.push(
-        `| ${ra.c.label} / ${rb.c.label} | ${x.viewer} | ${(x.s.p50 / y.s.p50).toFixed(2)} | ${(x.s.p95 / y.s.p95).toFixed(2)} | ${((ra.playable?.segment ?? 0) / (rb.playable?.segment ?? 1)).toFixed(2)} | ${(x.cpu.ffmpeg / y.cpu.ffmpeg).toFixed(2)} | ${((x.cpu.ffmpeg + x.cpu.rest) / (y.cpu.ffmpeg + y.cpu.rest)).toFixed(2)} |`,
+        `| ${ra.c.label} / ${rb.c.label} | ${x.viewer} | ${(x.s.p50 / y.s.p50).toFixed(2)} | ${(x.s.p95 / y.s.p95).toFixed(2)} | ${((ra.playable?.segment ?? 0) / (rb.playable?.segment ?? 1)).toFixed(2)} | ${(x.cpu.ffmpeg / y.cpu.ffmpeg).toFixed(2)} | ${((x.cpu.ffmpeg + x.cpu.rest) / (y.cpu.ffmpeg + y.cpu.rest)).toFixed(2)} | ${(x.cpu.perMediaS / y.cpu.perMediaS).toFixed(2)} |`,
       );
     });
   }
   if (ratios.length) {
     console.log("\nratios, ours / nginx (below 1: ours is lower)\n");
-    console.log("| pair | player | p50 | p95 | publish → first segment | CPU ffmpeg | CPU ffmpeg + server |");
-    console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    console.log(
+      "| pair | player | p50 | p95 | publish → first segment | CPU ffmpeg | CPU ffmpeg + server | CPU per media s |",
+    );
+    console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const l of ratios) console.log(l);
   }
   const all = results.flatMap((r) => r.rows.map((x) => x.s.p50)).filter((x) => !Number.isNaN(x));

@@ -6,7 +6,7 @@
 import { type Publisher, runFfmpeg } from "../../shared/src/testkit/index.ts";
 import { get, playlistUris } from "../lib/hls.ts";
 import { median, percentile } from "../lib/stats.ts";
-import { BAND, CANVAS_H, CANVAS_W, decodeRgba, stampFilter } from "./stamp.ts";
+import { BAND, CANVAS_H, CANVAS_W, decodeRgba, stampFilter, unwrap } from "./stamp.ts";
 import type { ViewerOut } from "./viewer.ts";
 
 export const PUB = { size: "1280x720", rate: 30 };
@@ -87,29 +87,65 @@ export async function checkRungs(
       ...(map ? [await bytes(new URL(map, v.url).href)] : []),
       await bytes(new URL(seg, v.url).href),
     ];
-    const d = Bun.spawnSync(
-      [
-        ...["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", "pipe:0"],
-        ...[
-          "-vf",
-          `crop=iw:ih*${BAND}:0:0,scale=${CANVAS_W}:${CANVAS_H}`,
-          "-f",
-          "rawvideo",
-          "-pix_fmt",
-          "rgba",
-          "pipe:1",
-        ],
-      ],
-      { stdin: Buffer.concat(parts), stdout: "pipe", stderr: "pipe" },
-    );
-    const size = CANVAS_W * CANVAS_H * 4;
-    let good = 0;
-    let total = 0;
-    for (let o = 0; o + size <= d.stdout.length; o += size, total++)
-      if (decodeRgba(d.stdout.subarray(o, o + size), CANVAS_W, CANVAS_H) !== undefined) good++;
+    const frames = readBand(Buffer.concat(parts));
+    const good = frames.filter((px) => decodeRgba(px, CANVAS_W, CANVAS_H) !== undefined).length;
+    const total = frames.length;
     const extinf = Number([...media.text.matchAll(/#EXTINF:([\d.]+)/g)].at(-1)?.[1] ?? 0);
     out.push({ height: v.height, ok: good, total, extinf });
   }
+  return out;
+}
+
+/**
+ * How far the newest segment of the first rung is behind the wall clock: now minus the stamp of
+ * its last frame (ms), or NaN. The server's share of glass-to-glass; if it grows, the transcoder
+ * is slower than real time.
+ */
+export async function segmentLag(masterUrl: string): Promise<number> {
+  try {
+    const master = await get(masterUrl);
+    const v = variants(masterUrl, master.text)[0];
+    if (!v) return Number.NaN;
+    const media = await get(v.url);
+    const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(media.text)?.[1];
+    const seg = playlistUris(media.text).lines.at(-1);
+    if (!seg) return Number.NaN;
+    const now = Date.now();
+    const parts = [
+      ...(map ? [await bytes(new URL(map, v.url).href)] : []),
+      await bytes(new URL(seg, v.url).href),
+    ];
+    let newest = Number.NaN;
+    for (const px of readBand(Buffer.concat(parts))) {
+      const s = decodeRgba(px, CANVAS_W, CANVAS_H);
+      if (s !== undefined) newest = unwrap(s, now);
+    }
+    return now - newest;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The stamp band of every frame of a media file, as RGBA at CANVAS_W×CANVAS_H. */
+function readBand(media: Buffer): Uint8Array[] {
+  const d = Bun.spawnSync(
+    [
+      ...["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", "pipe:0"],
+      ...[
+        "-vf",
+        `crop=iw:ih*${BAND}:0:0,scale=${CANVAS_W}:${CANVAS_H}`,
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgba",
+        "pipe:1",
+      ],
+    ],
+    { stdin: media, stdout: "pipe", stderr: "pipe" },
+  );
+  const size = CANVAS_W * CANVAS_H * 4;
+  const out: Uint8Array[] = [];
+  for (let o = 0; o + size <= d.stdout.length; o += size) out.push(d.stdout.subarray(o, o + size));
   return out;
 }
 
