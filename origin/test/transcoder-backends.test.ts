@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ProfileSpec, type Rendition as RenditionSpec, UTC_TIMING_SCHEME } from "@dionysia/shared";
 import { reportSkip } from "@dionysia/shared/testkit";
+import { runNaming } from "../src/supervisor/low-latency.ts";
 import { h264Level } from "../src/transcoder/codecs.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
 import { GpacBackend } from "../src/transcoder/gpac/index.ts";
@@ -23,7 +24,13 @@ import {
   probeStreams,
   readRendition,
 } from "./helpers/transcode-output.ts";
-import { LiveSource, makeFile, type Transcoded, transcode } from "./helpers/transcode-run.ts";
+import {
+  LiveSource,
+  makeFile,
+  type Transcoded,
+  transcode,
+  transcodeLowLatency,
+} from "./helpers/transcode-run.ts";
 
 const SEG = 1;
 const AUDIO = { codec: "aac", bitrateKbps: 128, channels: 2, sampleRate: 48000 } as const;
@@ -49,6 +56,8 @@ interface KnownDefects {
    * the frames after the first are early by up to one frame (ADR 0024). Boundaries stay exact.
    */
   firstSegmentTiming?: string;
+  /** The back end refuses ll-hls: its refusal must say this (ADR 0083). */
+  lowLatency?: RegExp;
 }
 
 interface BackendCase {
@@ -61,7 +70,10 @@ const backends: BackendCase[] = [
   {
     name: "gpac",
     backend: new GpacBackend(),
-    known: { firstSegmentTiming: "first sample duration copied from the source (ADR 0024)" },
+    known: {
+      firstSegmentTiming: "first sample duration copied from the source (ADR 0024)",
+      lowLatency: /gpac back end does not serve ll-hls yet: use TRANSCODER=ffmpeg/,
+    },
   },
 ];
 
@@ -203,6 +215,58 @@ for (const { name, backend, known } of backends) {
         ],
         true,
       );
+    }, 120_000);
+
+    test("ll-hls: CMAF chunks per rung and audio, parts within PART-TARGET, keyframes on segment starts", async () => {
+      const profile: ProfileSpec = { ...ladder, formats: ["ll-hls"], partDuration: 0.25 };
+      if (known.lowLatency) {
+        // A back end that cannot make it says why, before anything runs.
+        expect(() =>
+          backend.buildCommand({ streamId: "s", profile, inputUrl: "rtmp://x/y", outDir: dir }),
+        ).toThrow(known.lowLatency);
+        return;
+      }
+      const pub = await live.push(profile, { seconds: 7 });
+      const t = await transcodeLowLatency(backend, profile, pub.inputUrl, {
+        timeoutMs: 60_000,
+        root: join(dir, "ll"),
+      });
+      pub.stop();
+      expect(`${t.exit.code} ${t.exit.code === 0 ? "" : t.exit.stderrTail}`).toBe("0 ");
+      const counts: number[] = [];
+      for (const r of t.ll.rungs) {
+        const w = r.seg.window;
+        const complete = w.segments.filter((x) => x.complete);
+        expect(r.seg.initSegment).toBeDefined();
+        // 7 s of input in 1 s segments (the last one may be short, the first may be cut early).
+        expect(complete.length).toBeGreaterThanOrEqual(5);
+        counts.push(w.last()!.msn);
+        const target = r.seg.playlistInput().partTarget;
+        for (const seg of complete.slice(1, -1)) {
+          expect(Math.abs(seg.duration - SEG)).toBeLessThan(0.3);
+          for (const part of seg.parts) expect(part.duration).toBeLessThanOrEqual(target + 1e-6);
+        }
+        // The samples tile the timeline: no hole between parts (players stall on one).
+        for (const [a, b] of complete.slice(0, -1).map((x, i) => [x, complete[i + 1]!] as const))
+          expect(Math.abs(a.decodeTime + a.duration - b.decodeTime)).toBeLessThan(0.002);
+        // Every video segment starts on a keyframe (the encoder's GOP is the segment).
+        if (r.out.kind === "video") expect(w.misaligned).toBe(0);
+        const seg = complete[1]!;
+        const names = runNaming("r1");
+        const { streams, packets } = await probeFiles([
+          join(t.outDir, r.out.dir, names.init),
+          join(t.outDir, r.out.dir, names.segment(seg.msn)),
+        ]);
+        if (r.out.kind === "video") {
+          expect(streams[0]).toMatchObject({
+            width: r.out.rendition!.width,
+            height: r.out.rendition!.height,
+          });
+          expect(packets[0]?.key).toBe(true);
+        } else expect(streams[0]).toMatchObject({ codec_name: "aac", sample_rate: "48000" });
+      }
+      // The audio keeps pace with the video, MSN for MSN.
+      expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
     }, 120_000);
 
     test("frame-rate conversion: 30 fps in, 15 fps out, steady timestamps, keyframe per segment", async () => {

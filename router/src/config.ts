@@ -73,7 +73,7 @@ export const routerSpecs = {
   proxyTimeoutMs: v.int("ROUTER_PROXY_TIMEOUT_MS", {
     default: 10000,
     min: 100,
-    doc: "Proxy mode: time allowed for the origin's response headers",
+    doc: "Proxy mode: time allowed for the origin's response headers (a blocking LL-HLS reload, `_HLS_msn`, 30 s more)",
   }),
   requireBootstrap: v.bool("ROUTER_REQUIRE_BOOTSTRAP", {
     default: false,

@@ -88,6 +88,17 @@ describe("proxy mode", () => {
     assert.equal(body.error.code, "bad_gateway");
   });
 
+  test("a blocking reload (_HLS_msn) may be held past the head timeout; anything else may not", async () => {
+    // ROUTER_PROXY_TIMEOUT_MS is 2000 here; the origin holds for 2300 ms.
+    const held = await fetch(`${router.url}/live/s1/720p/index.m3u8?_HLS_msn=7&_HLS_part=1&hold_ms=2300`);
+    assert.equal(held.status, 200);
+    assert.equal(await held.text(), PLAYLIST);
+    assert.equal(par.hits.at(-1), "GET /live/s1/720p/index.m3u8?_HLS_msn=7&_HLS_part=1&hold_ms=2300");
+    const late = await fetch(`${router.url}/live/s1/720p/index.m3u8?hold_ms=2300`);
+    assert.equal(late.status, 502);
+    await late.body?.cancel();
+  });
+
   test("unknown stream still 404 JSON in proxy mode", async () => {
     const res = await fetch(`${router.url}/live/zzz/master.m3u8`);
     assert.equal(res.status, 404);

@@ -90,7 +90,7 @@ export async function startRun(
     const proc = runTranscoder(cmd, {
       secret: input.inputUrl,
       logger: log,
-      pipes: layout.cmaf?.length ?? 0,
+      ...(layout.cmaf ? { cmaf: layout.cmaf } : {}),
       onStats: (s) => {
         e.stats = { ...e.stats, ...s };
         if (run) {

@@ -10,7 +10,7 @@ import { execa } from "execa";
 import { dieWithParent } from "../process/die-with-parent.ts";
 import { ProgressParser } from "./progress.ts";
 import { redactLine } from "./redact.ts";
-import type { ProcessCommand, TranscoderStats } from "./types.ts";
+import type { CmafOutput, ProcessCommand, TranscoderStats } from "./types.ts";
 
 export interface TranscoderExit {
   code: number | null;
@@ -34,15 +34,15 @@ export interface RunOptions {
   logger: Logger;
   onStats?: (s: TranscoderStats) => void;
   cwd?: string;
-  /** Extra output pipes on descriptors 3, 4, … (CMAF chunk streams of a low-latency job). */
-  pipes?: number;
+  /** The CMAF chunk streams of a low-latency job: extra output pipes on descriptors 3, 4, …. */
+  cmaf?: readonly CmafOutput[];
 }
 
 const TAIL_LINES = 15;
 
 export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTranscoder {
   const sub = execa(...dieWithParent(cmd.cmd, cmd.args), {
-    stdio: ["ignore", "pipe", "pipe", ...Array<"pipe">(o.pipes ?? 0).fill("pipe")],
+    stdio: ["ignore", "pipe", "pipe", ...Array<"pipe">(o.cmaf?.length ?? 0).fill("pipe")],
     buffer: false,
     reject: false,
     cleanup: true,
@@ -79,7 +79,10 @@ export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTransc
       stderrTail: redactLine(String((err as Error).message ?? err), o.secret),
     }),
   );
-  const pipes = Array.from({ length: o.pipes ?? 0 }, (_, i) => sub.stdio[3 + i] as unknown as Readable);
+  const pipes = Array.from(
+    { length: o.cmaf?.length ?? 0 },
+    (_, i) => sub.stdio[3 + i] as unknown as Readable,
+  );
   return {
     pid: sub.pid,
     pipes,

@@ -23,6 +23,7 @@ import { execa } from "execa";
 import { createKeyAuthority } from "../../src/auth/key-authority.ts";
 import { EmbeddedMediaServer } from "../../src/media/embedded/index.ts";
 import type { MediaStreamSpec, PublishEvent } from "../../src/media/types.ts";
+import { LowLatencyRun } from "../../src/supervisor/low-latency.ts";
 import { runTranscoder, type TranscoderExit } from "../../src/transcoder/process.ts";
 import type { OutputLayout, TranscodeJob, TranscoderBackend } from "../../src/transcoder/types.ts";
 
@@ -162,4 +163,37 @@ export async function transcode(
   const exit = await proc.exited;
   clearTimeout(timer);
   return { outDir, layout, exit, job };
+}
+
+export interface TranscodedLowLatency extends Transcoded {
+  ll: LowLatencyRun;
+}
+
+/**
+ * A low-latency job (`ll-hls`): the back end's command with its CMAF pipes, read by the
+ * supervisor's packagers (LowLatencyRun) into `outDir`, until the input ends.
+ */
+export async function transcodeLowLatency(
+  backend: TranscoderBackend,
+  profile: ProfileSpec,
+  inputUrl: string,
+  o: { timeoutMs: number; root?: string },
+): Promise<TranscodedLowLatency> {
+  const outDir = join(o.root ?? mkdtempSync(join(tmpdir(), `suite-ll-${backend.name}-`)), "out");
+  const job: TranscodeJob = { streamId: "suite", profile, inputUrl, outDir, runId: "r1" };
+  const layout = backend.layout(job);
+  // The back end's own folder (gpac's named pipes go there); the packagers write beside it.
+  mkdirSync(outDir, { recursive: true });
+  const ll = new LowLatencyRun(job, layout, outDir);
+  const proc = runTranscoder(backend.buildCommand(job), {
+    secret: inputUrl,
+    logger,
+    ...(layout.cmaf ? { cmaf: layout.cmaf } : {}),
+  });
+  const consumed = ll.consume(proc.pipes, logger);
+  const timer = setTimeout(() => void proc.stop(1000), o.timeoutMs);
+  const exit = await proc.exited;
+  clearTimeout(timer);
+  await consumed;
+  return { outDir, layout, exit, job, ll };
 }

@@ -62,9 +62,12 @@ export const PLAYLIST = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n";
 
 export function startOrigin(name: string): Served & { hits: string[] } {
   const hits: string[] = [];
-  const served = serveLocal((req) => {
+  const served = serveLocal(async (req) => {
     const u = new URL(req.url);
     hits.push(`${req.method} ${u.pathname}${u.search}`);
+    // `hold_ms`: answer late, as an origin holding a blocking playlist reload does.
+    const hold = Number(u.searchParams.get("hold_ms") ?? 0);
+    if (hold > 0) await new Promise((r) => setTimeout(r, hold));
     const cors = { "access-control-allow-origin": "*", "x-origin-name": name };
     if (u.pathname.endsWith(".m3u8"))
       return new Response(req.method === "HEAD" ? null : PLAYLIST, {

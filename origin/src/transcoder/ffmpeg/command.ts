@@ -8,6 +8,7 @@
  */
 import type { AudioSettings, Rendition } from "@dionysia/shared";
 import { cmafMuxerArgs } from "../../packager/reader.ts";
+import { cmafLayout, FIRST_CMAF_FD } from "../cmaf.ts";
 import { DEFAULT_FPS, h264Level, x264Profile } from "../codecs.ts";
 import { MAXRATE_FACTOR } from "../master.ts";
 import { audioDirName, gopFrames, type OutputPlan, planOutputs } from "../plan.ts";
@@ -18,9 +19,6 @@ export interface FfmpegCommandOptions {
   /** ffmpeg log level for stderr (warnings and errors are what the supervisor keeps). */
   logLevel?: string;
 }
-
-/** First descriptor after stdin, stdout (progress) and stderr: the chunk streams go there. */
-export const FIRST_CMAF_FD = 3;
 
 export function ffmpegLayout(job: TranscodeJob): OutputLayout {
   const plan = planOutputs(job);
@@ -48,36 +46,6 @@ export function ffmpegLayout(job: TranscodeJob): OutputLayout {
     variants,
     audio: plan.audio ? { playlist: `${adir}/index.m3u8` } : undefined,
     dirs,
-  };
-}
-
-/**
- * Low latency: one CMAF stream per rung and one for the audio, each on its own descriptor; the
- * packager writes them into the same folders plain HLS uses, so the master is the same.
- */
-export function cmafLayout(plan: OutputPlan): OutputLayout {
-  const adir = audioDirName(plan.video);
-  const cmaf: NonNullable<OutputLayout["cmaf"]> = plan.video.map((rendition, i) => ({
-    kind: "video",
-    rendition,
-    fd: FIRST_CMAF_FD + i,
-    dir: rendition.name,
-    playlist: `${rendition.name}/index.m3u8`,
-  }));
-  if (plan.audio)
-    cmaf.push({
-      kind: "audio",
-      fd: FIRST_CMAF_FD + plan.video.length,
-      dir: adir,
-      playlist: `${adir}/index.m3u8`,
-    });
-  return {
-    master: "master.m3u8",
-    ...(plan.dash ? { dash: "manifest.mpd" } : {}),
-    variants: plan.video.map((rendition) => ({ rendition, playlist: `${rendition.name}/index.m3u8` })),
-    audio: plan.audio ? { playlist: `${adir}/index.m3u8` } : undefined,
-    dirs: [],
-    cmaf,
   };
 }
 

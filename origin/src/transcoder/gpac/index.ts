@@ -28,8 +28,9 @@ export class GpacBackend implements TranscoderBackend {
   }
 
   buildCommand(job: TranscodeJob): ProcessCommand {
-    // Not yet: gpac's chunks would go to the same packager (issue 14); say so rather than serve
-    // ordinary HLS under an ll-hls profile.
+    // gpac 26.07's fragmented-MP4 muxer, fed through its ffavf frame-rate stage, writes each
+    // fragment's first and last sample with the source's duration in the wrong timescale: holes
+    // every part, and hls.js stalls on them (tried, ADR 0083). Refused rather than served so.
     if (planOutputs(job).lowLatency)
       throw new Error("the gpac back end does not serve ll-hls yet: use TRANSCODER=ffmpeg for this profile");
     return buildGpacCommand(job, this.opts);
