@@ -34,7 +34,7 @@ import {
 import { peerMissing, type Rung, startPeer } from "./glass/peer.ts";
 import { watchCpu } from "./glass/proc.ts";
 import { type Case, type CaseResult, type Row, report, type Viewer } from "./glass/report.ts";
-import { checkRungs, segmentLag, startPublisher, summarize, waitPlayable } from "./glass/run.ts";
+import { checkRungs, segmentLag, startPublisher, summarize, variants, waitPlayable } from "./glass/run.ts";
 import { startViewerKit, type ViewerKit } from "./glass/serve.ts";
 import { get } from "./lib/hls.ts";
 import { ms } from "./lib/stats.ts";
@@ -88,7 +88,8 @@ const CASES: Case[] = [
   },
   {
     key: "ll-dash",
-    label: "ours, LL-DASH (1 s segments, 0.5 s chunks)",
+    label: "ours, LL-DASH (builtin-720p-ll: 1 s segments, 0.5 s chunks)",
+    builtin: "builtin-720p-ll",
     seg: 1,
     formats: ["ll-hls", "dash"],
     viewers: [
@@ -172,6 +173,8 @@ async function measure(
       const span = (Date.now() - from) / 1000;
       const d = cpu();
       const lagEnd = await segmentLag(masterUrl);
+      // The rungs the master lists now (the origin sheds the top one when its transcoder falls behind).
+      const served = variants(masterUrl, (await get(masterUrl)).text).map((x) => x.height);
       const s = summarize(out, TOP);
       const k = SECONDS / span;
       const load = Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
@@ -187,6 +190,7 @@ async function measure(
           ffmpegPids: d.ffmpegPids,
         },
         lag: [lagStart, lagEnd],
+        served: served.join("/"),
         load,
       });
       console.error(
@@ -201,12 +205,15 @@ async function measure(
 }
 
 async function ours(p: Platform, c: Case, kit: ViewerKit): Promise<Omit<CaseResult, "c">> {
-  const prof = await p.api("/v1/profiles", {
-    method: "POST",
-    json: { ...LADDER, name: `glass ${c.key}`, segmentDuration: c.seg, formats: c.formats },
-  });
-  if (prof.status !== 201) throw new Error(`create profile: ${prof.status} ${await prof.text()}`);
-  const profileId = ((await prof.json()) as { id: string }).id;
+  let profileId = c.builtin;
+  if (!profileId) {
+    const prof = await p.api("/v1/profiles", {
+      method: "POST",
+      json: { ...LADDER, name: `glass ${c.key}`, segmentDuration: c.seg, formats: c.formats },
+    });
+    if (prof.status !== 201) throw new Error(`create profile: ${prof.status} ${await prof.text()}`);
+    profileId = ((await prof.json()) as { id: string }).id;
+  }
   const created = await p.api("/v1/streams", {
     method: "POST",
     json: { name: `glass ${c.key}`, profileId, location: PARIS },

@@ -15,6 +15,8 @@ export interface Case {
   seg: number;
   formats: string[];
   peer?: boolean;
+  /** A built-in profile used as it is (else the ladder with `seg` and `formats`). */
+  builtin?: string;
   viewers: Viewer[];
 }
 
@@ -25,6 +27,8 @@ export interface Row {
   cpu: { ffmpeg: number; rest: number; perMediaS: number; ffmpegPids: number };
   /** The newest segment's lag behind the wall clock (ms) when the viewer opened and closed. */
   lag: [number, number];
+  /** Heights the master listed when the viewer closed. */
+  served: string;
   /** The 1-minute load average when the viewer closed (2 cores, shared). */
   load: number;
 }
@@ -46,20 +50,21 @@ export function report(
     `\nglass-to-glass: builtin-720p ladder (${m.rungs} at 30 fps), publisher 1280x720@30 stamped, viewer joins ${m.join} s after the first playlist, ${m.seconds} s per viewer, router ${m.routerMode} mode, load average ${m.loadBefore} before, ${load} after\n`,
   );
   console.log(
-    "| mode | player | p50 | p95 | frames (undecoded) | rungs played (s after first frame) | top rung at | stalls | trend ms/s | req/s (manifests) | first frame | CPU s ffmpeg / other (ffmpeg pids) | CPU s per media s | segment lag open → close | load |",
+    "| mode | player | p50 | p95 | frames (undecoded) | rungs served at close | rungs played (s after first frame) | top rung at | stalls | trend ms/s | req/s (manifests) | first frame | CPU s ffmpeg / other (ffmpeg pids) | CPU s per media s | segment lag open → close | load |",
   );
   console.log(
-    "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   );
   for (const r of results) {
     if (r.skipped) {
-      console.log(`| ${r.c.label} | skipped: ${r.skipped} | | | | | | | | | | | | | |`);
+      console.log(`| ${r.c.label} | skipped: ${r.skipped} | | | | | | | | | | | | | | |`);
       continue;
     }
-    if (!r.rows.length) console.log(`| ${r.c.label} | not measured: ${r.format} | | | | | | | | | | | | | |`);
+    if (!r.rows.length)
+      console.log(`| ${r.c.label} | not measured: ${r.format} | | | | | | | | | | | | | | |`);
     for (const x of r.rows)
       console.log(
-        `| ${r.c.label} | ${x.viewer} | ${sec(x.s.p50)} | ${sec(x.s.p95)} | ${x.s.frames} (${(x.s.undecoded * 100).toFixed(1)}%) | ${x.s.timeline || "—"} | ${x.s.topAt === undefined ? "never" : `${x.s.topAt.toFixed(1)} s`} | ${x.s.stalls} (${ms(x.s.stalledMs)} ms) | ${ms(x.s.drift)} | ${x.s.reqPerS.toFixed(2)} (${x.s.manifestPerS.toFixed(2)}) | ${sec(x.s.firstFrameMs)} | ${x.cpu.ffmpeg.toFixed(1)} / ${x.cpu.rest.toFixed(1)} (${x.cpu.ffmpegPids}) | ${x.cpu.perMediaS.toFixed(2)} | ${sec(x.lag[0])} → ${sec(x.lag[1])} | ${x.load.toFixed(1)} |`,
+        `| ${r.c.label} | ${x.viewer} | ${sec(x.s.p50)} | ${sec(x.s.p95)} | ${x.s.frames} (${(x.s.undecoded * 100).toFixed(1)}%) | ${x.served} | ${x.s.timeline || "—"} | ${x.s.topAt === undefined ? "never" : `${x.s.topAt.toFixed(1)} s`} | ${x.s.stalls} (${ms(x.s.stalledMs)} ms) | ${ms(x.s.drift)} | ${x.s.reqPerS.toFixed(2)} (${x.s.manifestPerS.toFixed(2)}) | ${sec(x.s.firstFrameMs)} | ${x.cpu.ffmpeg.toFixed(1)} / ${x.cpu.rest.toFixed(1)} (${x.cpu.ffmpegPids}) | ${x.cpu.perMediaS.toFixed(2)} | ${sec(x.lag[0])} → ${sec(x.lag[1])} | ${x.load.toFixed(1)} |`,
       );
   }
   console.log(
