@@ -4,7 +4,7 @@
  * and body only: headers, caching and routes belong to the HTTP layer that wires this in.
  */
 import { decideReload, holdLimitMs, parseReloadQuery, waitForPart } from "./blocking.ts";
-import { type RenditionReport, targetDuration } from "./playlist.ts";
+import { type PlaylistNaming, type RenditionReport, targetDuration } from "./playlist.ts";
 import type { Segmenter } from "./segmenter.ts";
 
 export interface PlaylistAnswer {
@@ -26,6 +26,8 @@ export interface PlaylistRequestOptions {
    * encoder restart is under way: the next run continues the same playlist.
    */
   ended?: boolean;
+  /** File names as this playlist's URIs (another rung's files, served under a shed rung's path). */
+  naming?: PlaylistNaming;
 }
 
 export async function answerPlaylist(
@@ -53,6 +55,7 @@ export async function answerPlaylist(
     skip: decision.skip,
     renditionReports: o.renditionReports?.() ?? [],
     ended: seg.isEnded && o.ended !== false,
+    ...(o.naming ? { naming: o.naming } : {}),
   });
   return { status: 200, body, blocking: q.msn !== undefined };
 }

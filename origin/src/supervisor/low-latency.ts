@@ -27,6 +27,17 @@ export function runNaming(runId: string): PlaylistNaming {
   };
 }
 
+/** The run's names as seen from another rendition's playlist (`../480p/seg-…`). */
+function relativeNaming(runId: string, fromPlaylist: string, dir: string): PlaylistNaming {
+  const n = runNaming(runId);
+  const up = posix.relative(posix.dirname(fromPlaylist), dir);
+  return {
+    init: posix.join(up, n.init),
+    segment: (msn) => posix.join(up, n.segment(msn)),
+    part: (msn, i) => posix.join(up, n.part(msn, i)),
+  };
+}
+
 /** A file name of a low-latency run: which segment (and part) it is. */
 export function parseRunFile(name: string): { runId: string; msn: number; part?: number } | undefined {
   const m = /^(?:seg-([a-z0-9]+)-([0-9]+)|part-([a-z0-9]+)-([0-9]+)\.([0-9]+))\.m4s$/.exec(name);
@@ -56,6 +67,8 @@ export class LowLatencyRun {
   private successor?: LowLatencyRun;
   /** The run this one replaced: it answers for a playlist until this run has a segment of it. */
   private predecessor?: LowLatencyRun;
+  /** Playlists earlier runs served that this one has not (rungs shed under load). */
+  private readonly former = new Set<string>();
   private readonly successorWaiters = new Set<(next: LowLatencyRun) => void>();
 
   constructor(job: TranscodeJob, layout: OutputLayout, streamDir: string, previous?: LowLatencyRun) {
@@ -87,6 +100,8 @@ export class LowLatencyRun {
       return rung;
     });
     if (previous) {
+      for (const p of [...previous.former, ...previous.byPlaylist.keys()])
+        if (!this.byPlaylist.has(p)) this.former.add(p);
       this.predecessor = previous;
       previous.supersede(this);
     }
@@ -163,10 +178,17 @@ export class LowLatencyRun {
     // Until this run has a segment of the playlist, the one it replaced goes on answering (its
     // window, not ended): players never see an empty or shrunken window across a restart.
     if (this.predecessor && !(rung && hasSegment(rung))) {
-      const a = this.predecessor.answerOwn(playlist, query, signal);
+      // Through the whole chain: a run replaced again before its first segment has nothing yet.
+      const a = this.predecessor.answer(playlist, query, signal);
       if (a) return a;
     }
-    return rung && this.answerFrom(rung, playlist, query, signal);
+    if (rung) return this.answerFrom(rung, playlist, query, signal);
+    // A rung shed under load: players that read the master before go on with the top rung left,
+    // its files named from the shed rung's folder (as plain HLS does, ADR 0027); one new init
+    // segment and the discontinuity sequence tell them.
+    const top = this.rungs.find((r) => r.out.kind === "video");
+    if (!top || !this.former.has(playlist)) return undefined;
+    return this.answerFrom(top, playlist, query, signal, relativeNaming(this.runId, playlist, top.out.dir));
   }
 
   /** This run's own answer, never its predecessor's. */
@@ -184,12 +206,14 @@ export class LowLatencyRun {
     playlist: string,
     query: URLSearchParams,
     signal?: AbortSignal,
+    naming?: PlaylistNaming,
   ): Promise<PlaylistAnswer> {
     const started = Date.now();
     const a = await answerPlaylist(rung.seg, query, {
       signal,
       renditionReports: () => this.reportsFor(rung),
       ended: this.endList,
+      ...(naming ? { naming } : {}),
     });
     // An encoder restart under way: a held request goes on waiting, for the part from the next
     // run (it continues the MSNs), instead of coming back at once and being asked again.
