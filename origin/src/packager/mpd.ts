@@ -72,8 +72,13 @@ export interface MpdInput {
   latency?: LatencyTargets;
   /** Default: the segment duration (each update adds about one announced segment). */
   minimumUpdatePeriod?: number;
-  /** Wall-clock ms of media time 0; default from the first rendition's segment dates. */
+  /**
+   * Wall-clock ms of the stream's media time 0 (its first run's); default this run's own, from the
+   * first rendition's segment dates. A later run's Period starts where its own clock began.
+   */
   availabilityStartTime?: number;
+  /** Period@id (default "0"): a new one per encoder run. */
+  periodId?: string;
 }
 
 /**
@@ -124,7 +129,11 @@ export function renderLiveMpd(input: MpdInput): string | undefined {
   const audio = input.audio ? all.at(-1) : undefined;
   const clock = all[0]!;
   const first = clock.segments[0]!;
-  const ast = input.availabilityStartTime ?? Math.round(first.programDateTime - first.decodeTime * 1000);
+  // This run's media time 0 on the wall clock; a stream's later run keeps the first run's
+  // availabilityStartTime (it must never change under a player) and starts its Period later.
+  const own = Math.round(first.programDateTime - first.decodeTime * 1000);
+  const ast = input.availabilityStartTime ?? own;
+  const periodStart = Math.max(0, (own - ast) / 1000);
   const ended = input.ended ?? false;
   const timing = clock;
   const latency = input.latency ?? defaultLatency(timing.partTarget);
@@ -141,7 +150,7 @@ export function renderLiveMpd(input: MpdInput): string | undefined {
   };
   if (ended) {
     const end = Math.max(...all.map((r) => endOf(r.segments)));
-    mpd.mediaPresentationDuration = duration(end);
+    mpd.mediaPresentationDuration = duration(periodStart + end);
   } else {
     mpd.minimumUpdatePeriod = duration(input.minimumUpdatePeriod ?? timing.segmentDuration);
     // What the listed complete segments span (older files linger a little longer: `retain`).
@@ -166,7 +175,7 @@ export function renderLiveMpd(input: MpdInput): string | undefined {
       "  </ServiceDescription>",
     );
   }
-  out.push('  <Period id="0" start="PT0S">');
+  out.push(`  <Period${attrs({ id: input.periodId ?? "0", start: duration(periodStart) })}>`);
   if (video.length > 0) {
     const w = Math.max(...video.map((r) => track(r, "vide")?.width ?? 0));
     const h = Math.max(...video.map((r) => track(r, "vide")?.height ?? 0));

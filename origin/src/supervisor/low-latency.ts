@@ -53,6 +53,12 @@ interface Rung {
 
 const hasSegment = (r: Rung) => r.seg.window.segments.some((s) => s.complete);
 
+/** Wall-clock ms of a rendition's media time 0 (as renderLiveMpd computes it), once it has one. */
+function ownAst(r: Rung | undefined): number | undefined {
+  const first = r?.seg.window.segments[0];
+  return first && Math.round(first.programDateTime - first.decodeTime * 1000);
+}
+
 export class LowLatencyRun {
   readonly runId: string;
   readonly rungs: Rung[];
@@ -67,6 +73,8 @@ export class LowLatencyRun {
   private successor?: LowLatencyRun;
   /** The run this one replaced: it answers for a playlist until this run has a segment of it. */
   private predecessor?: LowLatencyRun;
+  /** The stream's availabilityStartTime: its first run's media time 0 on the wall clock. */
+  private firstAst?: number;
   /** Playlists earlier runs served that this one has not (rungs shed under load). */
   private readonly former = new Set<string>();
   private readonly successorWaiters = new Set<(next: LowLatencyRun) => void>();
@@ -100,6 +108,7 @@ export class LowLatencyRun {
       return rung;
     });
     if (previous) {
+      this.firstAst = previous.streamAst();
       for (const p of [...previous.former, ...previous.byPlaylist.keys()])
         if (!this.byPlaylist.has(p)) this.former.add(p);
       this.predecessor = previous;
@@ -245,13 +254,22 @@ export class LowLatencyRun {
         }),
       );
     const audio = this.rungs.find((r) => r.out.kind === "audio");
+    const ast = this.streamAst();
     return renderLiveMpd({
+      ...(ast !== undefined ? { availabilityStartTime: ast } : {}),
+      periodId: this.runId,
       video,
       ...(audio ? { audio: mpdRendition(audio.seg, { id: audio.out.dir, path: audio.out.dir }) } : {}),
       utcTimingUrl: this.utcTimingUrl,
       now,
       ended: this.endList && this.rungs.every((r) => r.seg.isEnded),
     });
+  }
+
+  /** The stream's availabilityStartTime: the first run's, inherited by every later one. */
+  streamAst(): number | undefined {
+    this.firstAst ??= ownAst(this.rungs[0]);
+    return this.firstAst;
   }
 
   /** The MSN the next run starts at: past every rendition's newest segment. */

@@ -307,6 +307,8 @@ describe("renderLiveMpd, window edges", () => {
       availabilityStartTime: ast,
     });
     expect(mpd.attrs.availabilityStartTime).toBe(new Date(ast).toISOString());
+    // The stream started 5 s before this run's media time 0: its Period starts there.
+    expect(one(mpd, "Period").attrs.start).toBe("PT5S");
     expect(seconds(mpd.attrs.minimumUpdatePeriod)).toBe(0.5);
     expect(one(mpd, "Latency").attrs).toEqual({ target: "3000", min: "2000", max: "6000" });
     expect(one(mpd, "SegmentTemplate").attrs).toMatchObject({
