@@ -1,34 +1,22 @@
 // Plays an LL-HLS media playlist in headless Chromium with hls.js in low-latency mode; prints JSON.
 // node play-ll.mjs <url> <player-libs node_modules dir> <chromium> <seconds>
-import { readFileSync } from "node:fs";
-import { createServer } from "node:http";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { playInChromium } from "../../../shared/src/testkit/chromium-page.mjs";
 
 const [url, libs, chromiumPath, seconds] = process.argv.slice(2);
-const { chromium } = await import(pathToFileURL(join(libs, "playwright-core/index.mjs")).href);
-const lib = readFileSync(join(libs, "hls.js/dist/hls.min.js"));
-const page = `<!doctype html><video id=v muted autoplay playsinline></video><script src="/lib.js"></script><script>
+const body = `<script>
 window.log=[];window.parts=0;window.frags=0;window.samples=[];const v=document.getElementById('v');
 const h=new Hls({lowLatencyMode:true});window.h=h;
 h.on(Hls.Events.ERROR,(e,d)=>log.push((d.fatal?'FATAL ':'')+d.details));
 h.on(Hls.Events.FRAG_LOADED,(e,d)=>{if(d.part)parts++;else frags++;});
 setInterval(()=>{if(h.latency)samples.push(h.latency)},250);
 h.loadSource(${JSON.stringify(url)});h.attachMedia(v);</script>`;
-const srv = createServer((q, r) => {
-  r.setHeader("content-type", q.url === "/lib.js" ? "text/javascript" : "text/html");
-  r.end(q.url === "/lib.js" ? lib : page);
-});
-await new Promise((res) => srv.listen(0, "127.0.0.1", res));
-const b = await chromium.launch({
-  executablePath: chromiumPath,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"],
-});
-try {
-  const pg = await b.newPage();
-  await pg.goto(`http://127.0.0.1:${srv.address().port}/`);
-  await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
-  const out = await pg.evaluate(() => ({
+const out = await playInChromium({
+  libs,
+  chromiumPath,
+  lib: "hls.js/dist/hls.min.js",
+  body,
+  seconds: Number(seconds),
+  collect: () => ({
     t: v.currentTime,
     height: v.videoHeight,
     log,
@@ -37,9 +25,6 @@ try {
     samples,
     lowLatency: h.lowLatencyMode,
     partTarget: h.levels[0]?.details?.partTarget,
-  }));
-  console.log(JSON.stringify(out));
-} finally {
-  await b.close();
-  srv.close();
-}
+  }),
+});
+console.log(JSON.stringify(out));

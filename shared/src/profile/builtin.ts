@@ -3,6 +3,29 @@ import type { ProfileSpec } from "../schemas/profile.ts";
 
 const AAC = { codec: "aac", bitrateKbps: 128, channels: 2, sampleRate: 48000 } as const;
 
+/** 720p, 480p and 360p at 30 fps: the default ladder, plain and low-latency. */
+const LADDER_720: ProfileSpec["renditions"] = [
+  {
+    name: "720p",
+    codec: "h264",
+    width: 1280,
+    height: 720,
+    fps: 30,
+    bitrateKbps: 2800,
+    preset: "veryfast",
+  },
+  {
+    name: "480p",
+    codec: "h264",
+    width: 854,
+    height: 480,
+    fps: 30,
+    bitrateKbps: 1400,
+    preset: "veryfast",
+  },
+  { name: "360p", codec: "h264", width: 640, height: 360, fps: 30, bitrateKbps: 800, preset: "veryfast" },
+];
+
 export const BUILTIN_PROFILES: Record<string, ProfileSpec> = {
   "builtin-passthrough": {
     name: "Passthrough",
@@ -29,27 +52,7 @@ export const BUILTIN_PROFILES: Record<string, ProfileSpec> = {
   "builtin-720p": {
     name: "720p ladder",
     description: "720p, 480p and 360p",
-    renditions: [
-      {
-        name: "720p",
-        codec: "h264",
-        width: 1280,
-        height: 720,
-        fps: 30,
-        bitrateKbps: 2800,
-        preset: "veryfast",
-      },
-      {
-        name: "480p",
-        codec: "h264",
-        width: 854,
-        height: 480,
-        fps: 30,
-        bitrateKbps: 1400,
-        preset: "veryfast",
-      },
-      { name: "360p", codec: "h264", width: 640, height: 360, fps: 30, bitrateKbps: 800, preset: "veryfast" },
-    ],
+    renditions: LADDER_720,
     audio: AAC,
     segmentDuration: 2,
     windowSize: 6,
@@ -98,27 +101,7 @@ export const BUILTIN_PROFILES: Record<string, ProfileSpec> = {
   "builtin-720p-ll": {
     name: "720p ladder, low latency",
     description: "720p, 480p and 360p as LL-HLS and LL-DASH: 1 s segments of 0.5 s parts",
-    renditions: [
-      {
-        name: "720p",
-        codec: "h264",
-        width: 1280,
-        height: 720,
-        fps: 30,
-        bitrateKbps: 2800,
-        preset: "veryfast",
-      },
-      {
-        name: "480p",
-        codec: "h264",
-        width: 854,
-        height: 480,
-        fps: 30,
-        bitrateKbps: 1400,
-        preset: "veryfast",
-      },
-      { name: "360p", codec: "h264", width: 640, height: 360, fps: 30, bitrateKbps: 800, preset: "veryfast" },
-    ],
+    renditions: LADDER_720,
     audio: AAC,
     segmentDuration: 1,
     partDuration: 0.5,
