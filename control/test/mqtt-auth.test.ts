@@ -261,6 +261,7 @@ describe("mosquitto files", () => {
         "topic read dionysia/v1/nodes/+/state",
         "topic read dionysia/v1/nodes/+/announce",
         "topic read dionysia/v1/nodes/+/streams/+/status",
+        "topic read dionysia/v1/events/+",
       ]);
       const conf = readFileSync(join(dir, "mosquitto.conf"), "utf8");
       expect(conf).toContain("listener 1883 127.0.0.1\nuse_username_as_clientid true");

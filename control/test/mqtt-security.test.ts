@@ -351,6 +351,7 @@ for (const [name, start, skip] of brokers) {
         "dionysia/v1/nodes/+/state",
         "dionysia/v1/nodes/+/telemetry",
         "dionysia/v1/nodes/+/streams/+/status",
+        "dionysia/v1/events/+",
       ])
         expect(await subscribe(d, f)).toBe(1);
       await waitFor("dashboard sees state", () => d.seen.some((s) => s.topic === topics.nodeState(B)), 5000);

@@ -106,6 +106,7 @@ for (const [name, start] of brokers) {
         "dionysia/v1/nodes/+/state",
         "dionysia/v1/nodes/+/announce",
         "dionysia/v1/nodes/+/streams/+/status",
+        "dionysia/v1/events/+",
       ])
         expect(await subscribe(dash, f)).toBe(1);
       if (name === "embedded aedes") {

@@ -18,6 +18,7 @@ const FILTERS = [
   "dionysia/v1/nodes/+/state",
   "dionysia/v1/nodes/+/announce",
   "dionysia/v1/nodes/+/streams/+/status",
+  "dionysia/v1/events/+",
 ];
 const clients: MqttClient[] = [];
 
@@ -101,6 +102,41 @@ describe("GET /v1/telemetry/mqtt with a WebSocket listener and a dashboard passw
       .find((l) => l.includes('"reason":"publish_denied"'));
     expect(refusal).toContain('"username":"dionysia.dashboard"');
     expect(refusal).toContain(topics.nodeState("edge-t"));
+  });
+
+  test("the dashboard reads each platform event live on dionysia/v1/events/{type}, once (ADR 0097)", async () => {
+    const cred = (await c.api("GET", "/v1/telemetry/mqtt")).body;
+    const dash = await connect(cred.url, { username: cred.username, password: cred.password });
+    const got: { topic: string; body: { id: string; type: string; data: { id?: string } } }[] = [];
+    dash.on("message", (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) }));
+    expect((await dash.subscribeAsync("dionysia/v1/events/+", { qos: 1 }))[0]?.qos).toBe(1);
+    const created = await c.api("POST", "/v1/streams", { body: { name: "feed" } });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    await waitFor("stream.created on MQTT", () => got.some((g) => g.body.data.id === id), 5000);
+    const deleted = await c.api("DELETE", `/v1/streams/${id}`);
+    expect(deleted.status).toBe(204);
+    await waitFor(
+      "stream.deleted on MQTT",
+      () => got.some((g) => g.body.type === "stream.deleted" && g.body.data.id === id),
+      5000,
+    );
+    const mine = got.filter((g) => g.body.data.id === id);
+    expect(mine.map((g) => g.topic)).toEqual([
+      "dionysia/v1/events/stream.created",
+      "dionysia/v1/events/stream.deleted",
+    ]);
+    // The same events, with the same ids, as GET /v1/events lists them.
+    const listed = (await c.api("GET", `/v1/events?streamId=${id}`)).body.items as { id: string }[];
+    expect(mine.map((g) => g.body.id).sort()).toEqual(listed.map((e) => e.id).sort());
+    // Not retained: a subscriber arriving now gets nothing of them.
+    const late = await connect(cred.url, { username: cred.username, password: cred.password });
+    let lateSeen = 0;
+    late.on("message", () => lateSeen++);
+    await late.subscribeAsync("dionysia/v1/events/+", { qos: 1 });
+    const probe = await c.api("POST", "/v1/streams", { body: { name: "probe" } });
+    await waitFor("the probe's event", () => got.some((g) => g.body.data.id === probe.body.id), 5000);
+    await waitFor("the late subscriber gets only the probe's event", () => lateSeen === 1, 5000);
   });
 
   test("documented in the OpenAPI document", async () => {

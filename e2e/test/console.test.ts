@@ -223,5 +223,16 @@ describe.skipIf(missing.length > 0)("console in Chromium", () => {
     const id = step("created").streamId as string;
     expect(items.some((i) => i.startsWith("stream:") && i.includes(id) && i.includes("live"))).toBe(true);
     expect(items.some((i) => i.startsWith("node:") && i.includes("paris online"))).toBe(true);
+    // The platform events (webhook events) too: created, connected and active, from GET /v1/events.
+    for (const type of ["stream.created", "stream.connected", "stream.active"])
+      expect(items.some((i) => i.startsWith("event:") && i.includes(type) && i.includes(id))).toBe(true);
+  });
+
+  test("a platform event reaches the open events view over MQTT, not by polling the API", () => {
+    const s = step("deleted-event");
+    const id = step("created").streamId as string;
+    expect(s.types as string[]).toContain(`stream.deleted ${id}`);
+    // One GET /v1/events when the console opened (before the deletion): the deletion came live.
+    expect(s.eventsRequests).toBe(1);
   });
 });

@@ -104,7 +104,14 @@ export const PERMISSIONS: Record<MqttRole, RolePermissions> = {
   router: { publish: [], subscribe: [`${TOPIC_ROOT}/routes/+`, `${N}/+/state`, `${TOPIC_ROOT}/keys`] },
   dashboard: {
     publish: [],
-    subscribe: [`${N}/+/telemetry`, `${N}/+/state`, `${N}/+/announce`, `${N}/+/streams/+/status`],
+    // Events carry ids, names and states, never keys or secrets (ADR 0097).
+    subscribe: [
+      `${N}/+/telemetry`,
+      `${N}/+/state`,
+      `${N}/+/announce`,
+      `${N}/+/streams/+/status`,
+      `${TOPIC_ROOT}/events/+`,
+    ],
   },
 };
 

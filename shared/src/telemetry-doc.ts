@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Kind, type TObject, type TSchema } from "@sinclair/typebox";
 import { type MqttIdentity, type MqttRole, mayRead, PERMISSIONS, ROLE_USERNAMES } from "./mqtt-auth.ts";
+import { PlatformEvent } from "./schemas/event.ts";
 import {
   NodeAnnounce,
   NodeDesired,
@@ -109,11 +110,23 @@ export const TOPIC_DOCS: readonly TopicDoc[] = [
     qos: 1,
     about: "Public keys that verify playback tokens (signed streams).",
   },
+  {
+    topic: topics.event("{type}"),
+    schema: PlatformEvent,
+    schemaName: "PlatformEvent",
+    from: "control (the scheduler lease holder)",
+    retained: false,
+    qos: 1,
+    about:
+      "Every event of `GET /v1/events` (the body webhooks get, ADR 0097), within about `EVENT_FEED_INTERVAL_MS` of being recorded; `{type}` is the event type, e.g. `stream.active`. At least once: an event may come twice across a control hand-over; dedupe by `id`. Missed ones are in `GET /v1/events`.",
+  },
 ];
 
 /** A concrete topic for the permission checks, and the subscription filter for the docs. */
-const sample = (t: string) => t.replaceAll(NODE, "n1").replaceAll(STREAM, "s1");
-export const filterOf = (t: string) => t.replaceAll(NODE, "+").replaceAll(STREAM, "+");
+const sample = (t: string) =>
+  t.replaceAll(NODE, "n1").replaceAll(STREAM, "s1").replaceAll("{type}", "stream.active");
+export const filterOf = (t: string) =>
+  t.replaceAll(NODE, "+").replaceAll(STREAM, "+").replaceAll("{type}", "+");
 
 function readers(t: string): string {
   const out = ["control"];

@@ -14,6 +14,8 @@ export const topics = {
   route: (streamId: string) => `${TOPIC_ROOT}/routes/${streamId}`,
   /** Retained list of live playback verification keys (public JWKs only; ADR 0060). */
   playbackKeys: `${TOPIC_ROOT}/keys`,
+  /** Platform events as GET /v1/events lists them, not retained (ADR 0097). */
+  event: (type: string) => `${TOPIC_ROOT}/events/${type}`,
 } as const;
 
 /** Subscription filters. */
@@ -23,18 +25,22 @@ export const filters = {
   allNodeTelemetry: `${TOPIC_ROOT}/nodes/+/telemetry`,
   allStreamStatus: `${TOPIC_ROOT}/nodes/+/streams/+/status`,
   allRoutes: `${TOPIC_ROOT}/routes/+`,
+  allEvents: `${TOPIC_ROOT}/events/+`,
 } as const;
 
 export type ParsedTopic =
   | { kind: "nodeAnnounce" | "nodeState" | "nodeTelemetry" | "nodeDesired"; nodeId: string }
   | { kind: "streamStatus"; nodeId: string; streamId: string }
   | { kind: "route"; streamId: string }
-  | { kind: "playbackKeys" };
+  | { kind: "playbackKeys" }
+  | { kind: "event"; type: string };
 
 const ID = `(${ID_CHARS})`;
 const NODE_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/(announce|state|telemetry|desired)$`);
 const STATUS_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/streams/${ID}/status$`);
 const ROUTE_RE = new RegExp(`^${TOPIC_ROOT}/routes/${ID}$`);
+/** An event type: `stream.active`, `node.offline` (checked against the schema by the reader). */
+const EVENT_RE = new RegExp(`^${TOPIC_ROOT}/events/([a-z]{1,32}\\.[a-z]{1,32})$`);
 
 const NODE_KINDS = {
   announce: "nodeAnnounce",
@@ -52,5 +58,7 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   m = ROUTE_RE.exec(topic);
   if (m) return { kind: "route", streamId: m[1] as string };
   if (topic === topics.playbackKeys) return { kind: "playbackKeys" };
+  m = EVENT_RE.exec(topic);
+  if (m) return { kind: "event", type: m[1] as string };
   return undefined;
 }

@@ -4,6 +4,7 @@
  * charts and the event list read from here, never by polling the API. Payloads are checked
  * against the same TypeBox schemas the services use.
  */
+import { type PlatformEvent as Platform, PlatformEvent } from "@dionysia/shared/schemas/event";
 import { NodeState, NodeTelemetry, StreamStatusMessage } from "@dionysia/shared/schemas/mqtt";
 import { parseTopic } from "@dionysia/shared/topics";
 import { Value } from "@sinclair/typebox/value";
@@ -29,7 +30,11 @@ export interface TelemetryPoint {
 
 export interface FeedEvent {
   at: number;
-  kind: "node" | "stream";
+  /** node/stream: a state change seen on MQTT; event: a platform event (GET /v1/events, ADR 0097). */
+  kind: "node" | "stream" | "event";
+  /** A platform event's id and type (the same event may come from the API and from MQTT). */
+  id?: string;
+  type?: string;
   subject: string;
   text: string;
   /** true for the retained message found on connect (a state, not a change seen live). */
@@ -74,6 +79,7 @@ class Feed {
       this.#notify();
       return;
     }
+    void this.#loadHistory();
     const client = mqtt.connect(access.url, {
       username: access.username,
       password: access.password,
@@ -166,11 +172,47 @@ class Feed {
           retained,
         });
       }
+    } else if (parsed.kind === "event" && Value.Check(PlatformEvent, body)) {
+      this.#platform(body);
     } else if (parsed.kind !== "nodeAnnounce") {
       this.messages.rejected++;
       return;
     }
     this.#notify();
+  }
+
+  /** The recent platform events from the API: what happened before this tab opened. */
+  async #loadHistory(): Promise<void> {
+    try {
+      const page = await api<{ items: unknown[] }>("GET", "/v1/events?limit=50");
+      for (const e of page.items) if (Value.Check(PlatformEvent, e)) this.#platform(e);
+      this.#notify();
+    } catch (err) {
+      this.error = `events: ${(err as Error).message}`;
+      this.#notify();
+    }
+  }
+
+  /** A platform event, once by id, in time order with the rest (newest first). */
+  #platform(e: Platform): void {
+    if (this.events.some((x) => x.id === e.id)) return;
+    const data = e.data as { id?: unknown; name?: unknown; nodeId?: unknown; error?: unknown };
+    const subject = typeof data.id === "string" ? data.id : "";
+    const name = typeof data.name === "string" && data.name ? ` (${data.name})` : "";
+    const on = e.type.startsWith("stream.") && typeof data.nodeId === "string" ? ` on ${data.nodeId}` : "";
+    const why = typeof data.error === "string" ? `: ${data.error}` : "";
+    const item: FeedEvent = {
+      at: Date.parse(e.createdAt),
+      kind: "event",
+      id: e.id,
+      type: e.type,
+      subject,
+      text: `${e.type} ${subject}${name}${on}${why}`,
+      retained: false,
+    };
+    const i = this.events.findIndex((x) => x.at < item.at);
+    this.events.splice(i < 0 ? this.events.length : i, 0, item);
+    if (this.events.length > EVENTS) this.events.length = EVENTS;
   }
 
   #event(e: FeedEvent): void {

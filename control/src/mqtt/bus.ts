@@ -13,6 +13,7 @@ import {
   NodeDesired,
   NodeState,
   NodeTelemetry,
+  PlatformEvent,
   PlaybackKeys,
   parseTopic,
   Route,
@@ -220,6 +221,13 @@ export class ControlBus {
     const err = validate(Route, route);
     if (err) throw new Error(`invalid route for ${route.id}: ${err}`);
     await this.publishRetained(topics.route(route.id), JSON.stringify(route));
+  }
+
+  /** A platform event (ADR 0097): QoS 1, not retained (the table is the record, not the broker). */
+  async publishEvent(e: PlatformEvent): Promise<void> {
+    const err = validate(PlatformEvent, e);
+    if (err) throw new Error(`invalid event ${e.id}: ${err}`);
+    await this.client.publishAsync(topics.event(e.type), JSON.stringify(e), { qos: 1, retain: false });
   }
 
   /** Deletes a route: an empty retained payload removes it from the broker and the routers. */

@@ -49,6 +49,7 @@ import {
 import { type RouteNode, routeFor } from "../scheduler/routes.ts";
 import { playbackKeysMessage } from "../signing-keys/service.ts";
 import { applyAssignments, recordStreamStatus } from "../streams/assignment.ts";
+import { EventFeed } from "./event-feed.ts";
 import { LeaseKeeper } from "./lease.ts";
 
 export interface NetworkDeps {
@@ -74,6 +75,9 @@ export class Network implements ControlBusHandler {
   private kickTimer: ReturnType<typeof setTimeout> | undefined;
   private intervalTimer: ReturnType<typeof setInterval> | undefined;
   private flushTimer: ReturnType<typeof setInterval> | undefined;
+  private feedTimer: ReturnType<typeof setInterval> | undefined;
+  private feed: EventFeed | undefined;
+  private feeding = false;
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
@@ -118,9 +122,11 @@ export class Network implements ControlBusHandler {
       ttlMs: c.leaseTtlMs,
       logger: this.d.log,
     });
+    this.feed = new EventFeed(this.d.db, (e) => this.bus?.publishEvent(e) ?? Promise.resolve());
     this.lease.on("gained", () => {
       // A new leader republishes everything once: it does not know what the last one sent.
       this.published.clear();
+      void this.feed?.reset().catch((err) => this.log.error({ err }, "event feed reset failed"));
       this.kick();
     });
     await this.lease.start();
@@ -151,6 +157,7 @@ export class Network implements ControlBusHandler {
     );
     this.intervalTimer = setInterval(() => this.kick(), c.reconcileIntervalMs);
     this.flushTimer = setInterval(() => this.flushTelemetry(), 1000);
+    this.feedTimer = setInterval(() => void this.relayEvents(), this.d.config.eventFeedIntervalMs);
     this.kick();
   }
 
@@ -160,6 +167,7 @@ export class Network implements ControlBusHandler {
     clearTimeout(this.kickTimer);
     clearInterval(this.intervalTimer);
     clearInterval(this.flushTimer);
+    clearInterval(this.feedTimer);
     await this.running;
     await this.writes;
     await this.lease?.stop({ release: true });
@@ -264,6 +272,19 @@ export class Network implements ControlBusHandler {
     }));
     const routeNodes = rows.map(toRouteNode);
     return { nodes: views, rows: routeNodes, streams: snap };
+  }
+
+  /** The MQTT event feed (ADR 0097), on the scheduler lease holder only. */
+  private async relayEvents(): Promise<void> {
+    if (this.feeding || this.stopped || !this.isLeader || !this.bus || !this.feed) return;
+    this.feeding = true;
+    try {
+      await this.feed.pass();
+    } catch (err) {
+      this.log.warn({ err }, "event feed pass failed");
+    } finally {
+      this.feeding = false;
+    }
   }
 
   private async reconcile(): Promise<void> {

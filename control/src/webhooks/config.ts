@@ -51,4 +51,10 @@ export const webhookConfigSpecs = {
     max: 3650,
     doc: "Events (GET /v1/events) and their deliveries are deleted after this many days",
   }),
+  eventFeedIntervalMs: v.int("EVENT_FEED_INTERVAL_MS", {
+    default: 500,
+    min: 50,
+    max: 60_000,
+    doc: "How often the scheduler lease holder publishes new events on MQTT `dionysia/v1/events/{type}` (ADR 0097)",
+  }),
 };

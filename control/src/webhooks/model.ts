@@ -1,28 +1,11 @@
 /** Webhooks, deliveries and events (ADR 0090): one set of schemas for validation and OpenAPI. */
+
+import { EVENT_TYPES, EventTypeSchema, PlatformEvent } from "@dionysia/shared";
 import type { Static } from "@sinclair/typebox";
 import { t } from "elysia";
 
-/**
- * Every event type: the one list the API, the outbox and the docs use. Literals, not an enum: an
- * optional enum in a query string would be filled with its first value.
- */
-export const EventTypeSchema = t.Union(
-  [
-    t.Literal("stream.created"),
-    t.Literal("stream.connected"),
-    t.Literal("stream.active"),
-    t.Literal("stream.disconnected"),
-    t.Literal("stream.idle"),
-    t.Literal("stream.error"),
-    t.Literal("stream.deleted"),
-    t.Literal("recording.ready"),
-    t.Literal("node.online"),
-    t.Literal("node.offline"),
-  ],
-  { description: "Event type" },
-);
-export type EventType = Static<typeof EventTypeSchema>;
-export const EVENT_TYPES: readonly EventType[] = EventTypeSchema.anyOf.map((s) => s.const);
+export type { EventType } from "@dionysia/shared";
+export { EVENT_TYPES, EventTypeSchema };
 
 const EventTypes = t.Union(
   [t.Array(EventTypeSchema, { minItems: 1, maxItems: EVENT_TYPES.length, uniqueItems: true }), t.Null()],
@@ -124,15 +107,7 @@ export const DeliveryPage = t.Object({
   nextCursor: t.Union([t.String(), t.Null()]),
 });
 
-export const Event = t.Object(
-  {
-    id: t.String(),
-    type: EventTypeSchema,
-    createdAt: t.String({ format: "date-time" }),
-    data: t.Record(t.String(), t.Unknown(), { description: "The object the event is about" }),
-  },
-  { description: "Also the JSON body of every webhook delivery" },
-);
+export const Event = PlatformEvent;
 
 export const EventQuery = t.Object({
   limit: Limit,

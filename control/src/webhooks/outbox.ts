@@ -8,7 +8,7 @@
  * attempt here; `GET /v1/events` and `GET /v1/webhooks/{id}/deliveries` read from here.
  */
 import { newId, type StreamStatusValue } from "@dionysia/shared";
-import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import {
   type AttemptRow,
@@ -446,4 +446,24 @@ export async function resendDelivery(
   }
   const [view] = await withHistory(db, [row]);
   return view as DeliveryView;
+}
+
+/** Oldest first: events created at or after `sinceMs` (the MQTT event feed reads these). */
+export async function eventsSince(db: Db, sinceMs: number, limit: number): Promise<EventRow[]> {
+  return db
+    .select()
+    .from(events)
+    .where(gte(events.createdAt, sinceMs))
+    .orderBy(asc(events.createdAt), asc(events.id))
+    .limit(limit);
+}
+
+/** createdAt of the newest event, or undefined for none. */
+export async function newestEventAt(db: Db): Promise<number | undefined> {
+  const [row] = await db
+    .select({ at: events.createdAt })
+    .from(events)
+    .orderBy(desc(events.createdAt))
+    .limit(1);
+  return row?.at;
 }
