@@ -13,6 +13,8 @@ export interface Case {
   key: string;
   label: string;
   seg: number;
+  /** LL-HLS part duration (else the profile default, 0.5 s). */
+  part?: number;
   formats: string[];
   peer?: boolean;
   /** A built-in profile used as it is (else the ladder with `seg` and `formats`). */

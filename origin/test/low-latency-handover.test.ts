@@ -1,10 +1,10 @@
 /**
  * The hand-over between low-latency runs (ADR 0083), on real CMAF from ffmpeg (recorded, then
  * fed to the packagers as the pipes would): a restart that sheds the top rung, and a restart
- * replaced again before its first segment.
+ * replaced again before its first segment; and the LL-DASH manifest across both.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type ProfileSpec } from "@dionysia/shared";
@@ -15,6 +15,7 @@ import { cmafMuxerArgs } from "../src/packager/reader.ts";
 import { LowLatencyRun } from "../src/supervisor/low-latency.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
 import type { TranscodeJob } from "../src/transcoder/types.ts";
+import { all, expandTimeline, one, parseXml, seconds, type XmlElement } from "./packager/xml.ts";
 
 const logger = createLogger({ service: "test", level: "silent" });
 const rung = (name: string, height: number) => ({
@@ -125,5 +126,38 @@ describe.skipIf(!FFMPEG)("low-latency hand-over between runs", () => {
     expect(c.answer("720p/index.m3u8", new URLSearchParams())).toBeUndefined();
     // And the kept rung is itself.
     expect((await playlist(c, "90p/index.m3u8")).text).toContain('#EXT-X-MAP:URI="init-c.mp4"');
+  }, 60_000);
+
+  test("LL-DASH across the restarts: no unfinished segment announced, the replaced run a closed Period", async () => {
+    const withDash: ProfileSpec = { ...full, formats: ["ll-hls", "dash"] };
+    const a = run(withDash, "da");
+    await feed(a);
+    const b = run({ ...withDash, renditions: [rung("90p", 90)] }, "db", a);
+    const c = run({ ...withDash, renditions: [rung("90p", 90)] }, "dc", b);
+    // Before c has a segment, a's manifest answers, dynamic, with a's complete segments only:
+    // a's encoder is gone, so the segment it had open will never be there.
+    const waiting = parseXml(c.manifest() ?? "");
+    expect(waiting.attrs.type).toBe("dynamic");
+    const listed = (period: XmlElement) =>
+      all(period, "Representation").flatMap((rep) => {
+        const tpl = one(rep, "SegmentTemplate");
+        const n = Number(tpl.attrs.startNumber);
+        return expandTimeline(one(tpl, "SegmentTimeline")).map((_, i) =>
+          tpl.attrs.media!.replace("$Number$", String(n + i)),
+        );
+      });
+    for (const uri of listed(one(waiting, "Period"))) expect(existsSync(join(dir, "live", uri))).toBe(true);
+    await feed(c);
+    const mpd = parseXml(c.manifest() ?? "");
+    const periods = all(mpd, "Period");
+    // b wrote nothing: a's Period, closed, then c's.
+    expect(periods.map((p) => p.attrs.id)).toEqual(["da", "dc"]);
+    expect(periods[0]!.attrs.duration).toBeDefined();
+    for (const tpl of all(periods[0]!, "SegmentTemplate"))
+      expect(tpl.attrs.availabilityTimeOffset).toBeUndefined();
+    for (const uri of listed(periods[0]!)) expect(existsSync(join(dir, "live", uri))).toBe(true);
+    expect(seconds(periods[1]!.attrs.start)).toBeGreaterThanOrEqual(
+      seconds(periods[0]!.attrs.start) + seconds(periods[0]!.attrs.duration),
+    );
   }, 60_000);
 });

@@ -22,6 +22,28 @@ export function newId(prefix: string, length = 16): string {
   return `${prefix}_${randomBase62(length)}`;
 }
 
+let lastMs = 0;
+let seq = 0;
+
+function base62(n: number, width: number): string {
+  let out = "";
+  for (let v = Math.floor(n); v > 0; v = Math.floor(v / 62)) out = ALPHABET[v % 62] + out;
+  return out.padStart(width, "0");
+}
+
+/**
+ * An id that sorts (as a string) in the order this process made them: milliseconds, then a
+ * counter within the millisecond, then randomness. Events use it so that two written in the same
+ * millisecond keep their order in `GET /v1/events` and the MQTT feed (ALPHABET is in ASCII order).
+ */
+export function newSortableId(prefix: string, now = Date.now()): string {
+  if (now > lastMs) {
+    lastMs = now;
+    seq = 0;
+  } else seq++;
+  return `${prefix}_${base62(lastMs, 8)}${base62(seq, 4)}${randomBase62(8)}`;
+}
+
 /** Playback ids are used in URLs and file paths: base62 only, no prefix separator issues. */
 export function newStreamId(): string {
   return randomBase62(20);

@@ -1,6 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { haversineKm, isValidLatLon, nearest } from "../src/geo.ts";
-import { newStreamId, newStreamKey, randomBase62, SAFE_ID, safeEqual, sha256Hex } from "../src/ids.ts";
+import {
+  newSortableId,
+  newStreamId,
+  newStreamKey,
+  randomBase62,
+  SAFE_ID,
+  safeEqual,
+  sha256Hex,
+} from "../src/ids.ts";
 
 describe("geo", () => {
   test("haversine matches known distances", () => {
@@ -44,5 +52,16 @@ describe("ids", () => {
     expect(safeEqual("abc", "abc")).toBe(true);
     expect(safeEqual("abc", "abd")).toBe(false);
     expect(safeEqual("abc", "abcd")).toBe(false);
+  });
+});
+
+describe("newSortableId", () => {
+  test("ids made in one millisecond sort in the order they were made, and after earlier ones", () => {
+    const earlier = newSortableId("evt", 1_800_000_000_000);
+    const same = Array.from({ length: 500 }, () => newSortableId("evt", 1_800_000_000_001));
+    expect([...same].sort()).toEqual(same);
+    expect(earlier < (same[0] as string)).toBe(true);
+    expect(new Set(same).size).toBe(500);
+    for (const id of same) expect(id).toMatch(/^evt_[0-9A-Za-z]{20}$/);
   });
 });

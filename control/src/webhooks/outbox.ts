@@ -7,7 +7,7 @@
  * dispatcher (dispatcher.ts) claims due deliveries with a conditional update and records each
  * attempt here; `GET /v1/events` and `GET /v1/webhooks/{id}/deliveries` read from here.
  */
-import { newId, type StreamStatusValue } from "@dionysia/shared";
+import { newId, newSortableId, type StreamStatusValue } from "@dionysia/shared";
 import { and, asc, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import {
@@ -74,7 +74,7 @@ export async function recordEvent(
   about: { streamId?: string; nodeId?: string } = {},
   now = Date.now(),
 ): Promise<string> {
-  const id = newId("evt", 20);
+  const id = newSortableId("evt", now);
   await db.batch([
     db.insert(events).values({
       id,

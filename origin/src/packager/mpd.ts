@@ -79,6 +79,17 @@ export interface MpdInput {
   availabilityStartTime?: number;
   /** Period@id (default "0"): a new one per encoder run. */
   periodId?: string;
+  /**
+   * The run this one replaced (an encoder restart), while its segments are still in the window:
+   * a closed Period before this run's, so a player in it plays to its end and moves on instead of
+   * asking for the segment that run never finished (dash.js stops on that 404).
+   */
+  previous?: { periodId: string; video: readonly MpdRendition[]; audio?: MpdRendition };
+  /**
+   * This run's encoder has stopped while the stream goes on (a restart under way): the timeline
+   * lists complete segments only, since the open one will never be finished. The MPD stays dynamic.
+   */
+  stopped?: boolean;
 }
 
 /**
@@ -175,7 +186,26 @@ export function renderLiveMpd(input: MpdInput): string | undefined {
       "  </ServiceDescription>",
     );
   }
-  out.push(`  <Period${attrs({ id: input.periodId ?? "0", start: duration(periodStart) })}>`);
+  const prev = !ended && input.previous ? closedPeriod(input.previous, ast, periodStart) : [];
+  out.push(...prev);
+  out.push(...periodLines(video, audio, input.periodId ?? "0", periodStart, ended || !!input.stopped));
+  out.push(`  <UTCTiming${attrs({ schemeIdUri: UTC_HTTP_XSDATE, value: input.utcTimingUrl })}/>`);
+  out.push("</MPD>");
+  return `${out.join("\n")}\n`;
+}
+
+/** One Period: its video and audio AdaptationSets. `closedFor`: a closed Period's duration. */
+function periodLines(
+  video: Ready[],
+  audio: Ready | undefined,
+  id: string,
+  start: number,
+  ended: boolean,
+  closedFor?: number,
+): string[] {
+  const out = [
+    `  <Period${attrs({ id, start: duration(start), duration: closedFor === undefined ? undefined : duration(closedFor) })}>`,
+  ];
   if (video.length > 0) {
     const w = Math.max(...video.map((r) => track(r, "vide")?.width ?? 0));
     const h = Math.max(...video.map((r) => track(r, "vide")?.height ?? 0));
@@ -207,9 +237,25 @@ export function renderLiveMpd(input: MpdInput): string | undefined {
     );
   }
   out.push("  </Period>");
-  out.push(`  <UTCTiming${attrs({ schemeIdUri: UTC_HTTP_XSDATE, value: input.utcTimingUrl })}/>`);
-  out.push("</MPD>");
-  return `${out.join("\n")}\n`;
+  return out;
+}
+
+/**
+ * The replaced run's Period, closed: its complete segments only, ending where the next Period
+ * starts (or its last segment, if that is sooner). Nothing when it is not ready or ends before
+ * the new Period's start by more than it lasts (nothing of it left to play).
+ */
+function closedPeriod(p: NonNullable<MpdInput["previous"]>, ast: number, nextStart: number): string[] {
+  const given = p.audio ? [...p.video, p.audio] : [...p.video];
+  if (given.length === 0 || !given.every(ready)) return [];
+  const all = given as Ready[];
+  const first = all[0]!.segments[0]!;
+  const start = Math.max(0, (Math.round(first.programDateTime - first.decodeTime * 1000) - ast) / 1000);
+  const end = Math.min(...all.map((r) => endOf(r.segments)));
+  const length = Math.min(end, nextStart - start);
+  if (!(length > 0)) return [];
+  const video = all.slice(0, p.video.length);
+  return periodLines(video, p.audio ? all.at(-1) : undefined, p.periodId, start, true, length);
 }
 
 type Ready = MpdRendition & { init: InitInfo };

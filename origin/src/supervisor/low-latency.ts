@@ -8,7 +8,7 @@
 import { join, posix } from "node:path";
 import { type Logger, TIME_PATH } from "@dionysia/shared";
 import { holdLimitMs } from "../packager/blocking.ts";
-import { mpdRendition, renderLiveMpd } from "../packager/mpd.ts";
+import { type MpdRendition, mpdRendition, renderLiveMpd } from "../packager/mpd.ts";
 import { type PlaylistNaming, type RenditionReport, targetDuration } from "../packager/playlist.ts";
 import { partTargetFor, Segmenter } from "../packager/segmenter.ts";
 import { answerPlaylist, type PlaylistAnswer } from "../packager/serve.ts";
@@ -75,6 +75,9 @@ export class LowLatencyRun {
   private predecessor?: LowLatencyRun;
   /** The stream's availabilityStartTime: its first run's media time 0 on the wall clock. */
   private firstAst?: number;
+  /** The run this one replaced, kept for its closed Period in the LL-DASH manifest (one back only). */
+  private earlier?: LowLatencyRun;
+  private readonly startedAt = Date.now();
   /** Playlists earlier runs served that this one has not (rungs shed under load). */
   private readonly former = new Set<string>();
   private readonly successorWaiters = new Set<(next: LowLatencyRun) => void>();
@@ -112,6 +115,10 @@ export class LowLatencyRun {
       for (const p of [...previous.former, ...previous.byPlaylist.keys()])
         if (!this.byPlaylist.has(p)) this.former.add(p);
       this.predecessor = previous;
+      // A run replaced before its first segment has no Period: the one before it stays.
+      this.earlier = previous.ready() ? previous : previous.earlier;
+      // One Period back is enough (a player is at most one restart behind); the chain goes.
+      previous.earlier = undefined;
       previous.supersede(this);
     }
   }
@@ -243,6 +250,28 @@ export class LowLatencyRun {
     if (!this.dash) return undefined;
     if (this.predecessor && !this.ready()) return this.predecessor.manifest(now);
     this.predecessor = undefined;
+    const ast = this.streamAst();
+    const stopped = this.rungs.every((r) => r.seg.isEnded);
+    // The closed Period goes once the live window has moved past it (DASH-IF: no Period wholly
+    // before the time-shift buffer is needed).
+    const span =
+      (this.rungs[0]?.seg.window.config.segmentDuration ?? 1) *
+      (this.rungs[0]?.seg.window.config.windowSize ?? 6);
+    if (this.earlier && now - this.startedAt > span * 1000) this.earlier = undefined;
+    const previous = this.earlier?.periodInput();
+    return renderLiveMpd({
+      ...(ast !== undefined ? { availabilityStartTime: ast } : {}),
+      ...this.periodInput(),
+      ...(previous ? { previous } : {}),
+      utcTimingUrl: this.utcTimingUrl,
+      now,
+      ended: this.endList && stopped,
+      stopped,
+    });
+  }
+
+  /** This run's renditions as one Period of the LL-DASH manifest. */
+  private periodInput(): { periodId: string; video: MpdRendition[]; audio?: MpdRendition } {
     const video = this.rungs
       .filter((r) => r.out.kind === "video")
       .map((r) =>
@@ -254,16 +283,11 @@ export class LowLatencyRun {
         }),
       );
     const audio = this.rungs.find((r) => r.out.kind === "audio");
-    const ast = this.streamAst();
-    return renderLiveMpd({
-      ...(ast !== undefined ? { availabilityStartTime: ast } : {}),
+    return {
       periodId: this.runId,
       video,
       ...(audio ? { audio: mpdRendition(audio.seg, { id: audio.out.dir, path: audio.out.dir }) } : {}),
-      utcTimingUrl: this.utcTimingUrl,
-      now,
-      ended: this.endList && this.rungs.every((r) => r.seg.isEnded),
-    });
+    };
   }
 
   /** The stream's availabilityStartTime: the first run's, inherited by every later one. */

@@ -318,6 +318,66 @@ describe("renderLiveMpd, window edges", () => {
   });
 });
 
+describe("renderLiveMpd across an encoder restart", () => {
+  /** A run whose media time 0 is `startMs` on the wall clock: `parts` fragments of 0.5 s. */
+  const runWindow = (parts: number, startMs: number) => {
+    const w = new LiveWindow({ segmentDuration: 2, windowSize: 6 });
+    for (let i = 0; i < parts; i++)
+      w.add({
+        decodeTime: i * 0.5,
+        duration: 0.5,
+        independent: i % 4 === 0,
+        length: 1000 + i,
+        arrivedAt: startMs + (i + 1) * 500,
+      });
+    return w;
+  };
+  // The old run wrote 3 complete segments (6 s) and half a fourth; the new one began at T0 + 7 s.
+  const old = runWindow(13, T0);
+  const next = runWindow(5, T0 + 7000);
+  const mpd = render({
+    video: [rendition(next, "720p", videoInit(1280, 720))],
+    availabilityStartTime: T0,
+    periodId: "new",
+    previous: { periodId: "old", video: [rendition(old, "720p", videoInit(1280, 720))] },
+  });
+  const periods = all(mpd, "Period");
+
+  test("the replaced run is a closed Period first: its complete segments only, with its duration", () => {
+    expect(mpd.attrs.type).toBe("dynamic");
+    expect(periods.map((p) => p.attrs.id)).toEqual(["old", "new"]);
+    expect(periods[0]!.attrs.start).toBe("PT0S");
+    expect(periods[0]!.attrs.duration).toBe("PT6S");
+    const tpl = one(periods[0]!, "SegmentTemplate");
+    // Never the segment that run did not finish: a player asking for it got a 404 and stopped.
+    expect(expandTimeline(one(tpl, "SegmentTimeline")).map((e) => e.t / VIDEO_TS)).toEqual([0, 2, 4]);
+    expect(tpl.attrs.availabilityTimeOffset).toBeUndefined();
+  });
+
+  test("the new run's Period follows where its clock began, live as before", () => {
+    expect(periods[1]!.attrs.start).toBe("PT7S");
+    expect(periods[1]!.attrs.duration).toBeUndefined();
+    expect(one(periods[1]!, "SegmentTemplate").attrs.availabilityTimeComplete).toBe("false");
+  });
+
+  test("a closed Period overlapping the next is cut where the next starts", () => {
+    const late = render({
+      video: [rendition(runWindow(5, T0 + 5000), "720p", videoInit(1280, 720))],
+      availabilityStartTime: T0,
+      previous: { periodId: "old", video: [rendition(old, "720p", videoInit(1280, 720))] },
+    });
+    expect(all(late, "Period")[0]!.attrs.duration).toBe("PT5S");
+  });
+
+  test("a stopped run (the next not ready yet): still dynamic, complete segments only", () => {
+    const stopped = render({ video: [rendition(old, "720p", videoInit(1280, 720))], stopped: true });
+    expect(stopped.attrs.type).toBe("dynamic");
+    const tpl = one(stopped, "SegmentTemplate");
+    expect(expandTimeline(one(tpl, "SegmentTimeline")).length).toBe(3);
+    expect(tpl.attrs.availabilityTimeOffset).toBeUndefined();
+  });
+});
+
 describe("renderLiveMpd, ended", () => {
   const w = windowWith(13);
   w.end(); // the open segment closes short (0.5 s)
