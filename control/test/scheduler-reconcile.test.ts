@@ -22,6 +22,7 @@ function stream(id: string, o: Partial<StreamSnapshot> = {}): StreamSnapshot {
     playbackPolicy: "public",
     status: "live",
     profile: P360,
+    reconnectWindowSeconds: null,
     keyHash: "a".repeat(64),
     srtPassphrase: "p".repeat(32),
     source: null,

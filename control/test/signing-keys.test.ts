@@ -181,6 +181,7 @@ describe("desired entries", () => {
       playbackPolicy: "public",
       status: "live",
       profile: BUILTIN_PROFILES["builtin-360p"] as ProfileSpec,
+      reconnectWindowSeconds: null,
       keyHash: "a".repeat(64),
       srtPassphrase: "p".repeat(32),
       source: null,

@@ -81,6 +81,7 @@ describe.skipIf(missing.length > 0 || !hasMosquitto)("e2e: LL-HLS through the ro
   let dataDir: string;
   let publisher: Publisher | undefined;
   let id = "";
+  let plain: { id: string; pushUrl: string } | undefined;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "dionysia-e2e-ll-"));
@@ -241,7 +242,8 @@ describe.skipIf(missing.length > 0 || !hasMosquitto)("e2e: LL-HLS through the ro
     const ing = (await (await platform.api(`/v1/streams/${s.id}/ingest`)).json()) as {
       ingest: { rtmp: string };
     };
-    publisher = publish(`${ing.ingest.rtmp}/${s.streamKey}`, { size: "640x360", rate: 15, seconds: 300 });
+    plain = { id: s.id, pushUrl: `${ing.ingest.rtmp}/${s.streamKey}` };
+    publisher = publish(plain.pushUrl, { size: "640x360", rate: 15, seconds: 300 });
     const master = `${platform.routerUrl}/live/${s.id}/master.m3u8`;
     await waitFor("the plain master through the router", async () => (await fetch(master)).ok, 45_000, 200);
     // A viewer joining a running stream (a few segments in the window).
@@ -264,12 +266,64 @@ describe.skipIf(missing.length > 0 || !hasMosquitto)("e2e: LL-HLS through the ro
     expect(top!.at).toBeLessThan(10);
     expect(out.height).toBe(360);
   }, 150_000);
+
+  test("the publisher drops for 5 s and comes back: hls.js plays on, the media sequence never goes back", async () => {
+    if (!plain) throw new Error("the plain HLS stream of the test before is needed");
+    const { id: sid, pushUrl } = plain;
+    const playlist = `${platform.routerUrl}/live/${sid}/360p/index.m3u8`;
+    // Every playlist a viewer would read, through the router, the whole time.
+    const seen: { msn: number; ended: boolean; discontinuity: boolean; status: number }[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const res = await fetch(playlist);
+        const text = await res.text();
+        const msn = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? -1);
+        seen.push({
+          msn,
+          ended: text.includes("#EXT-X-ENDLIST"),
+          discontinuity: text.includes("#EXT-X-DISCONTINUITY"),
+          status: res.status,
+        });
+        await Bun.sleep(250);
+      }
+    })();
+    const status = async () =>
+      ((await (await platform.api(`/v1/streams/${sid}`)).json()) as { status: string }).status;
+    const playing = play(
+      `${platform.routerUrl}/live/${sid}/master.m3u8`,
+      hlsjsSettings(["hls"]),
+      "reconnect",
+      32,
+    );
+    await Bun.sleep(6000); // the viewer is playing
+    await publisher?.stop();
+    await waitFor("reconnecting", async () => (await status()) === "reconnecting", 10_000, 200);
+    await Bun.sleep(5000); // the streamer's network blip
+    publisher = publish(pushUrl, { size: "640x360", rate: 15, seconds: 300 });
+    await waitFor("live again", async () => (await status()) === "live", 30_000, 200);
+    await waitFor("the new run in the playlist", () => seen.some((x) => x.discontinuity), 20_000, 200);
+    const { out } = await playing;
+    watching = false;
+    await watcher;
+    expect(out.log.filter((l) => l.startsWith("FATAL"))).toEqual([]);
+    // Playback went on after the blip: 32 s in the page, about 5 s of it without a streamer.
+    expect(out.t).toBeGreaterThan(18);
+    expect(seen.filter((x) => x.status !== 200 || x.ended)).toEqual([]);
+    const msns = seen.map((x) => x.msn);
+    for (let i = 1; i < msns.length; i++) expect(msns[i]!).toBeGreaterThanOrEqual(msns[i - 1]!);
+  }, 150_000);
 });
 
-/** Plays `url` for 20 s in Chromium with hls.js and `config`; the report and its latency median. */
-async function play(url: string, config: object, label: string): Promise<{ out: PlayReport; p50: number }> {
+/** Plays `url` for `seconds` (20) in Chromium with hls.js and `config`; the report and its latency median. */
+async function play(
+  url: string,
+  config: object,
+  label: string,
+  seconds = 20,
+): Promise<{ out: PlayReport; p50: number }> {
   const proc = Bun.spawn(
-    [NODE!, join(ROOT, "e2e/lib/play-abr.mjs"), url, LIBS, CHROMIUM, "20", JSON.stringify(config)],
+    [NODE!, join(ROOT, "e2e/lib/play-abr.mjs"), url, LIBS, CHROMIUM, String(seconds), JSON.stringify(config)],
     { stdout: "pipe", stderr: "pipe", timeout: 90_000 },
   );
   const [stdout, stderr] = [await new Response(proc.stdout).text(), await new Response(proc.stderr).text()];

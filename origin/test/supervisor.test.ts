@@ -29,11 +29,12 @@ const small: ProfileSpec = {
   container: "fmp4",
 };
 const KEY_HASH = "a".repeat(64);
-const desired = (id: string, profile: ProfileSpec): DesiredStream => ({
+const desired = (id: string, profile: ProfileSpec, reconnectWindowSeconds?: number): DesiredStream => ({
   id,
   role: "origin",
   profile,
   keyHash: KEY_HASH,
+  ...(reconnectWindowSeconds !== undefined ? { reconnectWindowSeconds } : {}),
 });
 
 let dataDir: string;
@@ -55,6 +56,7 @@ async function setup(opts: {
   video?: boolean;
   probeInput?: SupervisorOptions["probeInput"];
   tracks?: { video: boolean; audio: boolean };
+  reconnectWindowSeconds?: number;
 }) {
   const port = await freePort();
   const publisher: Publisher = publish(`udp://127.0.0.1:${port}`, { audio: opts.audio, video: opts.video });
@@ -74,7 +76,7 @@ async function setup(opts: {
     await sup.stop();
     await publisher.stop();
   });
-  await sup.setDesired([desired(opts.id, opts.profile)]);
+  await sup.setDesired([desired(opts.id, opts.profile, opts.reconnectWindowSeconds)]);
   const inputUrl = `udp://127.0.0.1:${port}?overrun_nonfatal=1&fifo_size=100000`;
   media.publish({
     streamId: opts.id,
@@ -243,6 +245,60 @@ describe("supervisor + ffmpeg", () => {
     await waitFor("live after a probe", () => sup.status("tracks1") === "live", 45_000);
     expect(probed).toEqual([inputUrl]);
   }, 120_000);
+
+  test("reconnect window: input gone → reconnecting, playlist open; back → it goes on; window over → idle, ENDLIST", async () => {
+    const id = "recon1";
+    const { sup, media, inputUrl, outDir } = await setup({
+      id,
+      profile: { ...small, formats: ["hls"], renditions: [small.renditions[1]!] },
+      reconnectWindowSeconds: 3,
+    });
+    const seen: string[] = [];
+    sup.onStatus((ev) => {
+      if (ev.id === id && seen.at(-1) !== ev.status) seen.push(ev.status);
+    });
+    const path = join(outDir, "90p", "index.m3u8");
+    const read = () => (existsSync(path) ? readPlaylist(path) : undefined);
+    const lastMsn = (p: ReturnType<typeof readPlaylist>) => p.mediaSequence + p.segments.length - 1;
+    await waitFor("3 segments served", () => (read()?.segments.length ?? 0) >= 3, 45_000);
+    const pid1 = sup.processes()[0]!.pid!;
+
+    media.unpublish(id);
+    await waitFor("reconnecting", () => sup.status(id) === "reconnecting", 5000);
+    await waitFor("transcoder stopped", () => !isAlive(pid1), 10_000);
+    const during = read()!;
+    expect(during.ended).toBe(false); // viewers wait for the streamer: no ENDLIST
+
+    media.publish({ streamId: id, protocol: "srt", inputUrl });
+    await waitFor("live again", () => sup.status(id) === "live", 45_000);
+    await waitFor(
+      "new run's segments after a discontinuity",
+      () => {
+        const p = read();
+        return p !== undefined && p.discontinuities.length > 0 && lastMsn(p) > lastMsn(during) + 1;
+      },
+      30_000,
+    );
+    const after = read()!;
+    expect(after.mediaSequence).toBeGreaterThanOrEqual(during.mediaSequence); // never goes back
+    expect(after.ended).toBe(false);
+
+    const pid2 = sup.processes()[0]!.pid!;
+    media.unpublish(id);
+    await waitFor("reconnecting again", () => sup.status(id) === "reconnecting", 5000);
+    await waitFor("process gone", () => !isAlive(pid2), 10_000);
+    expect(read()!.ended).toBe(false);
+    await waitFor("window over: idle", () => sup.status(id) === "idle", 8000);
+    await waitFor("ENDLIST", () => read()?.ended === true, 5000);
+    // Back within the window it goes from reconnecting straight to live: never `starting`, which
+    // would make routers answer 503 while the old playlists are still being served.
+    expect(seen).toEqual(["live", "reconnecting", "live", "reconnecting", "idle"]);
+
+    // After the end, a publish is a new session: new playlists, from the start.
+    media.publish({ streamId: id, protocol: "srt", inputUrl });
+    await waitFor("a new playlist", () => read()?.ended === false && read()?.mediaSequence === 0, 45_000);
+    expect(read()!.discontinuities).toEqual([]);
+  }, 150_000);
 
   test("stall (input goes silent) → restarted; not desired → nothing runs", async () => {
     const { sup, publisher, media } = await setup({

@@ -9,6 +9,7 @@ export * from "./playback/sign.ts";
 export * from "./playback/token.ts";
 export * from "./profile/builtin.ts";
 export * from "./profile/cost.ts";
+export * from "./profile/reconnect-window.ts";
 export * from "./profile/validate.ts";
 export * from "./pull-source.ts";
 export * from "./rate-limit.ts";

@@ -81,7 +81,7 @@ export const TOPIC_DOCS: readonly TopicDoc[] = [
     retained: true,
     qos: 1,
     about:
-      "A stream's state on the node carrying it, on every change: idle, starting, live or error, with its encoder figures and the renditions served.",
+      "A stream's state on the node carrying it, on every change: idle, starting, live, error or reconnecting (its publisher dropped, the reconnect window runs), with its encoder figures and the renditions served.",
   },
   {
     topic: topics.nodeDesired(NODE),

@@ -70,11 +70,13 @@ export const streams = sqliteTable(
       .notNull()
       .references(() => profiles.id, { onDelete: "restrict" }),
     playbackPolicy: text("playback_policy", { enum: ["public", "signed"] }).notNull(),
-    status: text("status", { enum: ["idle", "starting", "live", "error"] }).notNull(),
+    status: text("status", { enum: ["idle", "starting", "live", "error", "reconnecting"] }).notNull(),
     region: text("region"),
     lat: real("lat"),
     lon: real("lon"),
     source: text("source"),
+    /** The stream's own reconnect window in seconds (null: its profile's; shared reconnect-window.ts). */
+    reconnectWindowSeconds: integer("reconnect_window_seconds"),
     nodeId: text("node_id").references(() => nodes.id, { onDelete: "set null" }),
     /**
      * Overflow: the node that transcodes (role `transcode`) while `nodeId` only ingests (role

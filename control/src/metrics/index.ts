@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import { streams } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 
-const STATUSES = ["idle", "starting", "live", "error"] as const;
+const STATUSES = ["idle", "starting", "live", "error", "reconnecting"] as const;
 
 /** Records every request (route template, not raw path, so ids do not explode the label set). */
 export function requestMetricsPlugin(deps: Deps) {

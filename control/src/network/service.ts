@@ -12,6 +12,7 @@ import {
   type NodeState,
   type NodeTelemetry,
   randomBase62,
+  reconnectWindowSeconds,
   type StreamStatusMessage,
 } from "@dionysia/shared";
 import type { Client } from "@libsql/client";
@@ -48,7 +49,7 @@ import {
 } from "../scheduler/reconcile.ts";
 import { type RouteNode, routeFor } from "../scheduler/routes.ts";
 import { playbackKeysMessage } from "../signing-keys/service.ts";
-import { applyAssignments, recordStreamStatus } from "../streams/assignment.ts";
+import { applyAssignments, closeExpiredWindows, recordStreamStatus } from "../streams/assignment.ts";
 import { EventFeed } from "./event-feed.ts";
 import { LeaseKeeper } from "./lease.ts";
 
@@ -258,6 +259,7 @@ export class Network implements ControlBusHandler {
       playbackPolicy: s.playbackPolicy,
       status: s.status,
       profile: spec,
+      reconnectWindowSeconds: s.reconnectWindowSeconds,
       keyHash: s.keyHash,
       srtPassphrase: s.srtPassphrase,
       source: s.source,
@@ -290,6 +292,8 @@ export class Network implements ControlBusHandler {
   private async reconcile(): Promise<void> {
     await this.writes;
     if (!this.isLeader || !this.bus) return;
+    const closed = await closeExpiredWindows(this.d.db);
+    if (closed.length > 0) this.log.info({ streamIds: closed }, "reconnect windows closed");
     let snap = await this.snapshot();
     const changes = planReconcile(snap.streams, snap.nodes, { tieKm: this.d.config.placementTieKm });
     if (changes.size > 0) {
@@ -311,7 +315,13 @@ export class Network implements ControlBusHandler {
   }
 
   private async applyAssignments(changes: Map<string, Assignment>, before: StreamSnapshot[]): Promise<void> {
-    const prev = new Map(before.map((s) => [s.id, s]));
+    const prev = new Map(
+      before.map((s) => [
+        s.id,
+        // Pull streams are placed again by the scheduler: only a push waits for its streamer.
+        { ...s, reconnectWindowMs: s.source === null ? reconnectWindowSeconds(s, s.profile) * 1000 : 0 },
+      ]),
+    );
     await applyAssignments(this.d.db, changes, prev);
     for (const [id, a] of changes)
       this.log.info(

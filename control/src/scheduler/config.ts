@@ -24,6 +24,6 @@ export const schedulerConfigSpecs = {
     default: 15_000,
     min: 0,
     max: 600_000,
-    doc: "After a publisher leaves, its stream keeps its capacity this long so a reconnect finds room",
+    doc: "After a stream with no reconnect window (0) loses its publisher, it keeps its capacity this long so a reconnect finds room; streams with a window hold it for the window (ADR 0091)",
   }),
 };

@@ -9,8 +9,10 @@ import {
   type LatLon,
   type ProfileSpec,
   profileCost,
+  reconnectWindowSeconds,
   relayPullUrl,
   type StreamRole,
+  type StreamStatusValue,
 } from "@dionysia/shared";
 import { servedCost, servedProfile } from "./ladder.ts";
 import type { NodeView } from "./placement.ts";
@@ -20,8 +22,10 @@ import { type AssignedStream, planFailover } from "./plans.ts";
 export interface StreamSnapshot {
   id: string;
   playbackPolicy: "public" | "signed";
-  status: "idle" | "starting" | "live" | "error";
+  status: StreamStatusValue;
   profile: ProfileSpec;
+  /** The stream's own reconnect window (null: its profile's). */
+  reconnectWindowSeconds: number | null;
   keyHash: string;
   srtPassphrase: string;
   source: string | null;
@@ -145,6 +149,7 @@ export function desiredFor(
         keyHash: s.keyHash,
         srtPassphrase: s.srtPassphrase,
         source: s.source,
+        reconnectWindowSeconds: reconnectWindowSeconds(s, s.profile),
         // Signed playback (ADR 0060): only signed streams carry it, public payloads are unchanged.
         ...(s.playbackPolicy === "signed" ? { playbackPolicy: "signed" as const } : {}),
       };

@@ -9,11 +9,13 @@
  *   last live, on a node that is now offline or gone): a route with no origins, so routers
  *   answer a retryable 503 rather than 404 (and never send viewers to an origin without the
  *   stream);
+ * - reconnecting (its publisher dropped, the reconnect window runs): as live, the origin keeps
+ *   serving the window's playlists;
  * - stopped on a healthy node: a route with no origins while its reconnect grace runs (the
  *   streamer is probably coming back), then none;
  * - never started: no route, routers answer 404.
  */
-import { Route, type RouteOrigin, type StreamRole, validate } from "@dionysia/shared";
+import { Route, type RouteOrigin, type StreamRole, type StreamStatusValue, validate } from "@dionysia/shared";
 import { placementsOf } from "./reconcile.ts";
 
 export interface RouteNode {
@@ -28,7 +30,7 @@ export interface RouteNode {
 export interface RoutedStream {
   id: string;
   playbackPolicy: Route["policy"];
-  status: "idle" | "starting" | "live" | "error";
+  status: StreamStatusValue;
   nodeId: string | null;
   transcodeNodeId: string | null;
   /** The node that last reported the stream live (null: never live, or that node was deleted). */
@@ -74,7 +76,8 @@ export function routeFor(
   ts = Date.now(),
 ): Route | null {
   const base = { id: s.id, policy: s.playbackPolicy, ts };
-  if (s.status === "live") {
+  // Reconnecting: viewers stay on the origin that keeps the playlists open for the streamer.
+  if (s.status === "live" || s.status === "reconnecting") {
     const origins = servingOrigins(placementsOf(s), nodes);
     // Live but its node went offline: failing over.
     return checked({ ...base, origins: origins ?? [] });

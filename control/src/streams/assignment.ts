@@ -3,10 +3,10 @@
  * scheduler's assignments, unassigning a forgotten node. With service.ts the only writer of
  * stream rows.
  */
-import type { StreamStatusMessage, StreamStatusValue } from "@dionysia/shared";
+import { reconnectWindowSeconds, type StreamStatusMessage, type StreamStatusValue } from "@dionysia/shared";
 import { and, eq, isNull, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { nodes, type StreamRow, streams } from "../db/schema.ts";
+import { nodes, profiles, type StreamRow, streams } from "../db/schema.ts";
 import type { ControlEvents } from "../events.ts";
 import type { Assignment } from "../scheduler/reconcile.ts";
 import { recordEvent, streamEventData, streamTransitions } from "../webhooks/outbox.ts";
@@ -105,7 +105,9 @@ export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Pro
         // What the node serves is unknown until it reports; until then the admitted ladder shows.
         servedRenditions: null,
         reservedUntil: c.reservedUntil,
-        status: "starting",
+        // Back on the node that holds its reconnect window: it stays routed there until the node
+        // reports it live again (its playlists go on); anywhere else it starts afresh.
+        status: sql`case when ${streams.status} = 'reconnecting' and ${streams.nodeId} = ${c.nodeId} then 'reconnecting' else 'starting' end`,
         updatedAt: Date.now(),
       })
       .where(
@@ -148,6 +150,8 @@ export async function claimStream(db: Db, c: Claim, events?: ControlEvents): Pro
  */
 export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs: number): Promise<boolean> {
   const now = Date.now();
+  // Reconnecting: the capacity is held for the whole reconnect window (the streamer is coming back).
+  const windowEnd = s.status === "reconnecting" ? now + (await reconnectWindowMs(db, s.id)) : undefined;
   const done = await withStatus(db, s.id, async (status) => {
     const [row] = await db
       .update(streams)
@@ -164,6 +168,7 @@ export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs
         ...(s.renditions ? { servedRenditions: s.renditions } : {}),
         ...(s.status === "live" ? { liveNodeId: s.nodeId } : {}),
         // The publisher left (or never got going): only the grace is held from now on.
+        ...(windowEnd !== undefined ? { reservedUntil: windowEnd } : {}),
         ...(s.status === "idle" || s.status === "error"
           ? {
               reservedUntil: sql`case when ${streams.status} in ('live', 'starting') then ${now + graceMs} else ${streams.reservedUntil} end`,
@@ -188,6 +193,16 @@ export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs
   return true;
 }
 
+/** The reconnect window that applies to a stream, in ms (0 for an unknown one). */
+async function reconnectWindowMs(db: Db, id: string): Promise<number> {
+  const [row] = await db
+    .select({ own: streams.reconnectWindowSeconds, spec: profiles.spec })
+    .from(streams)
+    .innerJoin(profiles, eq(streams.profileId, profiles.id))
+    .where(eq(streams.id, id));
+  return row ? reconnectWindowSeconds({ reconnectWindowSeconds: row.own }, row.spec) * 1000 : 0;
+}
+
 /**
  * Records the status an origin reports; returns false for an unknown stream. No event: status
  * comes from the MQTT layer itself and changes neither desired state nor routes.
@@ -209,21 +224,38 @@ export async function setStreamStatus(db: Db, streamId: string, status: StreamSt
 export async function applyAssignments(
   db: Db,
   changes: ReadonlyMap<string, Assignment>,
-  before: ReadonlyMap<string, Assignment & { status?: StreamStatusValue }>,
+  before: ReadonlyMap<string, Assignment & { status?: StreamStatusValue; reconnectWindowMs?: number }>,
 ): Promise<void> {
   const moved: string[] = [];
+  const now = Date.now();
   await db.transaction(async (tx) => {
     for (const [id, a] of changes) {
       const was = before.get(id);
       const isMove = was?.nodeId !== a.nodeId || was?.transcodeNodeId !== a.transcodeNodeId;
       if (isMove) moved.push(id);
+      // A push stream whose node died while it was up: its streamer will reconnect (to another
+      // node), so it waits out its reconnect window instead of ending now.
+      const waits =
+        isMove &&
+        !a.nodeId &&
+        (was?.reconnectWindowMs ?? 0) > 0 &&
+        (was?.status === "live" || was?.status === "starting" || was?.status === "reconnecting");
       await tx
         .update(streams)
         .set({
           nodeId: a.nodeId,
           transcodeNodeId: a.transcodeNodeId,
-          updatedAt: Date.now(),
-          ...(isMove ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) } : {}),
+          updatedAt: now,
+          ...(waits
+            ? {
+                status: "reconnecting" as const,
+                ...(was?.status !== "reconnecting"
+                  ? { reservedUntil: now + (was?.reconnectWindowMs ?? 0) }
+                  : {}),
+              }
+            : isMove
+              ? { status: a.nodeId ? ("starting" as const) : ("idle" as const) }
+              : {}),
         })
         .where(eq(streams.id, id));
     }
@@ -233,6 +265,30 @@ export async function applyAssignments(
     const row = await getStreamRow(db, id);
     if (row) await recordTransitions(db, before.get(id)?.status ?? null, row);
   }
+}
+
+/**
+ * Ends the reconnect windows nobody else will end: streams `reconnecting` past their window with
+ * no node, or on a node that is not online (an origin ends its own windows and reports `idle`).
+ * Returns the ids it set `idle`.
+ */
+export async function closeExpiredWindows(db: Db, now = Date.now()): Promise<string[]> {
+  const rows = await db
+    .update(streams)
+    .set({ status: "idle", updatedAt: now })
+    .where(
+      and(
+        eq(streams.status, "reconnecting"),
+        sql`coalesce(${streams.reservedUntil}, 0) <= ${now}`,
+        or(
+          isNull(streams.nodeId),
+          sql`not exists (select 1 from ${nodes} where ${nodes.id} = ${streams.nodeId} and ${nodes.state} = 'online')`,
+        ),
+      ),
+    )
+    .returning();
+  for (const row of rows) await recordTransitions(db, "reconnecting", row);
+  return rows.map((r) => r.id);
 }
 
 /**

@@ -58,6 +58,7 @@ function toStream(
     location: r.lat !== null && r.lon !== null ? { lat: r.lat, lon: r.lon } : null,
     source: r.source,
     nodeId: r.nodeId,
+    reconnectWindowSeconds: r.reconnectWindowSeconds,
     ...(r.stats
       ? {
           stats: {
@@ -179,6 +180,7 @@ export async function createStream(
         lat: input.location?.lat ?? null,
         lon: input.location?.lon ?? null,
         source: input.source ?? null,
+        reconnectWindowSeconds: input.reconnectWindowSeconds ?? null,
         nodeId: null,
         srtPort,
         keyHash: sha256Hex(streamKey),
@@ -278,6 +280,7 @@ export async function updateStream(
     set.lon = patch.location?.lon ?? null;
   }
   if (patch.source !== undefined) set.source = patch.source;
+  if (patch.reconnectWindowSeconds !== undefined) set.reconnectWindowSeconds = patch.reconnectWindowSeconds;
   const [row] = await db.update(streams).set(set).where(eq(streams.id, id)).returning();
   if (!row) throw notFound("stream", id);
   events?.emit("stream.updated", { streamId: id, nodeId: row.nodeId });

@@ -45,6 +45,17 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await rename(`${path}.tmp`, path);
 }
 
+/** The stream ended: every served media playlist gets `EXT-X-ENDLIST` (written once more). */
+export async function endServed(ctx: RunContext, e: Entry): Promise<void> {
+  const outDir = streamDir(ctx.o, e.id);
+  await Promise.all(
+    [...e.served.values()].map((pl) => {
+      pl.ended = true;
+      return writeAtomic(join(outDir, pl.path), pl.render()).catch(() => undefined);
+    }),
+  );
+}
+
 function hostCpu(): { idle: number; total: number } {
   let idle = 0;
   let total = 0;

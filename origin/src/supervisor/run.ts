@@ -47,8 +47,17 @@ export async function startRun(
     clearTimeout(e.cleanupTimer);
     e.cleanupTimer = undefined;
   }
+  if (e.ended) {
+    // A new session after the last one ended: new playlists (players saw ENDLIST on the old ones).
+    e.ended = false;
+    e.served.clear();
+    e.ll = undefined;
+    e.manifests = [];
+  }
   // A restart the supervisor chose (shed, recover) keeps the stream live: players go on reading.
-  if (e.status !== "live") ctx.setStatus(e, "starting");
+  // So does a streamer back within the reconnect window: its playlists are served until the new
+  // run's segments join them, so routers must keep sending viewers here (not a 503 for `starting`).
+  if (e.status !== "live" && e.status !== "reconnecting") ctx.setStatus(e, "starting");
   const log = o.logger.child({ streamId: e.id });
   const runId = Date.now().toString(36);
   const dir = `run-${runId}`;

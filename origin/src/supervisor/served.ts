@@ -27,6 +27,8 @@ export class ServedPlaylist {
   /** Sequence number of segments[0]. */
   mediaSequence = 0;
   discontinuitySequence = 0;
+  /** The stream ended (its reconnect window closed): `EXT-X-ENDLIST`, and nothing more comes. */
+  ended = false;
   private targetDuration: number;
   private source: { key: string; end: number } | undefined;
   private pendingDiscontinuity = false;
@@ -102,6 +104,7 @@ export class ServedPlaylist {
       if (s.date) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${s.date}`);
       lines.push(`#EXTINF:${s.duration.toFixed(6)},`, s.uri);
     }
+    if (this.ended) lines.push("#EXT-X-ENDLIST");
     return `${lines.join("\n")}\n`;
   }
 }

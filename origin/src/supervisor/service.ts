@@ -18,7 +18,7 @@ import type { StreamUsage } from "../agent/capacity-correction.ts";
 import type { MediaStreamSpec, PublishEvent } from "../media/types.ts";
 import { processCpuSeconds } from "../proc-cpu.ts";
 import type { LowLatencyRun } from "./low-latency.ts";
-import { watchRun } from "./outputs.ts";
+import { endServed, watchRun } from "./outputs.ts";
 import { profileKey, startRun, stopRun } from "./run.ts";
 import { newEntry, StatusEvents } from "./status.ts";
 import type { Entry, ResolvedOptions, RunContext, StreamStatusEvent, SupervisorOptions } from "./types.ts";
@@ -163,6 +163,7 @@ export class Supervisor {
         e.gen++;
         if (e.restartTimer) clearTimeout(e.restartTimer);
         if (e.cleanupTimer) clearTimeout(e.cleanupTimer);
+        if (e.reconnect) clearTimeout(e.reconnect.timer);
         await stopRun(this.ctx, e);
       }),
     );
@@ -225,6 +226,11 @@ export class Supervisor {
     const want = Boolean(spec && input && RUNNABLE_ROLES.has(spec.role));
     const e = this.entry(id);
     if (want && spec && input) {
+      if (e.reconnect) {
+        clearTimeout(e.reconnect.timer);
+        e.reconnect = undefined;
+        this.o.logger.info({ streamId: id }, "input back within the reconnect window; playlists go on");
+      }
       if (e.run && (e.run.profileKey !== profileKey(spec) || e.run.job.inputUrl !== input.inputUrl)) {
         // Profile or input changed: restart on the new settings (the whole new ladder).
         e.level = 0;
@@ -246,16 +252,49 @@ export class Supervisor {
     e.failures = 0;
     // The next publish starts with the whole ladder; shedding starts over if the host is still short.
     e.level = 0;
-    // The stream ends here (no input or not desired): its low-latency playlists say so.
-    if (e.ll) e.ll.endList = true;
-    if (e.run) {
-      const profile = e.run.job.profile;
-      void stopRun(this.ctx, e).then(() =>
-        this.scheduleCleanup(e, profile.segmentDuration, profile.windowSize),
-      );
+    if (spec && RUNNABLE_ROLES.has(spec.role) && this.awaitReconnect(e, spec)) return;
+    if (e.reconnect) {
+      clearTimeout(e.reconnect.timer);
+      e.reconnect = undefined;
     }
+    // The stream ends here (no input and no window left, or not desired): its playlists say so.
+    const wasUp = e.status !== "idle" || e.run !== undefined;
+    if (e.ll) e.ll.endList = true;
+    const run = e.run;
+    const profile = run?.job.profile ?? spec?.profile;
+    void stopRun(this.ctx, e).then(async () => {
+      if (wasUp && e.served.size > 0 && !e.run && !e.starting) {
+        e.ended = true;
+        await endServed(this.ctx, e);
+      }
+      if (profile && (run || wasUp)) this.scheduleCleanup(e, profile.segmentDuration, profile.windowSize);
+    });
     this.events.set(e, "idle");
     if (!spec && !e.run) this.o.metrics?.encoderSpeed.remove({ stream: id });
+  }
+
+  /**
+   * Its input dropped while it was up: `reconnecting` for the stream's window (from control's
+   * desired state; absent: 0), the transcoder stopped, every playlist kept open so viewers wait
+   * for the streamer instead of seeing the end. False when no window applies (or it is over).
+   */
+  private awaitReconnect(e: Entry, spec: DesiredStream): boolean {
+    const ms = (spec.reconnectWindowSeconds ?? 0) * 1000;
+    const now = Date.now();
+    if (e.reconnect) return now < e.reconnect.until;
+    const up = e.run !== undefined || e.status === "live" || e.status === "starting" || e.status === "error";
+    if (ms <= 0 || !up) return false;
+    void stopRun(this.ctx, e);
+    e.reconnect = {
+      until: now + ms,
+      timer: setTimeout(() => {
+        if (e.reconnect) e.reconnect.until = 0;
+        this.reconcile(e.id);
+      }, ms),
+    };
+    this.o.logger.info({ streamId: e.id, windowSeconds: ms / 1000 }, "input gone; reconnect window open");
+    this.events.set(e, "reconnecting");
+    return true;
   }
 
   private scheduleCleanup(e: Entry, segmentDuration: number, windowSize = 6): void {

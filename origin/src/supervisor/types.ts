@@ -116,6 +116,10 @@ export interface Entry {
   retired: Map<string, number>;
   restartTimer?: ReturnType<typeof setTimeout>;
   cleanupTimer?: ReturnType<typeof setTimeout>;
+  /** Its input dropped: the reconnect window runs until `until` (status `reconnecting`). */
+  reconnect?: { until: number; timer: ReturnType<typeof setTimeout> };
+  /** The stream ended (ENDLIST written): the next publish starts new playlists. */
+  ended?: boolean;
 }
 
 /** What a run's lifecycle and output watch need from the supervisor. */

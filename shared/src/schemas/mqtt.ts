@@ -4,6 +4,7 @@
  */
 import { CloneType, type Static, Type as T, type TSchema } from "@sinclair/typebox";
 import { ID_PATTERN } from "../id-pattern.ts";
+import { MAX_RECONNECT_WINDOW_S } from "../profile/reconnect-window.ts";
 import { ProfileSpec } from "./profile.ts";
 import { SourceUrl, StreamStatusValue } from "./stream.ts";
 
@@ -122,6 +123,11 @@ export const DesiredStream = T.Object({
   srtPort: T.Optional(T.Integer({ minimum: 1, maximum: 65535 })),
   /** Signed playback (ADR 0060): `signed` makes the origin require a token under /live/{id}/. Absent: public. */
   playbackPolicy: T.Optional(T.Union([T.Literal("public"), T.Literal("signed")])),
+  /**
+   * Seconds the origin keeps the stream `reconnecting` (playlists open) after its input drops,
+   * already resolved by control (stream, else profile, else 60). Absent: 0, the stream ends at once.
+   */
+  reconnectWindowSeconds: T.Optional(T.Integer({ minimum: 0, maximum: MAX_RECONNECT_WINDOW_S })),
 });
 export type DesiredStream = Static<typeof DesiredStream>;
 

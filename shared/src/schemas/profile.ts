@@ -1,5 +1,6 @@
 /** ABR ladder profiles: one definition for API validation, OpenAPI and the desired-state payload. */
 import { type Static, Type as T } from "@sinclair/typebox";
+import { MAX_RECONNECT_WINDOW_S } from "../profile/reconnect-window.ts";
 
 export const RenditionName = T.String({
   pattern: "^[a-z0-9][a-z0-9_-]{0,31}$",
@@ -71,6 +72,14 @@ export const ProfileSpec = T.Object(
     ),
     windowSize: T.Optional(
       T.Integer({ minimum: 3, maximum: 60, description: "Segments kept in the live playlist; default 6" }),
+    ),
+    reconnectWindowSeconds: T.Optional(
+      T.Integer({
+        minimum: 0,
+        maximum: MAX_RECONNECT_WINDOW_S,
+        description:
+          "Seconds a stream stays `reconnecting` after its publisher drops before it goes idle and its playlists end; default 60, 0 ends it at once. A stream may set its own",
+      }),
     ),
     formats: T.Array(OutputFormat, { minItems: 1, uniqueItems: true }),
     container: T.Optional(SegmentContainer),

@@ -1,12 +1,22 @@
 import { type Static, Type as T } from "@sinclair/typebox";
+import { MAX_RECONNECT_WINDOW_S } from "../profile/reconnect-window.ts";
 
 export const StreamStatusValue = T.Union([
   T.Literal("idle"),
   T.Literal("starting"),
   T.Literal("live"),
   T.Literal("error"),
+  T.Literal("reconnecting"),
 ]);
 export type StreamStatusValue = Static<typeof StreamStatusValue>;
+
+/** A stream's own reconnect window; absent or null: its profile's (default 60 s). */
+export const ReconnectWindowSeconds = T.Integer({
+  minimum: 0,
+  maximum: MAX_RECONNECT_WINDOW_S,
+  description:
+    "Seconds a stream stays `reconnecting` after its publisher drops (playlists kept open, capacity held) before it goes idle; 0 ends it at once",
+});
 
 export const PlaybackPolicy = T.Union([T.Literal("public"), T.Literal("signed")]);
 
@@ -68,6 +78,9 @@ export const Stream = T.Object({
   location: T.Union([Location, T.Null()]),
   source: T.Union([SourceUrl, T.Null()]),
   nodeId: T.Union([T.String(), T.Null()], { description: "Node currently carrying the stream" }),
+  reconnectWindowSeconds: T.Union([ReconnectWindowSeconds, T.Null()], {
+    description: "The stream's own reconnect window; null: its profile's (default 60 s)",
+  }),
   stats: T.Optional(
     T.Object(
       {
@@ -109,6 +122,7 @@ export const CreateStream = T.Object(
     region: T.Optional(T.String({ maxLength: 64 })),
     location: T.Optional(Location),
     source: T.Optional(SourceUrl),
+    reconnectWindowSeconds: T.Optional(ReconnectWindowSeconds),
   },
   { additionalProperties: false },
 );
@@ -122,6 +136,7 @@ export const UpdateStream = T.Object(
     region: T.Optional(T.Union([T.String({ maxLength: 64 }), T.Null()])),
     location: T.Optional(T.Union([Location, T.Null()])),
     source: T.Optional(T.Union([SourceUrl, T.Null()])),
+    reconnectWindowSeconds: T.Optional(T.Union([ReconnectWindowSeconds, T.Null()])),
   },
   { additionalProperties: false, minProperties: 1 },
 );

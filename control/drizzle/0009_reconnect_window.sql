@@ -1,0 +1,1 @@
+ALTER TABLE `streams` ADD `reconnect_window_seconds` integer;
