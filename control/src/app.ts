@@ -9,6 +9,7 @@ import type { Client } from "@libsql/client";
 import { Elysia } from "elysia";
 import { apiKeyRoutes } from "./api-keys/index.ts";
 import { apiDocsAssets, SCALAR_ASSET_PATH, scalarOfflineConfig } from "./apidocs/index.ts";
+import { assetRoutes } from "./assets/index.ts";
 import { preAuthPlugin } from "./auth/index.ts";
 import { ensureAdminKey } from "./auth/service.ts";
 import { parseJsonBody } from "./body/parse.ts";
@@ -119,6 +120,7 @@ function buildApp(deps: Deps) {
       .use(healthRoutes(deps))
       .use(metricsRoutes(deps))
       .use(streamRoutes(deps))
+      .use(assetRoutes(deps))
       .use(profileRoutes(deps))
       .use(nodeRoutes(deps))
       .use(ingestRoutes(deps))

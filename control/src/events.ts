@@ -10,6 +10,8 @@ export interface ControlEventMap {
   "stream.deleted": { streamId: string; nodeId: string | null };
   "stream.assigned": { streamId: string; nodeId: string | null; previousNodeId: string | null };
   "stream.keyRotated": { streamId: string; nodeId: string | null };
+  /** DELETE /v1/assets/{id}: its route goes, its node is told to remove the files. */
+  "asset.deleted": { assetId: string; nodeId: string | null };
   "node.updated": { nodeId: string };
   /** DELETE /v1/nodes/{id}: the node's row is gone (its retained messages should go too). */
   "node.deleted": { nodeId: string };

@@ -70,6 +70,7 @@ describe("the setting", () => {
       status: "live",
       profile: { ...P360, reconnectWindowSeconds: 30 },
       reconnectWindowSeconds: null,
+      record: false,
       keyHash: "a".repeat(64),
       srtPassphrase: "p".repeat(32),
       source: null,

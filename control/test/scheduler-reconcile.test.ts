@@ -23,6 +23,7 @@ function stream(id: string, o: Partial<StreamSnapshot> = {}): StreamSnapshot {
     status: "live",
     profile: P360,
     reconnectWindowSeconds: null,
+    record: false,
     keyHash: "a".repeat(64),
     srtPassphrase: "p".repeat(32),
     source: null,

@@ -182,6 +182,7 @@ describe("desired entries", () => {
       status: "live",
       profile: BUILTIN_PROFILES["builtin-360p"] as ProfileSpec,
       reconnectWindowSeconds: null,
+      record: false,
       keyHash: "a".repeat(64),
       srtPassphrase: "p".repeat(32),
       source: null,

@@ -17,6 +17,12 @@ export const originConfigSpec = {
     default: "./data/origin",
     doc: "Segments and playlists under {DATA_DIR}/live/{id}",
   }),
+  recordingMinFreeMb: v.int("RECORDING_MIN_FREE_MB", {
+    default: 1024,
+    min: 0,
+    max: 10_000_000,
+    doc: "Recordings stop taking segments (a stream.error event; the live stream goes on) when the disk of DATA_DIR has less free than this, in MiB; assets are kept under {DATA_DIR}/vod/{assetId}",
+  }),
   nodeId: v.string("NODE_ID", { default: "origin-1", doc: "This node's id in MQTT topics and routes" }),
   region: v.string("NODE_REGION", { default: "local", doc: "Region announced to control" }),
   lat: v.number("NODE_LAT", { default: 0, min: -90, max: 90, doc: "Latitude announced to control" }),

@@ -29,6 +29,7 @@ import { createOriginNode } from "./node.ts";
 import { sweepOrphans } from "./process/orphans.ts";
 import { guardDesired, type PullGuardOptions } from "./pull-guard.ts";
 import { PublishKeys, Reclaimer } from "./reclaim.ts";
+import type { AssetMeta } from "./recording/recording.ts";
 import type { StreamStatusEvent } from "./supervisor/index.ts";
 
 export const VERSION = "0.1.0";
@@ -86,7 +87,11 @@ const pullGuard: PullGuardOptions = {
 };
 const playback = new PlaybackGuard(log); // signed playback (ADR 0060)
 const node = createOriginNode(config, {
-  supervisor: { utcTimingUrl: utcTimingUrl(config.utcTimingUrl, config.publicUrl) },
+  supervisor: {
+    utcTimingUrl: utcTimingUrl(config.utcTimingUrl, config.publicUrl),
+    nodeId: config.nodeId,
+    recordingMinFreeBytes: config.recordingMinFreeMb * 1024 * 1024,
+  },
   mediaServer,
   playback,
   logger: log,
@@ -161,6 +166,12 @@ agent = new OriginAgent({
     desired = await guardDesired(d.streams, pullGuard);
     log.info({ version: d.version, streams: desired.length }, "desired state");
     await node.supervisor.setDesired(desired);
+    // Assets control deleted (the API, or past their retention): the files go, then the report.
+    for (const id of d.deleteAssets ?? []) {
+      if (!(await node.supervisor.removeAsset(id))) continue;
+      playback.markAsset(id, undefined);
+      await agent?.publishAsset(id, undefined);
+    }
     void reclaimer.check(); // a live push this desired state lost is claimed back at once
     // Report per-stream SRT listener ports now: control shows them in the stream's ingest URLs
     // before any publisher arrives.
@@ -185,9 +196,21 @@ function publishStatus(id: string, e?: StreamStatusEvent) {
     ...(srtPort ? { srtPort } : {}),
     // The ladder served now: less than the profile's while the supervisor sheds rungs (ADR 0027).
     ...(e?.renditions ? { renditions: e.renditions } : {}),
+    ...(e?.recordingError ? { recordingError: e.recordingError.slice(0, 500) } : {}),
   });
 }
 node.supervisor.onStatus((e) => publishStatus(e.id, e));
+/** A recording's asset (ADR 0095): served under /vod/{id}/ (token-checked if its stream is signed). */
+function publishAsset(meta: AssetMeta) {
+  playback.markAsset(meta.id, meta.playbackPolicy);
+  const { playbackPolicy, ...report } = meta;
+  void agent
+    ?.publishAsset(meta.id, report)
+    .catch((err) => log.warn({ err: (err as Error).message }, "asset report failed"));
+}
+node.supervisor.onAsset(publishAsset);
+// The assets already on disk are reported again: control learns of any it missed.
+for (const meta of await node.supervisor.assets()) publishAsset(meta);
 await agent.start();
 if (correction) {
   correctionTimer = setInterval(() => {

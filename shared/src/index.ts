@@ -14,6 +14,7 @@ export * from "./profile/validate.ts";
 export * from "./pull-source.ts";
 export * from "./rate-limit.ts";
 export * from "./relay-url.ts";
+export * from "./schemas/asset.ts";
 export * from "./schemas/errors.ts";
 export * from "./schemas/event.ts";
 export * from "./schemas/ingest.ts";

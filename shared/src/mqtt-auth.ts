@@ -97,6 +97,7 @@ export const PERMISSIONS: Record<MqttRole, RolePermissions> = {
       `${N}/{node}/state`,
       `${N}/{node}/telemetry`,
       `${N}/{node}/streams/+/status`,
+      `${N}/{node}/assets/+`,
     ],
     // Public playback keys (signed streams, ADR 0060): public JWKs only, never private keys.
     subscribe: [`${N}/{node}/desired`, `${TOPIC_ROOT}/keys`],

@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Kind, type TObject, type TSchema } from "@sinclair/typebox";
 import { type MqttIdentity, type MqttRole, mayRead, PERMISSIONS, ROLE_USERNAMES } from "./mqtt-auth.ts";
+import { AssetReport } from "./schemas/asset.ts";
 import { PlatformEvent } from "./schemas/event.ts";
 import {
   NodeAnnounce,
@@ -84,6 +85,16 @@ export const TOPIC_DOCS: readonly TopicDoc[] = [
       "A stream's state on the node carrying it, on every change: idle, starting, live, error or reconnecting (its publisher dropped, the reconnect window runs), with its encoder figures and the renditions served.",
   },
   {
+    topic: topics.nodeAsset(NODE, "{assetId}"),
+    schema: AssetReport,
+    schemaName: "AssetReport",
+    from: "origin",
+    retained: true,
+    qos: 1,
+    about:
+      "A VOD asset the node holds (a recording, ADR 0095), sent when the session's reconnect window closed and again on every start; an empty payload: the node removed its files.",
+  },
+  {
     topic: topics.nodeDesired(NODE),
     schema: NodeDesired,
     schemaName: "NodeDesired",
@@ -124,9 +135,13 @@ export const TOPIC_DOCS: readonly TopicDoc[] = [
 
 /** A concrete topic for the permission checks, and the subscription filter for the docs. */
 const sample = (t: string) =>
-  t.replaceAll(NODE, "n1").replaceAll(STREAM, "s1").replaceAll("{type}", "stream.active");
+  t
+    .replaceAll(NODE, "n1")
+    .replaceAll(STREAM, "s1")
+    .replaceAll("{assetId}", "a1")
+    .replaceAll("{type}", "stream.active");
 export const filterOf = (t: string) =>
-  t.replaceAll(NODE, "+").replaceAll(STREAM, "+").replaceAll("{type}", "+");
+  t.replaceAll(NODE, "+").replaceAll(STREAM, "+").replaceAll("{assetId}", "+").replaceAll("{type}", "+");
 
 function readers(t: string): string {
   const out = ["control"];

@@ -11,6 +11,8 @@ export const topics = {
   /** Under the node's own tree, so a topic ACL alone binds a status to the node that sent it. */
   streamStatus: (nodeId: string, streamId: string) =>
     `${TOPIC_ROOT}/nodes/${nodeId}/streams/${streamId}/status`,
+  /** A VOD asset the node holds (retained; empty: it removed it). Under its own tree, like status. */
+  nodeAsset: (nodeId: string, assetId: string) => `${TOPIC_ROOT}/nodes/${nodeId}/assets/${assetId}`,
   route: (streamId: string) => `${TOPIC_ROOT}/routes/${streamId}`,
   /** Retained list of live playback verification keys (public JWKs only; ADR 0060). */
   playbackKeys: `${TOPIC_ROOT}/keys`,
@@ -24,6 +26,7 @@ export const filters = {
   allNodeState: `${TOPIC_ROOT}/nodes/+/state`,
   allNodeTelemetry: `${TOPIC_ROOT}/nodes/+/telemetry`,
   allStreamStatus: `${TOPIC_ROOT}/nodes/+/streams/+/status`,
+  allNodeAssets: `${TOPIC_ROOT}/nodes/+/assets/+`,
   allRoutes: `${TOPIC_ROOT}/routes/+`,
   allEvents: `${TOPIC_ROOT}/events/+`,
 } as const;
@@ -31,6 +34,7 @@ export const filters = {
 export type ParsedTopic =
   | { kind: "nodeAnnounce" | "nodeState" | "nodeTelemetry" | "nodeDesired"; nodeId: string }
   | { kind: "streamStatus"; nodeId: string; streamId: string }
+  | { kind: "nodeAsset"; nodeId: string; assetId: string }
   | { kind: "route"; streamId: string }
   | { kind: "playbackKeys" }
   | { kind: "event"; type: string };
@@ -38,6 +42,7 @@ export type ParsedTopic =
 const ID = `(${ID_CHARS})`;
 const NODE_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/(announce|state|telemetry|desired)$`);
 const STATUS_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/streams/${ID}/status$`);
+const ASSET_RE = new RegExp(`^${TOPIC_ROOT}/nodes/${ID}/assets/${ID}$`);
 const ROUTE_RE = new RegExp(`^${TOPIC_ROOT}/routes/${ID}$`);
 /** An event type: `stream.active`, `node.offline` (checked against the schema by the reader). */
 const EVENT_RE = new RegExp(`^${TOPIC_ROOT}/events/([a-z]{1,32}\\.[a-z]{1,32})$`);
@@ -55,6 +60,8 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   if (m) return { kind: NODE_KINDS[m[2] as keyof typeof NODE_KINDS], nodeId: m[1] as string };
   m = STATUS_RE.exec(topic);
   if (m) return { kind: "streamStatus", nodeId: m[1] as string, streamId: m[2] as string };
+  m = ASSET_RE.exec(topic);
+  if (m) return { kind: "nodeAsset", nodeId: m[1] as string, assetId: m[2] as string };
   m = ROUTE_RE.exec(topic);
   if (m) return { kind: "route", streamId: m[1] as string };
   if (topic === topics.playbackKeys) return { kind: "playbackKeys" };

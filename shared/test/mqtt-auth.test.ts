@@ -92,6 +92,9 @@ describe("topic matching", () => {
     expect(mayPublish(a, topics.nodeAnnounce("edge-a"))).toBe(true);
     expect(mayPublish(a, topics.streamStatus("edge-a", "s1"))).toBe(true);
     expect(mayPublish(a, topics.streamStatus("edge-b", "s1"))).toBe(false);
+    // VOD assets (ADR 0095): a node reports its own, never another node's.
+    expect(mayPublish(a, topics.nodeAsset("edge-a", "asset1"))).toBe(true);
+    expect(mayPublish(a, topics.nodeAsset("edge-b", "asset1"))).toBe(false);
     expect(mayPublish(a, topics.nodeAnnounce("edge-b"))).toBe(false);
     expect(mayPublish(a, topics.nodeDesired("edge-a"))).toBe(false);
     expect(mayPublish(a, topics.route("s1"))).toBe(false);

@@ -29,6 +29,8 @@ export interface StreamStats {
   fps?: number;
   speed?: number;
   lastError?: string;
+  /** Why its recording stopped while the live stream went on (ADR 0095). */
+  recordingError?: string;
   reportedAt: number;
 }
 
@@ -77,6 +79,10 @@ export const streams = sqliteTable(
     source: text("source"),
     /** The stream's own reconnect window in seconds (null: its profile's; shared reconnect-window.ts). */
     reconnectWindowSeconds: integer("reconnect_window_seconds"),
+    /** Each session becomes a VOD asset (ADR 0095); sent in desired state. */
+    record: integer("record", { mode: "boolean" }).notNull().default(false),
+    /** Its assets are deleted this many days after they end (null: DEFAULT_RETENTION_DAYS). */
+    recordingRetentionDays: integer("recording_retention_days"),
     nodeId: text("node_id").references(() => nodes.id, { onDelete: "set null" }),
     /**
      * Overflow: the node that transcodes (role `transcode`) while `nodeId` only ingests (role
@@ -225,6 +231,38 @@ export const webhookAttempts = sqliteTable(
   (t) => [index("webhook_attempts_delivery_idx").on(t.deliveryId, t.n)],
 );
 
+/**
+ * VOD assets (ADR 0095): what origins report they hold (MQTT, retained), one row per asset. Kept
+ * as `deleted` after a delete, so the node that holds the files is told to remove them.
+ */
+export const assets = sqliteTable(
+  "assets",
+  {
+    id: text("id").primaryKey(),
+    /** No foreign key: an asset outlives its stream (set null by the stream's delete). */
+    streamId: text("stream_id"),
+    nodeId: text("node_id"),
+    status: text("status", { enum: ["ready", "deleted"] }).notNull(),
+    playbackPolicy: text("playback_policy", { enum: ["public", "signed"] }).notNull(),
+    durationSeconds: real("duration_seconds").notNull(),
+    renditions: text("renditions", { mode: "json" }).$type<string[]>().notNull(),
+    segments: integer("segments").notNull(),
+    bytes: integer("bytes").notNull(),
+    sessions: integer("sessions").notNull(),
+    startedAt: integer("started_at").notNull(),
+    endedAt: integer("ended_at").notNull(),
+    createdAt: integer("created_at").notNull(),
+    deletedAt: integer("deleted_at"),
+    /** Set when the node reported the files gone: nothing more to tell it. */
+    removedAt: integer("removed_at"),
+  },
+  (t) => [
+    index("assets_stream_idx").on(t.streamId, t.createdAt),
+    index("assets_created_idx").on(t.createdAt, t.id),
+  ],
+);
+
+export type AssetRow = typeof assets.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -6,6 +6,7 @@
  * reconnect, because a broker restart without persistence forgets them.
  */
 import {
+  AssetReport,
   decodeMessage,
   filters,
   type Logger,
@@ -34,6 +35,8 @@ export interface ControlBusHandler {
   onState(nodeId: string, s: NodeState, source: StateSource): void;
   onTelemetry(nodeId: string, t: NodeTelemetry): void;
   onStreamStatus(s: StreamStatusMessage): void;
+  /** A node reports a VOD asset it holds (ADR 0095); `report` undefined: it removed it. */
+  onAsset?(nodeId: string, assetId: string, report: AssetReport | undefined): void;
 }
 
 export interface ControlBusOptions {
@@ -88,6 +91,7 @@ const SUBSCRIPTIONS = [
   filters.allNodeState,
   filters.allNodeTelemetry,
   filters.allStreamStatus,
+  filters.allNodeAssets,
 ];
 
 export class ControlBus {
@@ -281,6 +285,12 @@ export class ControlBus {
   private dispatch(topic: string, payload: Buffer): Failure | undefined {
     const t = parseTopic(topic);
     if (!t) return { reason: "unknown_topic", detail: "not in the contract" };
+    if (payload.byteLength === 0 && t.kind === "nodeAsset") {
+      // The node removed the asset's files (it clears its retained report).
+      this.accept("assetRemoved");
+      this.h.onAsset?.(t.nodeId, t.assetId, undefined);
+      return undefined;
+    }
     if (payload.byteLength === 0) {
       // A cleared retained message (node or stream removed): nothing to apply, nothing to warn about.
       this.dropped.inc({ reason: "empty" });
@@ -333,6 +343,16 @@ export class ControlBus {
           return { reason: "id_mismatch", detail: `nodeId ${d.value.nodeId} on node ${t.nodeId}'s topic` };
         this.accept("streamStatus");
         this.h.onStreamStatus(d.value);
+        return undefined;
+      }
+      case "nodeAsset": {
+        const d = decodeMessage(AssetReport, payload);
+        if (!d.ok) return failureOf(d.error);
+        if (d.value.id !== t.assetId) return { reason: "id_mismatch", detail: `id ${d.value.id}` };
+        if (d.value.nodeId !== t.nodeId)
+          return { reason: "id_mismatch", detail: `nodeId ${d.value.nodeId} on node ${t.nodeId}'s topic` };
+        this.accept("asset");
+        this.h.onAsset?.(t.nodeId, t.assetId, d.value);
         return undefined;
       }
       default:

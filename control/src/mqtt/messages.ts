@@ -9,6 +9,7 @@ export function buildDesired(
   nodeId: string,
   version: number,
   assignments: readonly DesiredStream[],
+  deleteAssets: readonly string[] = [],
 ): NodeDesired {
   const seen = new Set<string>();
   for (const a of assignments) {
@@ -19,6 +20,7 @@ export function buildDesired(
     version,
     nodeId,
     streams: [...assignments].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    ...(deleteAssets.length > 0 ? { deleteAssets: [...deleteAssets] } : {}),
   };
   const err = validate(NodeDesired, desired);
   if (err) throw new Error(`invalid desired state for node ${nodeId}: ${err}`);

@@ -7,10 +7,12 @@
  */
 import { hostname } from "node:os";
 import {
+  type AssetReport,
   type Logger,
   type NodeAnnounce,
   type NodeState,
   type NodeTelemetry,
+  type Route,
   randomBase62,
   reconnectWindowSeconds,
   type StreamStatusMessage,
@@ -18,6 +20,13 @@ import {
 import type { Client } from "@libsql/client";
 import { eq } from "drizzle-orm";
 import { Gauge, type Registry } from "prom-client";
+import {
+  expireAssets,
+  pendingRemovals,
+  recordAssetRemoved,
+  recordAssetReport,
+  routedAssets,
+} from "../assets/service.ts";
 import type { ControlConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { profiles, streams } from "../db/schema.ts";
@@ -47,7 +56,7 @@ import {
   planReconcile,
   type StreamSnapshot,
 } from "../scheduler/reconcile.ts";
-import { type RouteNode, routeFor } from "../scheduler/routes.ts";
+import { type RouteNode, routeFor, routeForAsset } from "../scheduler/routes.ts";
 import { playbackKeysMessage } from "../signing-keys/service.ts";
 import { applyAssignments, closeExpiredWindows, recordStreamStatus } from "../streams/assignment.ts";
 import { EventFeed } from "./event-feed.ts";
@@ -138,6 +147,7 @@ export class Network implements ControlBusHandler {
       "stream.keyRotated",
       "node.updated",
       "signingKeys.changed", // signed playback (ADR 0060)
+      "asset.deleted", // its route goes; its node is told to remove it (ADR 0095)
     ] as const)
       this.offs.push(this.d.events.on(name, () => this.kick()));
     this.offs.push(
@@ -200,6 +210,23 @@ export class Network implements ControlBusHandler {
     this.telemetry.set(nodeId, t);
   }
 
+  onAsset(nodeId: string, assetId: string, report: AssetReport | undefined): void {
+    this.write("asset", async () => {
+      if (!report) {
+        await recordAssetRemoved(this.d.db, nodeId, assetId);
+        this.log.info({ nodeId, assetId }, "asset removed by its node");
+      } else if (await recordAssetReport(this.d.db, nodeId, report)) {
+        this.log.info({ nodeId, assetId, streamId: report.streamId }, "asset reported");
+      } else {
+        this.log.warn(
+          { nodeId, assetId, streamId: report.streamId },
+          "asset report dropped: unknown stream or another node's asset",
+        );
+      }
+      this.kick();
+    });
+  }
+
   onStreamStatus(s: StreamStatusMessage): void {
     this.write("stream status", async () => {
       await recordStreamStatus(this.d.db, s, this.d.config.reconnectGraceMs);
@@ -246,7 +273,13 @@ export class Network implements ControlBusHandler {
     await this.reconcile();
   }
 
-  private async snapshot(): Promise<{ nodes: NodeSnapshot[]; rows: RouteNode[]; streams: StreamSnapshot[] }> {
+  private async snapshot(): Promise<{
+    nodes: NodeSnapshot[];
+    rows: RouteNode[];
+    streams: StreamSnapshot[];
+    assets: { id: string; nodeId: string | null; policy: "public" | "signed" }[];
+    removals: Map<string, string[]>;
+  }> {
     const [{ rows, views }, srows] = await Promise.all([
       nodeViews(this.d.db),
       this.d.db
@@ -260,6 +293,7 @@ export class Network implements ControlBusHandler {
       status: s.status,
       profile: spec,
       reconnectWindowSeconds: s.reconnectWindowSeconds,
+      record: s.record,
       keyHash: s.keyHash,
       srtPassphrase: s.srtPassphrase,
       source: s.source,
@@ -273,7 +307,8 @@ export class Network implements ControlBusHandler {
       reservedUntil: s.reservedUntil,
     }));
     const routeNodes = rows.map(toRouteNode);
-    return { nodes: views, rows: routeNodes, streams: snap };
+    const [assetRows, removals] = await Promise.all([routedAssets(this.d.db), pendingRemovals(this.d.db)]);
+    return { nodes: views, rows: routeNodes, streams: snap, assets: assetRows, removals };
   }
 
   /** The MQTT event feed (ADR 0097), on the scheduler lease holder only. */
@@ -294,6 +329,8 @@ export class Network implements ControlBusHandler {
     if (!this.isLeader || !this.bus) return;
     const closed = await closeExpiredWindows(this.d.db);
     if (closed.length > 0) this.log.info({ streamIds: closed }, "reconnect windows closed");
+    const expired = await expireAssets(this.d.db);
+    if (expired.length > 0) this.log.info({ assetIds: expired }, "assets past their retention deleted");
     let snap = await this.snapshot();
     const changes = planReconcile(snap.streams, snap.nodes, { tieKm: this.d.config.placementTieKm });
     if (changes.size > 0) {
@@ -330,37 +367,49 @@ export class Network implements ControlBusHandler {
       );
   }
 
-  private async publishDesired(snap: { nodes: NodeSnapshot[]; streams: StreamSnapshot[] }): Promise<void> {
+  private async publishDesired(snap: {
+    nodes: NodeSnapshot[];
+    streams: StreamSnapshot[];
+    removals: Map<string, string[]>;
+  }): Promise<void> {
     const relays = new Map(snap.nodes.map((n) => [n.id, { relayUrl: n.relayUrl ?? null }]));
     for (const node of snap.nodes) {
       const entries = desiredFor(node.id, snap.streams, relays);
+      const remove = snap.removals.get(node.id) ?? [];
       const key = `desired/${node.id}`;
-      const body = JSON.stringify(entries);
+      const body = JSON.stringify([entries, remove]);
       if (this.published.get(key) === body) continue;
       const version = await nextDesiredVersion(this.d.db, node.id);
       if (version === undefined) continue;
-      await this.bus?.publishDesired(node.id, buildDesired(node.id, version, entries));
+      await this.bus?.publishDesired(node.id, buildDesired(node.id, version, entries, remove));
       this.published.set(key, body);
       this.log.info({ nodeId: node.id, version, streams: entries.length }, "desired state published");
     }
   }
 
-  private async publishRoutes(snap: { rows: RouteNode[]; streams: StreamSnapshot[] }): Promise<void> {
+  private async publishRoutes(snap: {
+    rows: RouteNode[];
+    streams: StreamSnapshot[];
+    assets: { id: string; nodeId: string | null; policy: "public" | "signed" }[];
+  }): Promise<void> {
     const nodeMap = new Map(snap.rows.map((n) => [n.id, n]));
     const present = new Set<string>();
-    for (const s of snap.streams) {
-      present.add(s.id);
-      // The same rule as GET /v1/routes: both answer alike during a failover.
-      const route = routeFor(s, nodeMap);
-      const key = `route/${s.id}`;
+    const routed: { id: string; route: Route | null }[] = [
+      // The same rules as GET /v1/routes: both answer alike during a failover.
+      ...snap.streams.map((s) => ({ id: s.id, route: routeFor(s, nodeMap) })),
+      ...snap.assets.map((a) => ({ id: a.id, route: routeForAsset(a, nodeMap) })),
+    ];
+    for (const { id, route } of routed) {
+      present.add(id);
+      const key = `route/${id}`;
       const body = route ? JSON.stringify({ ...route, ts: 0 }) : "";
       if (this.published.get(key) === body) continue;
       if (route) {
         await this.bus?.publishRoute(route);
-        this.routedStreams.add(s.id);
-      } else if (this.routedStreams.has(s.id) || this.published.has(key)) {
-        await this.bus?.deleteRoute(s.id);
-        this.routedStreams.delete(s.id);
+        this.routedStreams.add(id);
+      } else if (this.routedStreams.has(id) || this.published.has(key)) {
+        await this.bus?.deleteRoute(id);
+        this.routedStreams.delete(id);
       }
       this.published.set(key, body);
     }

@@ -1,10 +1,11 @@
 /** Routes for routers' bootstrap and resync: the same rule as the MQTT routes (scheduler/routes.ts). */
 import type { Route } from "@dionysia/shared";
 import { asc } from "drizzle-orm";
+import { routedAssets } from "../assets/service.ts";
 import type { Db } from "../db/client.ts";
 import { nodes, streams } from "../db/schema.ts";
 import { toRouteNode } from "../nodes/service.ts";
-import { routeFor } from "../scheduler/routes.ts";
+import { routeFor, routeForAsset } from "../scheduler/routes.ts";
 
 export async function listRoutes(db: Db): Promise<Route[]> {
   const [rows, nodeRows] = await Promise.all([
@@ -29,5 +30,6 @@ export async function listRoutes(db: Db): Promise<Route[]> {
     const r = routeFor(s, byId, now);
     if (r) out.push(r);
   }
+  for (const a of await routedAssets(db)) out.push(routeForAsset(a, byId, now));
   return out;
 }

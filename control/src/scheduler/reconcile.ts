@@ -26,6 +26,8 @@ export interface StreamSnapshot {
   profile: ProfileSpec;
   /** The stream's own reconnect window (null: its profile's). */
   reconnectWindowSeconds: number | null;
+  /** Sessions become VOD assets (ADR 0095). */
+  record: boolean;
   keyHash: string;
   srtPassphrase: string;
   source: string | null;
@@ -150,6 +152,7 @@ export function desiredFor(
         srtPassphrase: s.srtPassphrase,
         source: s.source,
         reconnectWindowSeconds: reconnectWindowSeconds(s, s.profile),
+        ...(s.record ? { record: true } : {}),
         // Signed playback (ADR 0060): only signed streams carry it, public payloads are unchanged.
         ...(s.playbackPolicy === "signed" ? { playbackPolicy: "signed" as const } : {}),
       };

@@ -88,3 +88,13 @@ export function routeFor(
   if (!last?.online || (s.reservedUntil ?? 0) > ts) return checked({ ...base, origins: [] });
   return null;
 }
+
+/** A VOD asset's route (ADR 0095): the node that holds its files, when online (else 503, retry). */
+export function routeForAsset(
+  a: { id: string; nodeId: string | null; policy: Route["policy"] },
+  nodes: ReadonlyMap<string, RouteNode>,
+  ts = Date.now(),
+): Route {
+  const n = a.nodeId ? nodes.get(a.nodeId) : undefined;
+  return checked({ id: a.id, policy: a.policy, ts, origins: n?.online ? [origin(n, "origin")] : [] });
+}

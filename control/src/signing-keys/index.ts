@@ -2,8 +2,10 @@
  * Signed playback API (ADR 0060): signing keys (admin), the public key list for routers and
  * origins, and playback tokens signed by control for one stream.
  */
+
 import { ErrorBody, PlaybackKeys } from "@dionysia/shared";
 import { Elysia, t } from "elysia";
+import { getAsset, toAsset } from "../assets/service.ts";
 import { authPlugin } from "../auth/index.ts";
 import type { Deps } from "../deps.ts";
 import { getStream } from "../streams/service.ts";
@@ -115,6 +117,31 @@ export function signingKeyRoutes(deps: Deps) {
           tags: ["streams"],
           summary: "A playback token for a signed stream (signed by control's own key) and tokenised URLs",
         },
+      },
+    )
+    .post(
+      "/v1/assets/:id/playback-tokens",
+      async ({ params, body, set }) => {
+        // An asset of a signed stream is signed too; its token names the asset (ADR 0095).
+        const asset = toAsset(await getAsset(deps.db, params.id), deps.config.playbackBaseUrl);
+        const issued = await issuePlaybackToken(deps.db, asset.id, asset.playback, body, deps.events);
+        deps.log.info({ assetId: asset.id, ttlSeconds: body.ttlSeconds }, "playback token issued");
+        set.status = 201;
+        return issued;
+      },
+      {
+        auth: "user",
+        params: SigningKeyParams,
+        body: CreatePlaybackToken,
+        response: {
+          201: PlaybackToken,
+          400: ErrorBody,
+          404: ErrorBody,
+          413: ErrorBody,
+          422: ErrorBody,
+          ...authErrors,
+        },
+        detail: { tags: ["assets"], summary: "A playback token for an asset of a signed stream" },
       },
     );
 }

@@ -152,6 +152,9 @@ export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs
   const now = Date.now();
   // Reconnecting: the capacity is held for the whole reconnect window (the streamer is coming back).
   const windowEnd = s.status === "reconnecting" ? now + (await reconnectWindowMs(db, s.id)) : undefined;
+  const recordingErrorBefore = s.recordingError
+    ? (await getStreamRow(db, s.id))?.stats?.recordingError
+    : undefined;
   const done = await withStatus(db, s.id, async (status) => {
     const [row] = await db
       .update(streams)
@@ -163,6 +166,7 @@ export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs
           ...(s.fps !== undefined ? { fps: s.fps } : {}),
           ...(s.speed !== undefined ? { speed: s.speed } : {}),
           ...(s.lastError ? { lastError: s.lastError } : {}),
+          ...(s.recordingError ? { recordingError: s.recordingError } : {}),
           reportedAt: s.ts,
         },
         ...(s.renditions ? { servedRenditions: s.renditions } : {}),
@@ -190,6 +194,14 @@ export async function recordStreamStatus(db: Db, s: StreamStatusMessage, graceMs
   });
   if (!done) return false;
   await recordTransitions(db, done.before, done.row);
+  // A recording that stopped (a full disk) is a `stream.error` while the stream stays live.
+  if (s.recordingError && s.recordingError !== recordingErrorBefore)
+    await recordEvent(
+      db,
+      "stream.error",
+      { ...streamEventData(done.row), error: `recording stopped: ${s.recordingError}` },
+      { streamId: s.id },
+    );
   return true;
 }
 

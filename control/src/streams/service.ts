@@ -6,6 +6,7 @@
 import {
   type CreateStream,
   DEFAULT_PROFILE_ID,
+  DEFAULT_RETENTION_DAYS,
   ID_CHARS,
   newSrtPassphrase,
   newStreamId,
@@ -59,6 +60,8 @@ function toStream(
     source: r.source,
     nodeId: r.nodeId,
     reconnectWindowSeconds: r.reconnectWindowSeconds,
+    record: r.record,
+    recordingRetentionDays: r.recordingRetentionDays ?? DEFAULT_RETENTION_DAYS,
     ...(r.stats
       ? {
           stats: {
@@ -181,6 +184,8 @@ export async function createStream(
         lon: input.location?.lon ?? null,
         source: input.source ?? null,
         reconnectWindowSeconds: input.reconnectWindowSeconds ?? null,
+        record: input.record ?? false,
+        recordingRetentionDays: input.recordingRetentionDays ?? null,
         nodeId: null,
         srtPort,
         keyHash: sha256Hex(streamKey),
@@ -281,6 +286,8 @@ export async function updateStream(
   }
   if (patch.source !== undefined) set.source = patch.source;
   if (patch.reconnectWindowSeconds !== undefined) set.reconnectWindowSeconds = patch.reconnectWindowSeconds;
+  if (patch.record !== undefined) set.record = patch.record;
+  if (patch.recordingRetentionDays !== undefined) set.recordingRetentionDays = patch.recordingRetentionDays;
   const [row] = await db.update(streams).set(set).where(eq(streams.id, id)).returning();
   if (!row) throw notFound("stream", id);
   events?.emit("stream.updated", { streamId: id, nodeId: row.nodeId });

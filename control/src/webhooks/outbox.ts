@@ -22,6 +22,7 @@ import {
   webhooks,
 } from "../db/schema.ts";
 import { ApiError, notFound } from "../errors/index.ts";
+import { decodeCursor, encodeCursor } from "../pagination.ts";
 import type { EventType } from "./model.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -280,21 +281,6 @@ export async function deleteWebhookAndDeliveries(db: Db, webhookId: string): Pro
 }
 
 // --- reading (API) ----------------------------------------------------------------------------
-
-const CURSOR = /^(\d{1,16}):([0-9A-Za-z_]{1,64})$/;
-
-function encodeCursor(createdAt: number, id: string): string {
-  return Buffer.from(`${createdAt}:${id}`).toString("base64url");
-}
-
-function decodeCursor(c: string): { createdAt: number; id: string } {
-  const m = CURSOR.exec(Buffer.from(c, "base64url").toString());
-  if (!m)
-    throw new ApiError(422, "invalid_cursor", "cursor is not one this API returned", {
-      problems: [{ path: "/cursor", message: "invalid cursor" }],
-    });
-  return { createdAt: Number(m[1]), id: m[2] as string };
-}
 
 /** Newest first; the cursor is the (createdAt, id) of the last item, stable under inserts. */
 export async function listEvents(

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import {
+  AssetReport,
   decodeMessage,
   type Logger,
   NodeAnnounce,
@@ -56,6 +57,7 @@ export class OriginAgent {
   private readonly o: OriginAgentOptions;
   private readonly log: Logger | undefined;
   private readonly statuses = new Map<string, string>();
+  private readonly assets = new Map<string, string>();
   private applied: NodeDesired | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
@@ -144,6 +146,22 @@ export class OriginAgent {
     }
   }
 
+  /**
+   * A VOD asset this node holds (ADR 0095), retained under its own tree; `report` undefined: it
+   * removed it (the retained report is cleared). Remembered and re-published after reconnects.
+   */
+  async publishAsset(id: string, report: AssetReport | undefined): Promise<void> {
+    if (report) {
+      const err = validate(AssetReport, report);
+      if (err) throw new Error(`invalid asset report: ${err}`);
+    }
+    const payload = report ? JSON.stringify(report) : "";
+    if (report) this.assets.set(id, payload);
+    else this.assets.delete(id);
+    if (this.client.connected)
+      await this.client.publishAsync(topics.nodeAsset(this.nodeId, id), payload, { qos: 1, retain: true });
+  }
+
   /** The stream left this node: forget its status here (the new node publishes its own). */
   forgetStreamStatus(streamId: string): void {
     this.statuses.delete(streamId);
@@ -187,6 +205,8 @@ export class OriginAgent {
           retain: true,
         });
       }
+      for (const [id, payload] of this.assets)
+        await this.client.publishAsync(topics.nodeAsset(this.nodeId, id), payload, { qos: 1, retain: true });
       this.sendTelemetry();
     } catch (err) {
       // A disconnect in the middle: the next connect runs all of this again.

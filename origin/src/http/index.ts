@@ -51,18 +51,24 @@ const CORS: Record<string, string> = {
 export const PLAYLIST_CACHE = "public, max-age=1";
 export const SEGMENT_CACHE = "public, max-age=31536000, immutable";
 
-/** Per extension, the headers every /live response of that type carries (built once). */
-const LIVE_HEADERS: Record<string, Record<string, string>> = Object.fromEntries(
-  Object.entries(CONTENT_TYPES).map(([ext, type]) => [
-    ext,
-    {
-      ...CORS,
-      "Content-Type": type,
-      "Cache-Control": isManifest(ext) ? PLAYLIST_CACHE : SEGMENT_CACHE,
-      "Accept-Ranges": "bytes",
-    },
-  ]),
-);
+/** A VOD asset's playlists never change; short enough that a deleted asset goes soon (ADR 0095). */
+export const VOD_PLAYLIST_CACHE = "public, max-age=300";
+
+/** Per extension, the headers every response of that type carries (built once). */
+const headersByExt = (playlistCache: string): Record<string, Record<string, string>> =>
+  Object.fromEntries(
+    Object.entries(CONTENT_TYPES).map(([ext, type]) => [
+      ext,
+      {
+        ...CORS,
+        "Content-Type": type,
+        "Cache-Control": isManifest(ext) ? playlistCache : SEGMENT_CACHE,
+        "Accept-Ranges": "bytes",
+      },
+    ]),
+  );
+const LIVE_HEADERS = headersByExt(PLAYLIST_CACHE);
+const VOD_HEADERS = headersByExt(VOD_PLAYLIST_CACHE);
 
 function text(status: number, body: string, extra: Record<string, string> = {}): Response {
   return new Response(body, {
@@ -99,16 +105,19 @@ function rawPath(url: string): string {
 export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
   // Fixed for the life of the server: the root is resolved once, not per request.
   const liveRoot = resolve(o.dataDir, "live");
-  const files = liveFiles(liveRoot);
+  const vodRoot = resolve(o.dataDir, "vod");
+  const live = { root: liveRoot, files: liveFiles(liveRoot), headers: LIVE_HEADERS };
+  const vod = { root: vodRoot, files: liveFiles(vodRoot), headers: VOD_HEADERS };
   const m = o.metrics;
   const counters = m.http;
   const requests = counters.requests;
 
   /** `wholeManifest`: a signed manifest is rewritten, so a Range on it is ignored (ADR 0060). */
-  function serveLive(req: Request, rest: string, wholeManifest = false): Response {
-    const r = resolveLivePath(liveRoot, rest);
+  function serveLive(req: Request, rest: string, wholeManifest = false, tree = live): Response {
+    const { files } = tree;
+    const r = resolveLivePath(tree.root, rest);
     if (!r.ok) return r.status === 400 ? text(400, "bad path\n") : notFound();
-    const base = LIVE_HEADERS[r.ext];
+    const base = tree.headers[r.ext];
     if (!base) return notFound();
     const manifest = isManifest(r.ext);
     // Manifests are small and rewritten every segment: read whole, they go out from memory (one
@@ -155,6 +164,19 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
     const raw = rawPath(req.url);
     const extra = o.extraRoutes?.[raw];
     if (extra) return extra(req);
+    if (raw.startsWith("/vod/")) {
+      // Recordings (ADR 0095): files as under /live, from vod/{assetId}/, never growing.
+      if (req.method === "GET" || req.method === "HEAD") {
+        const rest = raw.slice("/vod/".length);
+        const slash = rest.indexOf("/");
+        const id = o.playback && slash > 0 ? rest.slice(0, slash) : "";
+        const serve = () => serveLive(req, rest, o.playback?.isSigned(id) ?? false, vod);
+        if (o.playback?.isSigned(id)) return serveSigned(o.playback, req, id, CORS, serve);
+        return serve();
+      }
+      if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
+      return text(405, "method not allowed\n", { Allow: "GET, HEAD, OPTIONS" });
+    }
     if (raw.startsWith("/live/")) {
       if (req.method === "GET" || req.method === "HEAD") {
         const rest = raw.slice("/live/".length);

@@ -65,6 +65,7 @@ export function rewriteDash(mpd: string, token: string): string {
 export class PlaybackGuard {
   readonly verifier: PlaybackVerifier;
   private signed = new Set<string>();
+  private readonly signedAssets = new Set<string>();
   private lastTs = -1;
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -80,8 +81,14 @@ export class PlaybackGuard {
     this.signed = new Set(streams.filter((s) => s.playbackPolicy === "signed").map((s) => s.id));
   }
 
-  isSigned(streamId: string): boolean {
-    return this.signed.has(streamId);
+  isSigned(id: string): boolean {
+    return this.signed.has(id) || this.signedAssets.has(id);
+  }
+
+  /** A VOD asset of a signed stream needs a token for its id too (ADR 0095); from its asset.json. */
+  markAsset(assetId: string, policy: "public" | "signed" | undefined): void {
+    if (policy === "signed") this.signedAssets.add(assetId);
+    else this.signedAssets.delete(assetId);
   }
 
   /** A message on the retained `dionysia/v1/keys`; the newest list (control's `ts`) wins. */

@@ -10,6 +10,7 @@ import { cpus } from "node:os";
 import { dirname, join, posix } from "node:path";
 import { profileCost } from "@dionysia/shared";
 import { processCpuSeconds, usableCores } from "../proc-cpu.ts";
+import { Recording } from "../recording/recording.ts";
 import { buildMasterPlaylist, masterFromProfile, type ProbedVariant } from "../transcoder/master.ts";
 import type { OutputLayout } from "../transcoder/types.ts";
 import {
@@ -23,7 +24,7 @@ import {
 import { parseMediaPlaylist } from "./playlist.ts";
 import { probeSegment } from "./probe.ts";
 import { streamDir } from "./run.ts";
-import { composeManifest, readRunManifest, ServedPlaylist } from "./served.ts";
+import { composeManifest, readRunManifest, ServedPlaylist, type ServedSegment } from "./served.ts";
 import type { CpuSample, Entry, Run, RunContext } from "./types.ts";
 
 type PlaylistInfo = ReturnType<typeof parseMediaPlaylist>;
@@ -43,6 +44,28 @@ function feeds(run: Run, served: OutputLayout): [string, string][] {
 async function writeAtomic(path: string, text: string): Promise<void> {
   await writeFile(`${path}.tmp`, text);
   await rename(`${path}.tmp`, path);
+}
+
+/** A recording stream's new segments go into its session's recording (ADR 0095). */
+async function record(ctx: RunContext, e: Entry, servedPath: string, segs: ServedSegment[]): Promise<void> {
+  if (!ctx.desiredSpec(e.id)?.record) return;
+  const log = ctx.o.logger.child({ streamId: e.id });
+  e.recording ??= new Recording(join(ctx.o.dataDir, "vod"), streamDir(ctx.o, e.id), e.id);
+  const r = e.recording;
+  if (r.stopped) return;
+  if (!(await ctx.diskRoom())) {
+    r.stopped = "the disk is nearly full";
+    log.error({ assetId: r.id }, "recording stopped: the disk is nearly full; the live stream goes on");
+    ctx.setStatus(e, e.status, `recording stopped: ${r.stopped}`);
+    return;
+  }
+  try {
+    await r.add(servedPath, segs);
+  } catch (err) {
+    r.stopped = (err as Error).message;
+    log.error({ assetId: r.id, err: r.stopped }, "recording stopped: a segment could not be kept");
+    ctx.setStatus(e, e.status, `recording stopped: ${r.stopped}`);
+  }
 }
 
 /** The stream ended: every served media playlist gets `EXT-X-ENDLIST` (written once more). */
@@ -246,6 +269,8 @@ async function publishServed(
     }
     const sourceDir = posix.join(run.dir, posix.dirname(runPath));
     if (pl.ingest(`${run.dir}/${runPath}`, run.job.runId ?? "0", sourceDir, info) > 0) {
+      // Kept before the served playlist names them: the encoder deletes its files as it slides.
+      await record(ctx, e, servedPath, pl.lastAdded);
       writes.push(writeAtomic(join(outDir, servedPath), pl.render()));
     }
   }

@@ -27,6 +27,8 @@ export class ServedPlaylist {
   /** Sequence number of segments[0]. */
   mediaSequence = 0;
   discontinuitySequence = 0;
+  /** The segments the last `ingest` added (a recording keeps them; recording.ts). */
+  lastAdded: ServedSegment[] = [];
   /** The stream ended (its reconnect window closed): `EXT-X-ENDLIST`, and nothing more comes. */
   ended = false;
   private targetDuration: number;
@@ -55,17 +57,20 @@ export class ServedPlaylist {
     const rebase = (uri: string) => posix.relative(posix.dirname(this.path), posix.join(sourceDir, uri));
     const map = info.mapUri ? rebase(info.mapUri) : undefined;
     let added = 0;
+    this.lastAdded = [];
     for (let i = Math.max(0, this.source.end - info.mediaSequence); i < info.segments.length; i++) {
       const duration = info.durations[i] ?? 0;
       this.targetDuration = Math.max(this.targetDuration, Math.round(duration));
-      this.segments.push({
+      const seg: ServedSegment = {
         uri: rebase(info.segments[i]!),
         duration,
         ...(info.dates[i] ? { date: info.dates[i] } : {}),
         ...(map ? { map } : {}),
         discontinuity: this.pendingDiscontinuity,
         runId,
-      });
+      };
+      this.segments.push(seg);
+      this.lastAdded.push(seg);
       this.pendingDiscontinuity = false;
       added++;
     }
@@ -84,29 +89,37 @@ export class ServedPlaylist {
   }
 
   render(): string {
-    const fmp4 = this.segments.some((s) => s.map);
     const lines = [
       "#EXTM3U",
-      `#EXT-X-VERSION:${fmp4 ? 7 : 3}`,
+      `#EXT-X-VERSION:${playlistVersion(this.segments)}`,
       `#EXT-X-TARGETDURATION:${this.targetDuration}`,
       `#EXT-X-MEDIA-SEQUENCE:${this.mediaSequence}`,
     ];
     if (this.discontinuitySequence > 0)
       lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${this.discontinuitySequence}`);
-    lines.push("#EXT-X-INDEPENDENT-SEGMENTS");
-    let map: string | undefined;
-    for (const s of this.segments) {
-      if (s.discontinuity) lines.push("#EXT-X-DISCONTINUITY");
-      if (s.map && s.map !== map) {
-        lines.push(`#EXT-X-MAP:URI="${s.map}"`);
-        map = s.map;
-      }
-      if (s.date) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${s.date}`);
-      lines.push(`#EXTINF:${s.duration.toFixed(6)},`, s.uri);
-    }
+    lines.push("#EXT-X-INDEPENDENT-SEGMENTS", ...segmentLines(this.segments));
     if (this.ended) lines.push("#EXT-X-ENDLIST");
     return `${lines.join("\n")}\n`;
   }
+}
+
+/** fMP4 segments (an init segment) need version 7; MPEG-TS is fine with 3. */
+export const playlistVersion = (segments: readonly ServedSegment[]) => (segments.some((s) => s.map) ? 7 : 3);
+
+/** The segment lines of a media playlist: discontinuities, init segments, dates, durations, URIs. */
+export function segmentLines(segments: readonly ServedSegment[]): string[] {
+  const lines: string[] = [];
+  let map: string | undefined;
+  for (const s of segments) {
+    if (s.discontinuity) lines.push("#EXT-X-DISCONTINUITY");
+    if (s.map && s.map !== map) {
+      lines.push(`#EXT-X-MAP:URI="${s.map}"`);
+      map = s.map;
+    }
+    if (s.date) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${s.date}`);
+    lines.push(`#EXTINF:${s.duration.toFixed(6)},`, s.uri);
+  }
+  return lines;
 }
 
 /** One run's DASH manifest, ready to be one Period of the served manifest. */

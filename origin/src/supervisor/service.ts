@@ -5,7 +5,7 @@
  * master, stuck/slow judgement) in outputs.ts with its rules in overload.ts and served.ts, status
  * events in status.ts. It removes a stream's files after a grace period when its publisher leaves.
  */
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type DesiredStream,
@@ -17,9 +17,11 @@ import {
 import type { StreamUsage } from "../agent/capacity-correction.ts";
 import type { MediaStreamSpec, PublishEvent } from "../media/types.ts";
 import { processCpuSeconds } from "../proc-cpu.ts";
+import type { AssetMeta } from "../recording/recording.ts";
+import { freeBytes, listAssets, removeAsset, removeUnfinished } from "../recording/store.ts";
 import type { LowLatencyRun } from "./low-latency.ts";
 import { endServed, watchRun } from "./outputs.ts";
-import { profileKey, startRun, stopRun } from "./run.ts";
+import { profileKey, startRun, stopRun, streamDir } from "./run.ts";
 import { newEntry, StatusEvents } from "./status.ts";
 import type { Entry, ResolvedOptions, RunContext, StreamStatusEvent, SupervisorOptions } from "./types.ts";
 
@@ -33,6 +35,7 @@ export class Supervisor {
   private provisional = new Map<string, DesiredStream>();
   private inputs = new Map<string, PublishEvent>();
   private entries = new Map<string, Entry>();
+  private readonly assetListeners = new Set<(a: AssetMeta) => void>();
   private readonly events: StatusEvents;
   private unsubscribe: (() => void)[] = [];
   private poller?: ReturnType<typeof setInterval>;
@@ -59,6 +62,8 @@ export class Supervisor {
       isStopped: () => this.stopped,
       setStatus: (e, status, lastError) => this.events.set(e, status, lastError),
       desiredProfile: (id) => this.specOf(id)?.profile,
+      desiredSpec: (id) => this.specOf(id),
+      diskRoom: () => this.diskRoom(),
       reconcile: (id) => this.reconcile(id),
       updateActive: () => this.updateActive(),
     };
@@ -76,6 +81,8 @@ export class Supervisor {
       }),
     );
     for (const e of ms.active()) this.handlePublish(e);
+    // A recording an earlier process left mid-session cannot be finished: its folder goes.
+    void removeUnfinished(this.vodRoot);
     this.poller = setInterval(() => void this.poll(), this.o.pollMs);
   }
 
@@ -90,6 +97,24 @@ export class Supervisor {
 
   onStatus(cb: (e: StreamStatusEvent) => void): () => void {
     return this.events.on(cb);
+  }
+
+  /** A recording became an asset (ADR 0095): its report, for the agent to publish. */
+  onAsset(cb: (a: AssetMeta) => void): () => void {
+    this.assetListeners.add(cb);
+    return () => this.assetListeners.delete(cb);
+  }
+
+  /** The assets this node holds (vod/), as reported when they were made. */
+  assets(): Promise<AssetMeta[]> {
+    return listAssets(this.vodRoot);
+  }
+
+  /** Removes an asset's files (control deleted it); false for a bad id. */
+  async removeAsset(id: string): Promise<boolean> {
+    const ok = await removeAsset(this.vodRoot, id);
+    if (ok) this.o.logger.info({ assetId: id }, "asset removed");
+    return ok;
   }
 
   status(id: string): StreamStatusValue {
@@ -171,6 +196,50 @@ export class Supervisor {
 
   // ---------------------------------------------------------------------------------------------
 
+  private get vodRoot(): string {
+    return join(this.o.dataDir, "vod");
+  }
+
+  private diskChecked = { at: 0, ok: true };
+  private async diskRoom(): Promise<boolean> {
+    const min = this.o.recordingMinFreeBytes ?? 0;
+    if (min <= 0) return true;
+    const now = Date.now();
+    if (now - this.diskChecked.at < 5000) return this.diskChecked.ok;
+    const free = await freeBytes(this.o.dataDir);
+    this.diskChecked = { at: now, ok: free === undefined || free >= min };
+    return this.diskChecked.ok;
+  }
+
+  /** The session is over: its recording becomes an asset (or goes, if it kept nothing). */
+  private async finishRecording(e: Entry, spec: DesiredStream | undefined): Promise<void> {
+    const r = e.recording;
+    if (!r) return;
+    e.recording = undefined;
+    const log = this.o.logger.child({ streamId: e.id, assetId: r.id });
+    try {
+      const master = await readFile(join(streamDir(this.o, e.id), "master.m3u8"), "utf8").catch(
+        () => undefined,
+      );
+      const meta = await r.finish({
+        master,
+        nodeId: this.o.nodeId ?? "local",
+        renditions:
+          (spec?.profile ?? e.run?.job.profile)?.renditions.map((x) => x.name) ?? e.renditions ?? [],
+        playbackPolicy: spec?.playbackPolicy ?? "public",
+      });
+      if (!meta) return;
+      log.info(
+        { durationSeconds: meta.durationSeconds, sessions: meta.sessions, bytes: meta.bytes },
+        "recording ready",
+      );
+      for (const l of this.assetListeners) l(meta);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, "recording could not be finished");
+      await r.discard().catch(() => undefined);
+    }
+  }
+
   private specOf(id: string): DesiredStream | undefined {
     return this.desired.get(id) ?? this.provisional.get(id);
   }
@@ -229,6 +298,8 @@ export class Supervisor {
       if (e.reconnect) {
         clearTimeout(e.reconnect.timer);
         e.reconnect = undefined;
+        // One asset for every publish within the window.
+        if (e.recording) e.recording.sessions++;
         this.o.logger.info({ streamId: id }, "input back within the reconnect window; playlists go on");
       }
       if (e.run && (e.run.profileKey !== profileKey(spec) || e.run.job.inputUrl !== input.inputUrl)) {
@@ -262,12 +333,16 @@ export class Supervisor {
     if (e.ll) e.ll.endList = true;
     const run = e.run;
     const profile = run?.job.profile ?? spec?.profile;
+    const gen = e.gen;
     void stopRun(this.ctx, e).then(async () => {
       if (wasUp && e.served.size > 0 && !e.run && !e.starting) {
         e.ended = true;
         await endServed(this.ctx, e);
+        await this.finishRecording(e, spec);
       }
       if (profile && (run || wasUp)) this.scheduleCleanup(e, profile.segmentDuration, profile.windowSize);
+      // A publish that came while the run was stopping is started now.
+      if (run && e.gen === gen && this.inputs.has(e.id)) this.reconcile(e.id);
     });
     this.events.set(e, "idle");
     if (!spec && !e.run) this.o.metrics?.encoderSpeed.remove({ stream: id });
@@ -284,7 +359,12 @@ export class Supervisor {
     if (e.reconnect) return now < e.reconnect.until;
     const up = e.run !== undefined || e.status === "live" || e.status === "starting" || e.status === "error";
     if (ms <= 0 || !up) return false;
-    void stopRun(this.ctx, e);
+    // A publish that comes back while this run is still stopping finds it there and waits: it
+    // is looked at again once the run is gone.
+    const gen = e.gen;
+    void stopRun(this.ctx, e).then(() => {
+      if (e.gen === gen) this.reconcile(e.id);
+    });
     e.reconnect = {
       until: now + ms,
       timer: setTimeout(() => {

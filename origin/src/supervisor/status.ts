@@ -43,6 +43,7 @@ export class StatusEvents {
     const ev: StreamStatusEvent = { id: e.id, status, stats: { ...e.stats, segmentsWritten: e.segments } };
     if (names !== undefined && e.renditions) ev.renditions = [...e.renditions];
     if (e.lastError && status === "error") ev.lastError = e.lastError;
+    if (e.recording?.stopped) ev.recordingError = e.recording.stopped;
     for (const l of this.listeners) {
       try {
         l(ev);

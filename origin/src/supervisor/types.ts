@@ -1,7 +1,8 @@
 /** The supervisor's options and its per-stream bookkeeping, shared by its modules. */
-import type { Logger, ProfileSpec, StreamStatusValue } from "@dionysia/shared";
+import type { DesiredStream, Logger, ProfileSpec, StreamStatusValue } from "@dionysia/shared";
 import type { MediaServer } from "../media/types.ts";
 import type { OriginMetrics } from "../metrics/index.ts";
+import type { Recording } from "../recording/recording.ts";
 import type { RunningTranscoder } from "../transcoder/process.ts";
 import type { OutputLayout, TranscodeJob, TranscoderBackend, TranscoderStats } from "../transcoder/types.ts";
 import type { LowLatencyRun } from "./low-latency.ts";
@@ -13,6 +14,8 @@ export interface StreamStatusEvent {
   status: StreamStatusValue;
   lastError?: string;
   stats: TranscoderStats;
+  /** Why the session's recording stopped (a full disk) while the live stream goes on. */
+  recordingError?: string;
   /** Rendition names served now (the desired profile's less any shed rung), while a run exists. */
   renditions?: string[];
 }
@@ -23,6 +26,10 @@ export interface SupervisorOptions {
   mediaServer: MediaServer;
   logger: Logger;
   metrics?: OriginMetrics;
+  /** This node's id (named in the asset reports of recordings). */
+  nodeId?: string;
+  /** Recordings stop taking segments when the data dir's disk has less free than this (bytes). */
+  recordingMinFreeBytes?: number;
   /** Named in every DASH manifest's `<UTCTiming>` (DASH_UTC_TIMING_URL, default PUBLIC_URL/time). */
   utcTimingUrl?: string;
   /** Restart back-off: initial delay, doubled per consecutive failure up to max. */
@@ -49,7 +56,10 @@ export interface SupervisorOptions {
 
 /** Options with their defaults filled in. */
 export type ResolvedOptions = Required<
-  Omit<SupervisorOptions, "metrics" | "probeInput" | "speedWindowMs" | "utcTimingUrl">
+  Omit<
+    SupervisorOptions,
+    "metrics" | "probeInput" | "speedWindowMs" | "utcTimingUrl" | "nodeId" | "recordingMinFreeBytes"
+  >
 > &
   SupervisorOptions;
 
@@ -120,6 +130,8 @@ export interface Entry {
   reconnect?: { until: number; timer: ReturnType<typeof setTimeout> };
   /** The stream ended (ENDLIST written): the next publish starts new playlists. */
   ended?: boolean;
+  /** The session's recording, while the stream records (ADR 0095). */
+  recording?: Recording;
 }
 
 /** What a run's lifecycle and output watch need from the supervisor. */
@@ -129,6 +141,10 @@ export interface RunContext {
   setStatus(e: Entry, status: StreamStatusValue, lastError?: string): void;
   /** The desired (unshed) profile of a stream, while it is desired. */
   desiredProfile(id: string): ProfileSpec | undefined;
+  /** The stream's desired entry (role, profile, record, policy), while it is desired. */
+  desiredSpec(id: string): DesiredStream | undefined;
+  /** A recording may take more segments (free disk above RECORDING_MIN_FREE_MB); cached briefly. */
+  diskRoom(): Promise<boolean>;
   /** Re-decides one stream (after a back-off delay, for instance). */
   reconcile(id: string): void;
   /** Number of running transcoders changed. */

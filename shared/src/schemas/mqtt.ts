@@ -128,6 +128,8 @@ export const DesiredStream = T.Object({
    * already resolved by control (stream, else profile, else 60). Absent: 0, the stream ends at once.
    */
   reconnectWindowSeconds: T.Optional(T.Integer({ minimum: 0, maximum: MAX_RECONNECT_WINDOW_S })),
+  /** Keep every segment of each session and make it a VOD asset when the session ends (ADR 0095). */
+  record: T.Optional(T.Boolean()),
 });
 export type DesiredStream = Static<typeof DesiredStream>;
 
@@ -135,6 +137,8 @@ export const NodeDesired = T.Object({
   version: T.Integer({ minimum: 0 }),
   nodeId: Id,
   streams: T.Array(DesiredStream, { maxItems: 10000 }),
+  /** Assets deleted through the API (or past their retention) that this node still holds: remove them. */
+  deleteAssets: T.Optional(T.Array(Id, { maxItems: 10000 })),
 });
 export type NodeDesired = Static<typeof NodeDesired>;
 
@@ -148,6 +152,12 @@ export const StreamStatusMessage = T.Object({
   speed: T.Optional(T.Number({ minimum: 0, description: "Encoder speed, multiple of real time" })),
   lastError: T.Optional(T.String({ maxLength: 2000, description: "Why the stream is in `error`" })),
   srtPort: T.Optional(T.Integer({ minimum: 1, maximum: 65535, description: "UDP port of its SRT listener" })),
+  recordingError: T.Optional(
+    T.String({
+      maxLength: 500,
+      description: "Why the stream's recording stopped (a full disk) while the live stream goes on",
+    }),
+  ),
   /**
    * Rendition names the node serves now (the desired profile's, less any rung the supervisor shed
    * under overload). Absent: all of the desired profile's.

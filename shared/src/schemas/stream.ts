@@ -18,6 +18,13 @@ export const ReconnectWindowSeconds = T.Integer({
     "Seconds a stream stays `reconnecting` after its publisher drops (playlists kept open, capacity held) before it goes idle; 0 ends it at once",
 });
 
+export const DEFAULT_RETENTION_DAYS = 30;
+const RetentionDays = T.Integer({
+  minimum: 1,
+  maximum: 3650,
+  description: `Days an asset is kept after its session ended (default ${DEFAULT_RETENTION_DAYS})`,
+});
+
 export const PlaybackPolicy = T.Union([T.Literal("public"), T.Literal("signed")]);
 
 /** A pull input: the origin fetches this URL instead of waiting for a push. */
@@ -81,6 +88,10 @@ export const Stream = T.Object({
   reconnectWindowSeconds: T.Union([ReconnectWindowSeconds, T.Null()], {
     description: "The stream's own reconnect window; null: its profile's (default 60 s)",
   }),
+  record: T.Boolean({
+    description: "Each session (publishes within one reconnect window) becomes a VOD asset",
+  }),
+  recordingRetentionDays: T.Integer({ description: "Its assets are deleted this many days after they end" }),
   stats: T.Optional(
     T.Object(
       {
@@ -123,6 +134,8 @@ export const CreateStream = T.Object(
     location: T.Optional(Location),
     source: T.Optional(SourceUrl),
     reconnectWindowSeconds: T.Optional(ReconnectWindowSeconds),
+    record: T.Optional(T.Boolean({ description: "Default false" })),
+    recordingRetentionDays: T.Optional(RetentionDays),
   },
   { additionalProperties: false },
 );
@@ -137,6 +150,8 @@ export const UpdateStream = T.Object(
     location: T.Optional(T.Union([Location, T.Null()])),
     source: T.Optional(T.Union([SourceUrl, T.Null()])),
     reconnectWindowSeconds: T.Optional(T.Union([ReconnectWindowSeconds, T.Null()])),
+    record: T.Optional(T.Boolean()),
+    recordingRetentionDays: T.Optional(RetentionDays),
   },
   { additionalProperties: false, minProperties: 1 },
 );
