@@ -69,7 +69,7 @@ describe("renderVodPlaylist", () => {
   });
 });
 
-async function setup(id: string, o: { minFree?: number; window?: number } = {}) {
+async function setup(id: string, o: { minFree?: number; window?: number; profile?: ProfileSpec } = {}) {
   const port = await freePort();
   const publisher: Publisher = publish(`udp://127.0.0.1:${port}`, { seconds: 300 });
   const media = new TestMediaServer();
@@ -95,6 +95,7 @@ async function setup(id: string, o: { minFree?: number; window?: number } = {}) 
     role: "origin",
     profile,
     keyHash: "a".repeat(64),
+    ...(o.profile ? { profile: o.profile } : {}),
     record: true,
     reconnectWindowSeconds: o.window ?? 3,
   };
@@ -184,6 +185,31 @@ describe("a recording stream", () => {
     expect(existsSync(dir)).toBe(false);
     expect(await sup.removeAsset("../live")).toBe(false);
   }, 180_000);
+
+  test("low latency (LL-HLS): each rung's completed segments, no parts, ffprobe reads the asset", async () => {
+    const id = "rec3";
+    const ll: ProfileSpec = { ...profile, formats: ["ll-hls"], partDuration: 0.5, windowSize: 3 };
+    const { sup, media, assets } = await setup(id, { window: 0, profile: ll });
+    // Past the live window (3) in every rung: evicted segments are in the recording.
+    await waitFor("5 segments per rendition", () => (sup.lowLatencyRun(id)?.segments() ?? 0) >= 15, 45_000);
+    media.unpublish(id);
+    await waitFor("the asset", () => assets.length === 1, 15_000);
+    const a = assets[0]!;
+    expect(a.sessions).toBe(1);
+    expect(a.segments).toBeGreaterThanOrEqual(5);
+    const text = readFileSync(join(dataDir, "vod", a.id, "180p", "index.m3u8"), "utf8");
+    expect(text).toContain("#EXT-X-ENDLIST");
+    expect(text).not.toContain("#EXT-X-PART");
+    expect(text).toMatch(/^seg-[a-z0-9]+-0\.m4s$/m); // from the first segment on
+    const streams = await ffprobeStreams(join(dataDir, "vod", a.id, "master.m3u8"));
+    expect(
+      streams
+        .filter((s) => s.codec_type === "video")
+        .map((s) => s.height)
+        .sort(),
+    ).toEqual([180, 90]);
+    expect(streams.some((s) => s.codec_type === "audio")).toBe(true);
+  }, 120_000);
 
   test("a disk nearly full: the recording stops with the reason on the status, the live stream goes on", async () => {
     const id = "rec2";

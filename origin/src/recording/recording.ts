@@ -69,8 +69,19 @@ export class Recording {
     this.dir = join(vodRoot, `.rec-${this.id}`);
   }
 
-  /** Keeps `segs`, just taken by the served playlist at `servedPath` (relative to the stream folder). */
-  async add(servedPath: string, segs: readonly ServedSegment[]): Promise<void> {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Keeps `segs`, just taken by the served playlist at `servedPath` (relative to the stream
+   * folder). Calls are applied one at a time, in order, however they are awaited.
+   */
+  add(servedPath: string, segs: readonly ServedSegment[]): Promise<void> {
+    const next = this.chain.then(() => this.keepAll(servedPath, segs));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async keepAll(servedPath: string, segs: readonly ServedSegment[]): Promise<void> {
     if (this.stopped || segs.length === 0) return;
     let list = this.playlists.get(servedPath);
     if (!list) {
@@ -106,6 +117,7 @@ export class Recording {
     playbackPolicy: "public" | "signed";
     endedAt?: number;
   }): Promise<AssetMeta | undefined> {
+    await this.chain;
     if (this.empty) {
       await this.discard();
       return undefined;

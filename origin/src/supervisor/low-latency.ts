@@ -15,6 +15,7 @@ import { answerPlaylist, type PlaylistAnswer } from "../packager/serve.ts";
 import { DEFAULT_FPS } from "../transcoder/codecs.ts";
 import { planOutputs } from "../transcoder/plan.ts";
 import type { CmafOutput, OutputLayout, TranscodeJob } from "../transcoder/types.ts";
+import type { ServedSegment } from "./served.ts";
 
 /** AAC frames carry 1024 samples: a part may run one frame over its duration. */
 const AAC_FRAME = 1024;
@@ -143,12 +144,41 @@ export class LowLatencyRun {
     });
   }
 
+  /**
+   * Each segment as it completes, per playlist (stream-folder relative) with its URIs relative to
+   * it: a recording keeps them (ADR 0095). Set before `consume`.
+   */
+  onSegment?: (playlist: string, seg: ServedSegment) => void;
+
+  /** Calls `onSegment` for the rung's segments completed since the last call (on every part). */
+  private watchSegments(r: Rung): () => void {
+    const naming = runNaming(this.runId);
+    let next = r.seg.window.config.startMsn;
+    const first = next;
+    return r.seg.subscribe(() => {
+      for (const s of r.seg.window.segments) {
+        if (s.msn < next || !s.complete) continue;
+        next = s.msn + 1;
+        this.onSegment?.(r.out.playlist, {
+          uri: naming.segment(s.msn),
+          duration: s.duration,
+          date: new Date(s.programDateTime).toISOString(),
+          map: naming.init,
+          // The first segment of a run that continues an earlier one: a new encoder.
+          discontinuity: s.msn === first && this.discontinuitySequence > 0,
+          runId: this.runId,
+        });
+      }
+    });
+  }
+
   /** Reads every chunk stream to its end (the process exit ends them). */
   consume(pipes: AsyncIterable<Uint8Array>[], log: Logger): Promise<void> {
     return Promise.all(
       this.rungs.map(async (r) => {
         const pipe = pipes[r.out.fd - 3];
         if (!pipe) throw new Error(`no pipe for descriptor ${r.out.fd}`);
+        if (this.onSegment) this.watchSegments(r);
         try {
           await r.seg.consume(pipe);
         } catch (err) {

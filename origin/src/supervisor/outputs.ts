@@ -47,7 +47,12 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 }
 
 /** A recording stream's new segments go into its session's recording (ADR 0095). */
-async function record(ctx: RunContext, e: Entry, servedPath: string, segs: ServedSegment[]): Promise<void> {
+export async function record(
+  ctx: RunContext,
+  e: Entry,
+  servedPath: string,
+  segs: ServedSegment[],
+): Promise<void> {
   if (!ctx.desiredSpec(e.id)?.record) return;
   const log = ctx.o.logger.child({ streamId: e.id });
   e.recording ??= new Recording(join(ctx.o.dataDir, "vod"), streamDir(ctx.o, e.id), e.id);

@@ -12,6 +12,7 @@ import { planOutputs } from "../transcoder/plan.ts";
 import { runTranscoder, type TranscoderExit } from "../transcoder/process.ts";
 import type { TranscodeJob } from "../transcoder/types.ts";
 import { LowLatencyRun } from "./low-latency.ts";
+import { record } from "./outputs.ts";
 import { shedProfile } from "./overload.ts";
 import { probeInput } from "./probe.ts";
 import type { Entry, ResolvedOptions, Run, RunContext } from "./types.ts";
@@ -136,6 +137,8 @@ export async function startRun(
     };
     if (ll) {
       e.ll = ll;
+      // A recording keeps each segment as it completes (ADR 0095).
+      ll.onSegment = (playlist, seg) => void record(ctx, e, playlist, [seg]);
       void ll.consume(proc.pipes, log);
     }
     e.run = run;

@@ -335,7 +335,7 @@ export class Supervisor {
     const profile = run?.job.profile ?? spec?.profile;
     const gen = e.gen;
     void stopRun(this.ctx, e).then(async () => {
-      if (wasUp && e.served.size > 0 && !e.run && !e.starting) {
+      if (wasUp && (e.served.size > 0 || e.ll) && !e.run && !e.starting) {
         e.ended = true;
         await endServed(this.ctx, e);
         await this.finishRecording(e, spec);
