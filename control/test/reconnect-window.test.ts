@@ -14,6 +14,7 @@ import {
 import { waitFor } from "@dionysia/shared/testkit";
 import { eq } from "drizzle-orm";
 import { streams } from "../src/db/schema.ts";
+import { continueFromFor } from "../src/scheduler/continuation.ts";
 import { desiredFor, type StreamSnapshot } from "../src/scheduler/reconcile.ts";
 import { claimStream, recordStreamStatus } from "../src/streams/assignment.ts";
 import { announce, ROUTER_KEY, startControl, type TestControl } from "./helpers/control.ts";
@@ -87,6 +88,61 @@ describe("the setting", () => {
     expect(one(base)).toBe(30);
     expect(one({ ...base, reconnectWindowSeconds: 0 })).toBe(0);
     expect(one({ ...base, profile: P360 })).toBe(60);
+  });
+});
+
+describe("a session moved to another node goes on from the old node's numbers", () => {
+  const at = { nodeId: "old", mediaSequence: 41, discontinuitySequence: 2 };
+  const s = (
+    o: Partial<{ status: StreamStatusValue; nodeId: string | null; transcodeNodeId: string | null }>,
+  ) => ({
+    status: "starting" as StreamStatusValue,
+    nodeId: "new",
+    transcodeNodeId: null,
+    ...o,
+  });
+  test("on another node while the session goes on: continueFrom", () => {
+    expect(continueFromFor(s({}), at)).toEqual({ mediaSequence: 41, discontinuitySequence: 2 });
+    expect(continueFromFor(s({ status: "reconnecting" }), at)).toEqual({
+      mediaSequence: 41,
+      discontinuitySequence: 2,
+    });
+    // Overflow: the transcoding peer serves it.
+    expect(continueFromFor(s({ nodeId: "old", transcodeNodeId: "peer" }), at)?.mediaSequence).toBe(41);
+  });
+  test("on the same node, with no node, once idle, or with nothing reported: nothing", () => {
+    expect(continueFromFor(s({ nodeId: "old" }), at)).toBeUndefined();
+    expect(continueFromFor(s({ nodeId: null }), at)).toBeUndefined();
+    expect(continueFromFor(s({ status: "idle" }), at)).toBeUndefined();
+    expect(continueFromFor(s({}), undefined)).toBeUndefined();
+  });
+  test("desired state carries it to the serving node only", () => {
+    const base: StreamSnapshot = {
+      id: "a",
+      playbackPolicy: "public",
+      status: "starting",
+      profile: P360,
+      reconnectWindowSeconds: null,
+      record: false,
+      keyHash: "a".repeat(64),
+      srtPassphrase: "p".repeat(32),
+      source: null,
+      location: null,
+      region: null,
+      nodeId: "ing",
+      transcodeNodeId: "tx",
+      admitted: null,
+      srtPort: null,
+      liveNodeId: null,
+      reservedUntil: null,
+      continueFrom: { mediaSequence: 41, discontinuitySequence: 2 },
+    };
+    const relays = new Map([["ing", { relayUrl: "rtmp://ing.test:1935/relay" }]]);
+    expect(desiredFor("tx", [base], relays)[0]?.continueFrom).toEqual({
+      mediaSequence: 41,
+      discontinuitySequence: 2,
+    });
+    expect(desiredFor("ing", [base], relays)[0]?.continueFrom).toBeUndefined();
   });
 });
 

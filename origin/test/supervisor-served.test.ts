@@ -115,3 +115,16 @@ describe("served DASH manifest", () => {
     expect(two).toContain('bitstreamSwitching="false"');
   });
 });
+
+describe("a session taken over from another node", () => {
+  test("its playlist goes on from the old node's numbers: same media sequence on, one discontinuity past", () => {
+    const pl = new ServedPlaylist("media_0.m3u8", 4, 1, { mediaSequence: 41, discontinuitySequence: 2 });
+    pl.ingest("run-a/media_0.m3u8", "a", "run-a", parseMediaPlaylist(ffmpegPlaylist("a", 1, 2)));
+    const text = pl.render();
+    expect(text).toContain("#EXT-X-MEDIA-SEQUENCE:41");
+    expect(text).toContain("#EXT-X-DISCONTINUITY-SEQUENCE:2");
+    // The first segment is tagged: hls.js counts it as discontinuity 3, one past the old node's.
+    expect(text.indexOf("#EXT-X-DISCONTINUITY\n")).toBeLessThan(text.indexOf("#EXTINF"));
+    expect(pl.position()).toEqual({ next: 43, discontinuity: 3 });
+  });
+});

@@ -49,6 +49,7 @@ import {
   toRouteNode,
   upsertNodeFromAnnounce,
 } from "../nodes/service.ts";
+import { continueFromFor } from "../scheduler/continuation.ts";
 import {
   type Assignment,
   desiredFor,
@@ -81,6 +82,11 @@ export class Network implements ControlBusHandler {
   private readonly routedStreams = new Set<string>();
   private readonly deletedStreams = new Set<string>();
   private readonly telemetry = new Map<string, NodeTelemetry>();
+  /** The last reported playlist position of each stream, and the node it was on (ADR 0091). */
+  private readonly positions = new Map<
+    string,
+    { nodeId: string; mediaSequence: number; discontinuitySequence: number }
+  >();
   private writes: Promise<unknown> = Promise.resolve();
   private kickTimer: ReturnType<typeof setTimeout> | undefined;
   private intervalTimer: ReturnType<typeof setInterval> | undefined;
@@ -208,6 +214,14 @@ export class Network implements ControlBusHandler {
   onTelemetry(nodeId: string, t: NodeTelemetry): void {
     // Batched: thousands of nodes report every 2 s; one transaction a second writes them all.
     this.telemetry.set(nodeId, t);
+    // Where each stream's playlists stand, in memory: a node that takes a session over goes on.
+    for (const s of t.streams)
+      if (s.nextMediaSequence !== undefined && s.role !== "ingest")
+        this.positions.set(s.id, {
+          nodeId,
+          mediaSequence: s.nextMediaSequence,
+          discontinuitySequence: s.discontinuitySequence ?? 0,
+        });
   }
 
   onAsset(nodeId: string, assetId: string, report: AssetReport | undefined): void {
@@ -305,10 +319,17 @@ export class Network implements ControlBusHandler {
       srtPort: s.srtPort,
       liveNodeId: s.liveNodeId,
       reservedUntil: s.reservedUntil,
+      ...this.continuation(s),
     }));
     const routeNodes = rows.map(toRouteNode);
     const [assetRows, removals] = await Promise.all([routedAssets(this.d.db), pendingRemovals(this.d.db)]);
     return { nodes: views, rows: routeNodes, streams: snap, assets: assetRows, removals };
+  }
+
+  /** A session that moved to another node goes on from where the old one was (ADR 0091). */
+  private continuation(s: { id: string } & Parameters<typeof continueFromFor>[0]) {
+    const from = continueFromFor(s, this.positions.get(s.id));
+    return from ? { continueFrom: from } : {};
   }
 
   /** The MQTT event feed (ADR 0097), on the scheduler lease holder only. */

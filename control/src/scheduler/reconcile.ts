@@ -28,6 +28,11 @@ export interface StreamSnapshot {
   reconnectWindowSeconds: number | null;
   /** Sessions become VOD assets (ADR 0095). */
   record: boolean;
+  /**
+   * Where its playlists stood on another node than the one it is on now, while its session goes
+   * on (ADR 0091): the new node continues from there. Absent otherwise.
+   */
+  continueFrom?: { mediaSequence: number; discontinuitySequence: number };
   keyHash: string;
   srtPassphrase: string;
   source: string | null;
@@ -153,6 +158,7 @@ export function desiredFor(
         source: s.source,
         reconnectWindowSeconds: reconnectWindowSeconds(s, s.profile),
         ...(s.record ? { record: true } : {}),
+        ...(s.continueFrom && p.role !== "ingest" ? { continueFrom: s.continueFrom } : {}),
         // Signed playback (ADR 0060): only signed streams carry it, public payloads are unchanged.
         ...(s.playbackPolicy === "signed" ? { playbackPolicy: "signed" as const } : {}),
       };

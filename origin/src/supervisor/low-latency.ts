@@ -83,13 +83,24 @@ export class LowLatencyRun {
   private readonly former = new Set<string>();
   private readonly successorWaiters = new Set<(next: LowLatencyRun) => void>();
 
-  constructor(job: TranscodeJob, layout: OutputLayout, streamDir: string, previous?: LowLatencyRun) {
+  constructor(
+    job: TranscodeJob,
+    layout: OutputLayout,
+    streamDir: string,
+    previous?: LowLatencyRun,
+    /** A session taken over from another node (ADR 0091): its numbers go on from there. */
+    continueFrom?: { mediaSequence: number; discontinuitySequence: number },
+  ) {
     const plan = planOutputs(job);
     this.runId = job.runId ?? "0";
     this.dash = Boolean(layout.dash);
     this.utcTimingUrl = job.utcTimingUrl ?? TIME_PATH;
-    const start = previous ? previous.nextMsn() : 0;
-    this.discontinuitySequence = previous ? previous.discontinuitySequence + 1 : 0;
+    const start = previous ? previous.nextMsn() : (continueFrom?.mediaSequence ?? 0);
+    this.discontinuitySequence = previous
+      ? previous.discontinuitySequence + 1
+      : continueFrom
+        ? continueFrom.discontinuitySequence + 1
+        : 0;
     const naming = runNaming(this.runId);
     this.rungs = (layout.cmaf ?? []).map((out) => {
       const rate =

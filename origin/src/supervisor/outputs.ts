@@ -269,7 +269,10 @@ async function publishServed(
     if (!info || info.segments.length === 0) continue;
     let pl = e.served.get(servedPath);
     if (!pl) {
-      pl = new ServedPlaylist(servedPath, window, run.job.profile.segmentDuration);
+      // The stream's first playlists here: a session taken over from another node goes on from it.
+      const from = e.served.size === 0 ? ctx.desiredSpec(e.id)?.continueFrom : undefined;
+      pl = new ServedPlaylist(servedPath, window, run.job.profile.segmentDuration, from ?? e.continueFrom);
+      if (from) e.continueFrom = from;
       e.served.set(servedPath, pl);
     }
     const sourceDir = posix.join(run.dir, posix.dirname(runPath));

@@ -51,6 +51,7 @@ export async function startRun(
   if (e.ended) {
     // A new session after the last one ended: new playlists (players saw ENDLIST on the old ones).
     e.ended = false;
+    e.continueFrom = undefined;
     e.served.clear();
     e.ll = undefined;
     e.manifests = [];
@@ -79,7 +80,9 @@ export async function startRun(
     const cmd = o.backend.buildCommand(job);
     const served = o.backend.layout({ ...job, profile: spec.profile, outDir });
     // Low latency: the packagers write straight into the served folders, the run's id in each name.
-    const ll = layout.cmaf ? new LowLatencyRun(job, layout, outDir, e.ll) : undefined;
+    const ll = layout.cmaf
+      ? new LowLatencyRun(job, layout, outDir, e.ll, e.ll ? undefined : spec.continueFrom)
+      : undefined;
     if (e.served.size === 0 && !e.ll) {
       // A fresh stream: nothing of an earlier process (an origin restart) is continued.
       await rm(join(outDir, layout.master), { force: true });

@@ -40,8 +40,27 @@ export class ServedPlaylist {
     readonly path: string,
     readonly window: number,
     segmentDuration: number,
+    /**
+     * The session comes from another node (ADR 0091): its numbers go on from there, the first
+     * segment a discontinuity (so its discontinuity sequence is one past the old node's newest).
+     */
+    continueFrom?: { mediaSequence: number; discontinuitySequence: number },
   ) {
     this.targetDuration = Math.max(1, Math.ceil(segmentDuration));
+    if (continueFrom) {
+      this.mediaSequence = continueFrom.mediaSequence;
+      this.discontinuitySequence = continueFrom.discontinuitySequence;
+      this.pendingDiscontinuity = true;
+    }
+  }
+
+  /** The next segment's media sequence number, and the discontinuity sequence of the newest. */
+  position(): { next: number; discontinuity: number } {
+    const tagged = this.segments.filter((s) => s.discontinuity).length;
+    return {
+      next: this.mediaSequence + this.segments.length,
+      discontinuity: this.discontinuitySequence + tagged,
+    };
   }
 
   /**

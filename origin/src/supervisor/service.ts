@@ -133,6 +133,11 @@ export class Supervisor {
       if (!spec && !e.run) continue;
       const s: StreamStats = { id, status: e.status, segments: e.segments };
       if (spec) s.role = spec.role;
+      const at = this.position(e);
+      if (at) {
+        s.nextMediaSequence = at.next;
+        s.discontinuitySequence = at.discontinuity;
+      }
       if (e.run) {
         s.load = profileCost(e.run.job.profile);
         if (e.stats.bitrateKbps !== undefined) s.bitrateKbps = e.stats.bitrateKbps;
@@ -195,6 +200,17 @@ export class Supervisor {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /** Where the stream's playlists stand (the numbers a node taking it over goes on from). */
+  private position(e: Entry): { next: number; discontinuity: number } | undefined {
+    if (e.ll) return { next: e.ll.nextMsn(), discontinuity: e.ll.discontinuitySequence };
+    let at: { next: number; discontinuity: number } | undefined;
+    for (const pl of e.served.values()) {
+      const p = pl.position();
+      if (!at || p.next > at.next) at = p;
+    }
+    return at;
+  }
 
   private get vodRoot(): string {
     return join(this.o.dataDir, "vod");

@@ -130,6 +130,8 @@ export interface Entry {
   reconnect?: { until: number; timer: ReturnType<typeof setTimeout> };
   /** The stream ended (ENDLIST written): the next publish starts new playlists. */
   ended?: boolean;
+  /** Where this session's first playlists here went on from (another node's numbers, ADR 0091). */
+  continueFrom?: { mediaSequence: number; discontinuitySequence: number };
   /** The session's recording, while the stream records (ADR 0095). */
   recording?: Recording;
 }

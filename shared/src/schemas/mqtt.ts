@@ -79,6 +79,16 @@ export const StreamStats = T.Object({
     T.Integer({ minimum: 0, description: "Segments written since the stream started here" }),
   ),
   load: T.Optional(T.Number({ minimum: 0, description: "Load units the stream holds on this node" })),
+  nextMediaSequence: T.Optional(
+    T.Integer({
+      minimum: 0,
+      description:
+        "The media sequence number its next segment gets (a node that takes the stream over goes on from it)",
+    }),
+  ),
+  discontinuitySequence: T.Optional(
+    T.Integer({ minimum: 0, description: "The discontinuity sequence of its newest segment" }),
+  ),
 });
 export type StreamStats = Static<typeof StreamStats>;
 
@@ -128,6 +138,17 @@ export const DesiredStream = T.Object({
    * already resolved by control (stream, else profile, else 60). Absent: 0, the stream ends at once.
    */
   reconnectWindowSeconds: T.Optional(T.Integer({ minimum: 0, maximum: MAX_RECONNECT_WINDOW_S })),
+  /**
+   * The stream's session moved here from another node (it died; the streamer reconnected within
+   * the window): its playlists go on from these numbers, so a player's media sequence never goes
+   * back (ADR 0091). Used only when this node starts the stream's playlists afresh.
+   */
+  continueFrom: T.Optional(
+    T.Object({
+      mediaSequence: T.Integer({ minimum: 0 }),
+      discontinuitySequence: T.Integer({ minimum: 0 }),
+    }),
+  ),
   /** Keep every segment of each session and make it a VOD asset when the session ends (ADR 0095). */
   record: T.Optional(T.Boolean()),
 });
