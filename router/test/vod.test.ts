@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { generatePlaybackKeyPair, signPlaybackToken } from "../../shared/src/playback/sign.ts";
 import { PlaybackVerifier } from "../../shared/src/playback/token.ts";
 import { createRouter } from "../src/handler.ts";
+import { createLog, type Fields } from "../src/obs/log.ts";
 import { RouteTable } from "../src/table/store.ts";
 import {
   NEW_YORK,
@@ -192,6 +193,18 @@ describe("signed VOD assets", () => {
       bearer.headers.get("location"),
       `https://par.example.net/vod/sigvod/thumbnail.jpg?time=3&token=${t}`,
     );
+  });
+
+  test("a refusal is logged under assetId, not streamId", async () => {
+    const lines: Fields[] = [];
+    const log = createLog("info", { service: "router" }, (line) => lines.push(JSON.parse(line) as Fields));
+    const table = new RouteTable();
+    table.upsert({ ...route("sigvod", [origin("par", "https://par.example.net", PARIS)]), policy: "signed" });
+    const handler = createRouter(testConfig(), { table, log });
+    assert.equal((await handler(new Request("http://router.test/vod/sigvod/master.m3u8"))).status, 401);
+    const refused = lines.find((l) => l.msg === "playback token refused");
+    assert.equal(refused?.assetId, "sigvod");
+    assert.equal(refused?.streamId, undefined);
   });
 
   test("proxy mode: checked before fetching, the token forwarded to the origin", async () => {
