@@ -1,7 +1,8 @@
 /**
  * The router as one web-standard fetch handler: no Bun.*, no Deno.*, no I/O on the redirect path.
- * `/live/{id}/{file}` → 302 to the nearest online origin carrying the stream (or proxied),
- * `/health`, `/metrics`, `/time` (the clock DASH players synchronise to), CORS everywhere.
+ * `/live/{streamId}/{file}` and `/vod/{assetId}/{file}` → 302 to the nearest online origin carrying
+ * the route (or proxied), `/health`, `/metrics`, `/time` (the clock DASH players synchronise to),
+ * CORS everywhere. Streams and VOD assets are routes of the one table (ADR 0096).
  */
 
 import type { LatLon } from "../../shared/src/geo.ts";
@@ -10,7 +11,7 @@ import { TIME_PATH, timeResponse } from "../../shared/src/time-source.ts";
 import { checkPlayback, locationWithToken, type PlaybackAsk } from "./auth/playback.ts";
 import type { RouterConfig } from "./config.ts";
 import { clientPosition, type GeoHeaders } from "./geo/client.ts";
-import { LIVE_PREFIX, liveStreamId, parseLivePath, pathStart, splitTarget } from "./http/paths.ts";
+import { parseRoutedPath, pathStart, type Routed, routedAt, routedId, splitTarget } from "./http/paths.ts";
 import { type FetchFn, OriginUnreachable, proxyTo } from "./http/proxy.ts";
 import { CORS_HEADERS, errorResponse, PREFLIGHT_HEADERS } from "./http/responses.ts";
 import { type Log, silentLog } from "./obs/log.ts";
@@ -83,26 +84,35 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
   const verifier = deps.verifier ?? new PlaybackVerifier();
 
   /** A refused playback token: 401 without one, 403 otherwise, with the reason (ADR 0060). */
-  const tokenRefused = (id: string, r: Exclude<TokenCheck, { ok: true }>, started: number): Response => {
-    log.info({ streamId: id, code: r.code, reason: r.reason }, "playback token refused");
+  const tokenRefused = (
+    rt: Routed,
+    id: string,
+    r: Exclude<TokenCheck, { ok: true }>,
+    started: number,
+  ): Response => {
+    log.info({ [rt.idField]: id, code: r.code, reason: r.reason }, "playback token refused");
     return done(r.code, started, errorResponse(r.status, r.code, r.reason));
   };
 
-  /** `/live/…` of a signed stream in redirect mode: the token first, then the usual redirect. */
+  /**
+   * A signed route in redirect mode: the token first (its subject is the route id, stream or
+   * asset), then the usual redirect.
+   */
   function signedRedirect(
     req: Request,
     url: string,
     start: number,
+    rt: Routed,
     id: string,
   ): Response | Promise<Response> {
     const ask = checkPlayback(verifier, req, url, id, config);
     const after = (r: TokenCheck): Response => {
-      if (!r.ok) return tokenRefused(id, r, 0);
+      if (!r.ok) return tokenRefused(rt, id, r, 0);
       // Re-read: the route may have changed while a new token's signature was being checked.
       const entry = table.get(id);
-      if (!entry) return notRouted(id, 0);
+      if (!entry) return notRouted(rt, id, 0);
       const origin = table.pick(entry, clientPosition(req.headers, geo));
-      if (!origin) return allDown(id, 0);
+      if (!origin) return allDown(rt, id, 0);
       const hash = url.indexOf("#", start);
       const location = locationWithToken(
         origin.base + (hash < 0 ? url.slice(start) : url.slice(start, hash)),
@@ -120,17 +130,18 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
   }
 
   /**
-   * The hot path (ADR 0057): GET/HEAD `/live/…` in redirect mode. Validates in place on the raw URL,
-   * reads only the geo headers it needs, and answers with `{origin}{path and query as received}`.
+   * The hot path (ADR 0057): GET/HEAD `/live/…` (and `/vod/…`, ADR 0096) in redirect mode. Validates
+   * in place on the raw URL, reads only the geo headers it needs, and answers with
+   * `{origin}{path and query as received}`. `rt` is a module constant: passing it allocates nothing.
    */
-  function redirect(req: Request, url: string, start: number): Response | Promise<Response> {
-    const id = liveStreamId(url, start);
-    if (id === undefined) return badLivePath(url, 0);
+  function redirect(req: Request, url: string, start: number, rt: Routed): Response | Promise<Response> {
+    const id = routedId(url, start, rt);
+    if (id === undefined) return badPath(url, rt, 0);
     const entry = table.get(id);
-    if (!entry) return notRouted(id, 0);
-    if (entry.policy === "signed") return signedRedirect(req, url, start, id);
+    if (!entry) return notRouted(rt, id, 0);
+    if (entry.policy === "signed") return signedRedirect(req, url, start, rt, id);
     const origin = table.pick(entry, clientPosition(req.headers, geo));
-    if (!origin) return allDown(id, 0);
+    if (!origin) return allDown(rt, id, 0);
     const hash = url.indexOf("#", start);
     const location = origin.base + (hash < 0 ? url.slice(start) : url.slice(start, hash));
     countRedirect();
@@ -144,43 +155,53 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
     });
   }
 
-  const badLivePath = (url: string, started: number): Response => {
-    const p = parseLivePath(splitTarget(url).path.slice(LIVE_PREFIX.length));
-    const message = p.ok ? "bad live path" : p.message;
+  // The error answers: the same outcomes for streams and assets, so VOD shares the metric labels.
+  const badPath = (url: string, rt: Routed, started: number): Response => {
+    const p = parseRoutedPath(splitTarget(url).path.slice(rt.prefix.length), rt);
+    const message = p.ok ? `bad ${rt.noun} path` : p.message;
     return done("bad_request", started, errorResponse(400, "bad_request", message));
   };
-  const notRouted = (id: string, started: number): Response =>
-    done("not_found", started, errorResponse(404, "not_found", `stream ${id} is not routed`));
-  const allDown = (id: string, started: number): Response =>
+  const notRouted = (rt: Routed, id: string, started: number): Response =>
+    done("not_found", started, errorResponse(404, "not_found", `${rt.noun} ${id} is not routed`));
+  const allDown = (rt: Routed, id: string, started: number): Response =>
     done(
       "unavailable",
       started,
-      errorResponse(503, "unavailable", `no healthy origin carries stream ${id}`, { "retry-after": "2" }),
+      errorResponse(503, "unavailable", `no healthy origin carries ${rt.noun} ${id}`, {
+        "retry-after": "2",
+      }),
     );
 
-  /** Proxy mode's `/live/…`: same checks, then the origin's bytes. */
-  function live(req: Request, url: string, start: number, started: number): Response | Promise<Response> {
-    const id = liveStreamId(url, start);
-    if (id === undefined) return badLivePath(url, started);
+  /** Proxy mode's `/live/…` and `/vod/…`: same checks, then the origin's bytes. */
+  function play(
+    req: Request,
+    url: string,
+    start: number,
+    rt: Routed,
+    started: number,
+  ): Response | Promise<Response> {
+    const id = routedId(url, start, rt);
+    if (id === undefined) return badPath(url, rt, started);
     const entry = table.get(id);
-    if (!entry) return notRouted(id, started);
+    if (!entry) return notRouted(rt, id, started);
     const pos = clientPosition(req.headers, geo);
-    if (!table.pick(entry, pos)) return allDown(id, started);
+    if (!table.pick(entry, pos)) return allDown(rt, id, started);
     const hash = url.indexOf("#", start);
     const suffix = hash < 0 ? url.slice(start) : url.slice(start, hash);
     if (entry.policy === "signed") {
       const ask = checkPlayback(verifier, req, url, id, config);
       const after = (r: TokenCheck, a: PlaybackAsk): Response | Promise<Response> =>
         r.ok
-          ? proxied(req, id, locationWithToken(suffix, a), entry, pos, started)
-          : tokenRefused(id, r, started);
+          ? proxied(req, rt, id, locationWithToken(suffix, a), entry, pos, started)
+          : tokenRefused(rt, id, r, started);
       return ask.check instanceof Promise ? ask.check.then((r) => after(r, ask)) : after(ask.check, ask);
     }
-    return proxied(req, id, suffix, entry, pos, started);
+    return proxied(req, rt, id, suffix, entry, pos, started);
   }
 
   async function proxied(
     req: Request,
+    rt: Routed,
     id: string,
     suffix: string,
     entry: Entry,
@@ -195,7 +216,7 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
         return done("proxy", started, res);
       } catch (err) {
         if (!(err instanceof OriginUnreachable)) throw err;
-        log.warn({ streamId: id, nodeId: origin.nodeId, err: err.message }, "origin unreachable");
+        log.warn({ [rt.idField]: id, nodeId: origin.nodeId, err: err.message }, "origin unreachable");
       }
     }
     return done("bad_gateway", started, errorResponse(502, "bad_gateway", `origins of ${id} unreachable`));
@@ -211,9 +232,10 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
     const start = pathStart(url);
     const method = req.method;
     const read = method === "GET" || method === "HEAD";
-    if (read && !proxy && url.startsWith(LIVE_PREFIX, start)) {
+    const rt = routedAt(url, start);
+    if (read && !proxy && rt) {
       try {
-        const res = redirect(req, url, start);
+        const res = redirect(req, url, start, rt);
         return res instanceof Response ? res : res.catch((err) => internal(err, url.slice(start)));
       } catch (err) {
         return internal(err, url.slice(start));
@@ -231,9 +253,9 @@ export function createRouter(config: HandlerConfig, deps: RouterDeps): FetchHand
           allow: "GET, HEAD, OPTIONS",
         }),
       );
-    if (path.startsWith(LIVE_PREFIX)) {
+    if (rt) {
       try {
-        const res = live(req, url, start, started);
+        const res = play(req, url, start, rt, started);
         return res instanceof Response ? res : res.catch((err) => internal(err, path));
       } catch (err) {
         return internal(err, path);

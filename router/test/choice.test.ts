@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { haversineKm } from "../../shared/src/geo.ts";
 import { clientPosition } from "../src/geo/client.ts";
 import { COUNTRY_COUNT, countryPosition } from "../src/geo/countries.ts";
-import { liveStreamId, parseLivePath, pathStart, splitTarget } from "../src/http/paths.ts";
+import { LIVE, parseRoutedPath, pathStart, routedAt, routedId, splitTarget, VOD } from "../src/http/paths.ts";
 import { type Origin, RouteTable } from "../src/table/store.ts";
 import { NEW_YORK, origin, PARIS, route, TOKYO, testConfig } from "./support/fixtures.ts";
 import { describe, test } from "./support/harness.ts";
@@ -156,11 +156,12 @@ describe("request paths", () => {
   });
 
   test("accepts ids and nested files; refuses traversal and odd characters", () => {
-    assert.deepEqual(parseLivePath("abc_DEF-1/720p/seg_00001.m4s"), {
-      ok: true,
-      id: "abc_DEF-1",
-      file: "720p/seg_00001.m4s",
-    });
+    for (const rt of [LIVE, VOD])
+      assert.deepEqual(parseRoutedPath("abc_DEF-1/720p/seg_00001.m4s", rt), {
+        ok: true,
+        id: "abc_DEF-1",
+        file: "720p/seg_00001.m4s",
+      });
     for (const bad of [
       "a/../x",
       "a/./x",
@@ -173,10 +174,12 @@ describe("request paths", () => {
       "a//x",
       `${"x".repeat(65)}/m`,
     ])
-      assert.equal(parseLivePath(bad).ok, false, bad);
+      for (const rt of [LIVE, VOD]) assert.equal(parseRoutedPath(bad, rt).ok, false, bad);
+    const noId = parseRoutedPath("", VOD);
+    assert.equal(!noId.ok && noId.message, "asset id must be 1-64 characters of [A-Za-z0-9_-]");
   });
 
-  test("the in-place parser accepts exactly what parseLivePath accepts", () => {
+  test("the in-place parser accepts exactly what parseRoutedPath accepts, under both prefixes", () => {
     const rests = [
       "abc_DEF-1/720p/seg_00001.m4s",
       "s/master.m3u8",
@@ -196,12 +199,23 @@ describe("request paths", () => {
       `${"x".repeat(65)}/m`,
       "",
     ];
-    for (const rest of rests)
-      for (const tail of ["", "?token=x", "?", "#frag", "?a=/b#c"]) {
-        const url = `http://h:8000/live/${rest}${tail}`;
-        const p = parseLivePath(splitTarget(url).path.slice("/live/".length));
-        assert.equal(liveStreamId(url, pathStart(url)), p.ok ? p.id : undefined, url);
-      }
+    for (const rt of [LIVE, VOD])
+      for (const rest of rests)
+        for (const tail of ["", "?token=x", "?", "#frag", "?a=/b#c"]) {
+          const url = `http://h:8000${rt.prefix}${rest}${tail}`;
+          const start = pathStart(url);
+          assert.equal(routedAt(url, start), rt, url);
+          const p = parseRoutedPath(splitTarget(url).path.slice(rt.prefix.length), rt);
+          assert.equal(routedId(url, start, rt), p.ok ? p.id : undefined, url);
+        }
+    for (const other of [
+      "http://h/livex/a/b",
+      "http://h/vodka/a/b",
+      "http://h/vod",
+      "http://h/live",
+      "http://h",
+    ])
+      assert.equal(routedAt(other, pathStart(other)), undefined, other);
     assert.equal(pathStart("http://h:1/live/a/b"), 10);
     assert.equal(pathStart("http://h"), 8);
   });

@@ -42,12 +42,15 @@ export interface PlaybackAsk {
   check: TokenCheck | Promise<TokenCheck>;
 }
 
-/** The token and its verdict for one `/live/{id}/…` request to a signed stream. */
+/**
+ * The token and its verdict for one `/live/{id}/…` or `/vod/{id}/…` request to a signed route: the
+ * token's subject is the route id (stream or asset id), as control signs it.
+ */
 export function checkPlayback(
   verifier: PlaybackVerifier,
   req: Request,
   url: string,
-  streamId: string,
+  routeId: string,
   c: GateConfig,
 ): PlaybackAsk {
   const q = queryTokenOf(url);
@@ -56,7 +59,7 @@ export function checkPlayback(
     token,
     inQuery: q !== undefined,
     // The viewer headers are read only for a token with country or address rules.
-    check: verifier.check(token, streamId, "v", () => viewerOf(req.headers, c)),
+    check: verifier.check(token, routeId, "v", () => viewerOf(req.headers, c)),
   };
 }
 

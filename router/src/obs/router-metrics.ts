@@ -1,4 +1,7 @@
-/** The router's series. Outcomes are pre-resolved children so a request only adds to a number. */
+/**
+ * The router's series. Outcomes are pre-resolved children so a request only adds to a number.
+ * `/live/` and `/vod/` requests share the outcomes (ADR 0096): a VOD 302 is a `redirect` too.
+ */
 import type { RouteTable } from "../table/store.ts";
 import { Counter, Gauge, Histogram, Registry } from "./metrics.ts";
 
@@ -36,7 +39,13 @@ export function createRouterMetrics(table: RouteTable) {
       [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
     ),
   );
-  registry.register(new Gauge("dionysia_router_routes", "Streams in the route table", () => table.size));
+  registry.register(
+    new Gauge(
+      "dionysia_router_routes",
+      "Routes (live streams and VOD assets) in the route table",
+      () => table.size,
+    ),
+  );
   registry.register(
     new Gauge("dionysia_router_nodes_offline", "Nodes currently reported offline", () => table.offlineNodes),
   );
