@@ -14,6 +14,8 @@
  *   flock /tmp/dionysia-bench.lock bun bench/transcode.ts --quick    under a minute
  *   --write     also writes docs/benchmarks/transcode.md (text after its NOTES marker is kept)
  *   --ablate    instead: our command with one flag group removed at a time, paired against ours
+ *   --thumbnail instead: our command with its live thumbnail branch (the default) against the same
+ *               command with thumbnails off, paired runs, median CPU and wall ratios (ADR 0093)
  *   --runs=N    rounds of paired runs (default 5, 2 with --quick)
  */
 import {
@@ -27,8 +29,13 @@ import {
 } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildFfmpegCommand, ffmpegLayout } from "../origin/src/transcoder/ffmpeg/command.ts";
+import {
+  buildFfmpegCommand,
+  type FfmpegCommandOptions,
+  ffmpegLayout,
+} from "../origin/src/transcoder/ffmpeg/command.ts";
 import { GpacBackend } from "../origin/src/transcoder/gpac/index.ts";
+import { THUMBNAIL_FILE } from "../origin/src/transcoder/thumbnail.ts";
 import { BUILTIN_PROFILES } from "../shared/src/profile/builtin.ts";
 
 export const quick = process.argv.includes("--quick");
@@ -36,6 +43,7 @@ export const write = process.argv.includes("--write");
 export const DOC = "docs/benchmarks/transcode.md";
 export const NOTES = "<!-- notes: kept by --write -->";
 export const ablate = process.argv.includes("--ablate");
+export const thumbnailMode = process.argv.includes("--thumbnail");
 // Ablation runs 8 variants: short input and 3 pairs each keep it under ~3 minutes.
 export const INPUT_SEC = quick || ablate ? 6 : 12;
 export const runsArg = process.argv.find((a) => a.startsWith("--runs="));
@@ -86,10 +94,10 @@ export function makeInput(sec: number): string {
   return f;
 }
 
-export function oursCommand(input: string, outDir: string): string[] {
+export function oursCommand(input: string, outDir: string, o: FfmpegCommandOptions = {}): string[] {
   const job = { streamId: "bench", profile, inputUrl: input, outDir, runId: "b" };
-  for (const d of ffmpegLayout(job).dirs) mkdirSync(join(outDir, d), { recursive: true });
-  const c = buildFfmpegCommand(job);
+  for (const d of ffmpegLayout(job, o).dirs) mkdirSync(join(outDir, d), { recursive: true });
+  const c = buildFfmpegCommand(job, o);
   return [c.cmd, ...c.args];
 }
 
@@ -235,6 +243,43 @@ async function runAblations(input: string): Promise<string> {
     `| our command with... | CPU variant/ours (median of ${RUNS} pairs) | wall variant/ours |`,
     "| --- | --- | --- |",
     ...rows,
+  ].join("\n");
+}
+
+/**
+ * What the live thumbnail costs (ADR 0093): our command as it runs (a JPEG every 5 s from one more
+ * branch of the split) against the same command with `thumbnail: false`, back to back, order
+ * alternating; the "on" output must hold the thumbnail.
+ */
+async function runThumbnailPairs(input: string): Promise<string> {
+  const cpu: number[] = [];
+  const wall: number[] = [];
+  const abs: Record<"on" | "off", number[]> = { on: [], off: [] };
+  const rows: string[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const got = {} as Record<"on" | "off", Sample>;
+    for (const v of i % 2 ? (["off", "on"] as const) : (["on", "off"] as const)) {
+      const out = join(work, `t-${v}-${i}`);
+      got[v] = await runOne(oursCommand(input, out, v === "on" ? {} : { thumbnail: false }));
+      const has = existsSync(join(out, THUMBNAIL_FILE));
+      if (has !== (v === "on"))
+        throw new Error(`thumbnail ${v}: ${THUMBNAIL_FILE} ${has ? "written" : "missing"}`);
+      rmSync(out, { recursive: true, force: true });
+      abs[v].push(got[v].cpu);
+    }
+    cpu.push(got.on.cpu / got.off.cpu);
+    wall.push(got.on.wall / got.off.wall);
+    rows.push(
+      `| ${i + 1} | ${got.on.cpu.toFixed(2)} | ${got.off.cpu.toFixed(2)} | ${cpu.at(-1)!.toFixed(3)} | ${wall.at(-1)!.toFixed(3)} | ${(got.on.other / got.on.wall).toFixed(2)} / ${(got.off.other / got.off.wall).toFixed(2)} |`,
+    );
+    console.log(rows.at(-1));
+  }
+  return [
+    "| round | CPU on (s) | CPU off (s) | CPU on/off | wall on/off | other load on / off (cores) |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...rows,
+    "",
+    `thumbnail on/off: CPU ${median(cpu).toFixed(3)}x, wall ${median(wall).toFixed(3)}x (medians of ${RUNS} pairs); median CPU-s per media-s ${(median(abs.on) / INPUT_SEC).toFixed(3)} on, ${(median(abs.off) / INPUT_SEC).toFixed(3)} off`,
   ].join("\n");
 }
 
@@ -401,6 +446,11 @@ async function main() {
     `input: ${INPUT_SEC}s 1280x720@30 testsrc2 + sine; ladder: builtin-720p (720/480/360, HLS+DASH, ${SEG} s)`,
   );
   const input = makeInput(INPUT_SEC);
+  if (thumbnailMode) {
+    console.log(`\n${await runThumbnailPairs(input)}`);
+    rmSync(work, { recursive: true, force: true });
+    return;
+  }
   if (ablate) {
     console.log(`\n${await runAblations(input)}`);
     rmSync(work, { recursive: true, force: true });

@@ -8,6 +8,8 @@ import { freePort, isAlive, publish, waitFor } from "@dionysia/shared/testkit";
 import HLS from "hls-parser";
 import { loadOriginConfig } from "../src/config.ts";
 import { createOriginNode } from "../src/node.ts";
+import { DEFAULT_THUMBNAIL_INTERVAL_SEC } from "../src/transcoder/thumbnail.ts";
+import { ffprobeStreams } from "./helpers/ffprobe.ts";
 import { TestMediaServer } from "./helpers/test-media-server.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "origin-node-"));
@@ -71,6 +73,22 @@ test("origin node: publish → /live/{id}/master.m3u8 over HTTP → stop leaves 
     const master = HLS.parse(await res.text()) as HLS.types.MasterPlaylist;
     const media1 = await fetch(`${base}/live/node1/${master.variants[0]!.uri}`);
     expect(media1.status).toBe(200);
+    // The live thumbnail (ADR 0093): the supervisor's process writes it into its run folder, the
+    // node's HTTP finds it at the stream's path.
+    const thumb = await waitFor(
+      "thumbnail over HTTP",
+      async () => {
+        const r = await fetch(`${base}/live/node1/thumbnail.jpg`);
+        return r.status === 200 ? r : void (await r.body?.cancel());
+      },
+      20_000,
+    );
+    expect(thumb.headers.get("content-type")).toBe("image/jpeg");
+    expect(thumb.headers.get("cache-control")).toBe(`public, max-age=${DEFAULT_THUMBNAIL_INTERVAL_SEC}`);
+    const jpeg = join(dataDir, "thumb.jpg");
+    writeFileSync(jpeg, new Uint8Array(await thumb.arrayBuffer()));
+    const [s] = await ffprobeStreams(jpeg);
+    expect([s?.codec_name, s?.width, s?.height]).toEqual(["mjpeg", 160, 90]);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain("dionysia_origin_active_streams 1");
     expect(metrics).toMatch(/dionysia_origin_segments_written_total\{stream="node1"\} \d+/);

@@ -16,6 +16,7 @@ import { runNaming } from "../src/supervisor/low-latency.ts";
 import { h264Level } from "../src/transcoder/codecs.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
 import { GpacBackend } from "../src/transcoder/gpac/index.ts";
+import { THUMBNAIL_FILE } from "../src/transcoder/thumbnail.ts";
 import type { TranscoderBackend } from "../src/transcoder/types.ts";
 import {
   bitrateKbps,
@@ -86,6 +87,24 @@ const playlists = (t: Transcoded) => [
   ...t.layout.variants.map((v) => v.playlist),
   ...(t.layout.audio ? [t.layout.audio.playlist] : []),
 ];
+
+/**
+ * The live thumbnail (ADR 0093): where the layout names one, a JPEG of its width at the source's
+ * aspect (the suite publishes 16:9); where it names none, no file.
+ */
+async function expectThumbnail(t: Transcoded, present: boolean) {
+  const file = join(t.outDir, THUMBNAIL_FILE);
+  if (!present || !t.layout.thumbnail) {
+    // gpac has none (ADR 0093); passthrough and audio-only have none on any back end.
+    if (present) expect(t.layout.thumbnail).toBeUndefined();
+    expect(existsSync(file)).toBe(false);
+    return;
+  }
+  expect(t.layout.thumbnail.file).toBe(THUMBNAIL_FILE);
+  const [s] = await probeStreams(file);
+  const w = t.layout.thumbnail.width;
+  expect([s?.codec_name, s?.width, s?.height]).toEqual(["mjpeg", w, Math.round((w * 9) / 16 / 2) * 2]);
+}
 
 /** Segment durations from the playlist: every one but the last (cut by the end of input) ≈ SEG. */
 function expectDurations(t: Transcoded, playlist: string, seg: number, minSegments: number) {
@@ -215,6 +234,7 @@ for (const { name, backend, known } of backends) {
         ],
         true,
       );
+      await expectThumbnail(t, true);
     }, 120_000);
 
     test("ll-hls: CMAF chunks per rung and audio, parts within PART-TARGET, keyframes on segment starts", async () => {
@@ -267,6 +287,7 @@ for (const { name, backend, known } of backends) {
       }
       // The audio keeps pace with the video, MSN for MSN.
       expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+      await expectThumbnail(t, true);
     }, 120_000);
 
     test("frame-rate conversion: 30 fps in, 15 fps out, steady timestamps, keyframe per segment", async () => {
@@ -315,6 +336,7 @@ for (const { name, backend, known } of backends) {
       // Copied as published: mono 44.1 kHz.
       expect([as.codec_name, as.channels, as.sample_rate]).toEqual(["aac", 1, "44100"]);
       await expectDash(t, [[320, 180]], true);
+      await expectThumbnail(t, false);
     }, 120_000);
 
     test("audio-only profile (live A/V input): one AAC rendition, 48 kHz stereo, HLS + DASH", async () => {
@@ -329,6 +351,7 @@ for (const { name, backend, known } of backends) {
       expect(t.layout.variants).toHaveLength(0);
       await expectAudio(t, t.layout.audio!.playlist);
       await expectDash(t, [], true);
+      await expectThumbnail(t, false);
     }, 120_000);
 
     test("video-only input: the ladder without an audio rendition", async () => {

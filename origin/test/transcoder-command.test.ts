@@ -2,10 +2,23 @@ import { describe, expect, test } from "bun:test";
 import { BUILTIN_PROFILES, type ProfileSpec } from "@dionysia/shared";
 import HLS from "hls-parser";
 import { avcCodecString, h264Level, videoCodecString } from "../src/transcoder/codecs.ts";
-import { buildFfmpegCommand, buildFilterGraph, ffmpegLayout } from "../src/transcoder/ffmpeg/command.ts";
+import {
+  buildFfmpegCommand,
+  buildFilterGraph,
+  type FfmpegCommandOptions,
+  ffmpegLayout,
+} from "../src/transcoder/ffmpeg/command.ts";
 import { buildMasterPlaylist, masterFromProfile } from "../src/transcoder/master.ts";
+import { planOutputs } from "../src/transcoder/plan.ts";
 import { ProgressParser } from "../src/transcoder/progress.ts";
 import { redactLine, redactUrl } from "../src/transcoder/redact.ts";
+import {
+  DEFAULT_THUMBNAIL_INTERVAL_SEC,
+  MAX_THUMBNAIL_WIDTH,
+  NO_THUMBNAIL,
+  planThumbnail,
+  THUMBNAIL_FILE,
+} from "../src/transcoder/thumbnail.ts";
 import type { TranscodeJob } from "../src/transcoder/types.ts";
 
 const ladder = BUILTIN_PROFILES["builtin-720p"]!;
@@ -18,12 +31,19 @@ const job = (profile: ProfileSpec, extra: Partial<TranscodeJob> = {}): Transcode
   ...extra,
 });
 const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+/** The media output's args: everything before the thumbnail output (always the last one). */
+const media = (args: string[]) =>
+  args.includes("[thumb]") ? args.slice(0, args.indexOf("[thumb]") - 1) : args;
 
 describe("ffmpeg command", () => {
   test("decodes once, splits and scales every rendition in one filter graph", () => {
     const { args } = buildFfmpegCommand(job(ladder));
     expect(args.filter((a) => a === "-i")).toHaveLength(1);
     expect(argAfter(args, "-filter_complex")).toBe(
+      "[0:v:0]fps=30,split=4[s0][s1][s2][s3];[s0]scale=1280:720,format=yuv420p[v0];[s1]scale=854:480,format=yuv420p[v1];[s2]scale=640:360,format=yuv420p[v2];[s3]fps=1/5,scale=1280:-2:out_range=full,format=yuvj420p[thumb]",
+    );
+    // Without the thumbnail the graph is what it always was (the bench compares the two).
+    expect(argAfter(buildFfmpegCommand(job(ladder), { thumbnail: false }).args, "-filter_complex")).toBe(
       "[0:v:0]fps=30,split=3[s0][s1][s2];[s0]scale=1280:720,format=yuv420p[v0];[s1]scale=854:480,format=yuv420p[v1];[s2]scale=640:360,format=yuv420p[v2]",
     );
   });
@@ -62,7 +82,7 @@ describe("ffmpeg command", () => {
     expect(argAfter(args, "-frag_duration")).toBe("1");
     expect(argAfter(args, "-media_seg_name")).toBe("$RepresentationID$/seg-r1-$Number%05d$.m4s");
     expect(argAfter(args, "-adaptation_sets")).toBe("id=0,streams=v id=1,streams=a");
-    expect(args.at(-1)).toBe("/data/live/s1/manifest.mpd");
+    expect(media(args).at(-1)).toBe("/data/live/s1/manifest.mpd");
     const l = ffmpegLayout(job(ladder));
     expect(l.dash).toBe("manifest.mpd");
     expect(l.variants.map((v) => v.playlist)).toEqual(["media_0.m3u8", "media_1.m3u8", "media_2.m3u8"]);
@@ -88,7 +108,7 @@ describe("ffmpeg command", () => {
     expect(argAfter(args, "-var_stream_map")).toBe(
       "v:0,agroup:audio,name:720p v:1,agroup:audio,name:480p v:2,agroup:audio,name:360p a:0,agroup:audio,name:audio",
     );
-    expect(args.at(-1)).toBe("/data/live/s1/%v/index.m3u8");
+    expect(media(args).at(-1)).toBe("/data/live/s1/%v/index.m3u8");
     expect(ffmpegLayout(job(p)).variants.map((v) => v.playlist)).toEqual([
       "720p/index.m3u8",
       "480p/index.m3u8",
@@ -156,7 +176,8 @@ describe("ffmpeg command", () => {
     };
     const { args } = buildFfmpegCommand(job(p));
     const maps = args.flatMap((a, i) => (a === "-map" ? [args[i + 1]] : []));
-    expect(maps).toEqual(["0:v:0", "[v0]", "0:a:0"]);
+    // Then the thumbnail's own output, from the encoded rung's decode.
+    expect(maps).toEqual(["0:v:0", "[v0]", "0:a:0", "[thumb]"]);
   });
 
   test("audio-only profile and video-only input", () => {
@@ -191,6 +212,91 @@ describe("ffmpeg command", () => {
       "[0:v:0]split=2[s0][s1];[s0]fps=30,scale=640:360,format=yuv420p[v0];[s1]fps=15,scale=320:180,format=yuv420p[v1]",
     );
     expect(argAfter(args, "-g:v:1")).toBe("30");
+  });
+});
+
+describe("ffmpeg thumbnail branch (ADR 0093)", () => {
+  /** The args of the output that writes the thumbnail: from its -map to its file. */
+  const thumbOutput = (args: string[]) => {
+    const end = args.findIndex((a) => a.endsWith(`/${THUMBNAIL_FILE}`));
+    return end < 0 ? [] : args.slice(args.lastIndexOf("-map", end), end + 1);
+  };
+  const graphOf = (args: string[]) => argAfter(args, "-filter_complex") ?? "";
+
+  test("one branch of the one split, one mjpeg output overwriting the file atomically", () => {
+    for (const formats of [["hls", "dash"], ["hls"], ["ll-hls"]] as const) {
+      const { args } = buildFfmpegCommand(job({ ...ladder, formats: [...formats], partDuration: 0.5 }));
+      // Still one input and one graph: no second decode.
+      expect(args.filter((a) => a === "-i")).toHaveLength(1);
+      expect(args.filter((a) => a === "-filter_complex")).toHaveLength(1);
+      expect(graphOf(args).match(/\[thumb\]/g)).toHaveLength(1);
+      expect(graphOf(args).match(/fps=1\/5/g)).toHaveLength(1);
+      expect(graphOf(args).match(/\[0:v:0\]/g)).toHaveLength(1);
+      expect(args.filter((a) => a === "mjpeg")).toHaveLength(1);
+      const out = thumbOutput(args);
+      expect(out).toEqual([
+        "-map",
+        "[thumb]",
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        "4",
+        "-f",
+        "image2",
+        "-update",
+        "1",
+        "-atomic_writing",
+        "1",
+        `/data/live/s1/${THUMBNAIL_FILE}`,
+      ]);
+      // The last output: the media outputs' options all come before it.
+      expect(args[args.length - 1]).toBe(`/data/live/s1/${THUMBNAIL_FILE}`);
+      expect(ffmpegLayout(job({ ...ladder, formats: [...formats], partDuration: 0.5 })).thumbnail).toEqual({
+        file: THUMBNAIL_FILE,
+        intervalSec: DEFAULT_THUMBNAIL_INTERVAL_SEC,
+        width: 1280,
+      });
+    }
+  });
+
+  test("width: the widest encoded rung, capped at 1280; a single rung gets a split of two", () => {
+    const one: ProfileSpec = { ...ladder, renditions: [ladder.renditions[2]!] };
+    expect(buildFilterGraph(one.renditions, ffmpegLayout(job(one)).thumbnail).graph).toBe(
+      "[0:v:0]fps=30,split=2[s0][s1];[s0]scale=640:360,format=yuv420p[v0];[s1]fps=1/5,scale=640:-2:out_range=full,format=yuvj420p[thumb]",
+    );
+    const big: ProfileSpec = {
+      ...ladder,
+      renditions: [{ name: "1080p", codec: "h264", width: 1920, height: 1080, fps: 30, bitrateKbps: 5000 }],
+    };
+    expect(ffmpegLayout(job(big)).thumbnail?.width).toBe(MAX_THUMBNAIL_WIDTH);
+    // A copy rung next to encoded ones: the thumbnail rides on the encoded rungs' decode.
+    const mixed: ProfileSpec = {
+      ...ladder,
+      renditions: [{ name: "src", codec: "copy" }, ladder.renditions[2]!],
+    };
+    expect(ffmpegLayout(job(mixed)).thumbnail?.width).toBe(640);
+    expect(ffmpegLayout(job(ladder), { thumbnail: { intervalSec: 2 } }).thumbnail?.intervalSec).toBe(2);
+    expect(graphOf(buildFfmpegCommand(job(ladder), { thumbnail: { intervalSec: 2 } }).args)).toContain(
+      "fps=1/2,",
+    );
+  });
+
+  test("none for passthrough, audio-only, video-less input, turned off; each says why", () => {
+    const pass = BUILTIN_PROFILES["builtin-passthrough"]!;
+    const audio = { ...BUILTIN_PROFILES["builtin-audio"]!, formats: ["hls" as const] };
+    const cases: [TranscodeJob, FfmpegCommandOptions, string][] = [
+      [job(pass), {}, NO_THUMBNAIL.passthrough],
+      [job(audio), {}, NO_THUMBNAIL.audioOnly],
+      [job(ladder, { input: { hasVideo: false, hasAudio: true } }), {}, NO_THUMBNAIL.audioOnly],
+      [job(ladder), { thumbnail: false }, NO_THUMBNAIL.off],
+    ];
+    for (const [j, o, reason] of cases) {
+      expect(planThumbnail(planOutputs(j), o.thumbnail)).toEqual({ ok: false, reason });
+      expect(ffmpegLayout(j, o).thumbnail).toBeUndefined();
+      const { args } = buildFfmpegCommand(j, o);
+      expect(args).not.toContain("mjpeg");
+      expect(args.some((a) => a.endsWith(THUMBNAIL_FILE))).toBe(false);
+    }
   });
 });
 

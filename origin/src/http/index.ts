@@ -1,7 +1,7 @@
 /**
  * The origin's HTTP server (Bun.serve + Bun.file): `/live/{id}/...` to the CDN with the right
  * cache headers and content types, CORS, HEAD and Range; `/health`; `/metrics`; `/time` (the
- * clock DASH players synchronise to).
+ * clock DASH players synchronise to); `/live/{id}/thumbnail.jpg`, the latest frame (thumbnail.ts).
  * The /live path is synchronous and allocation-light (ADR 0026): lexical path check, one lstat,
  * precomputed headers, plain-number counters.
  */
@@ -14,6 +14,7 @@ import { type LiveBytes, liveFiles } from "./live-file.ts";
 import { answerLowLatency, type LowLatencySource } from "./low-latency.ts";
 import { CONTENT_TYPES, isManifest, parseRange, resolveLivePath } from "./paths.ts";
 import { type PlaybackGuard, serveSigned } from "./signed.ts";
+import { createThumbnailServer, type ThumbnailServerOptions, thumbnailStreamId } from "./thumbnail.ts";
 
 export type RouteHandler = (req: Request) => Response | Promise<Response>;
 
@@ -32,6 +33,8 @@ export interface OriginHttpOptions {
   playback?: PlaybackGuard;
   /** Low-latency streams' packagers (the supervisor): playlists from memory, blocking reloads. */
   lowLatency?: LowLatencySource;
+  /** Live thumbnails (ADR 0093): the interval the transcoders use (max-age), resize limits. */
+  thumbnails?: Pick<ThumbnailServerOptions, "intervalSec" | "maxResizes" | "cacheEntries" | "ffmpegBin">;
 }
 
 export interface OriginHttp {
@@ -94,6 +97,14 @@ function httpDate(ms: number): string {
   return lastHttpDate;
 }
 
+/** The query with its `?` ("" when none), as sent. */
+function rawQuery(url: string): string {
+  const q = url.indexOf("?");
+  if (q < 0) return "";
+  const hash = url.indexOf("#", q);
+  return hash < 0 ? url.slice(q) : url.slice(q, hash);
+}
+
 /** The path without scheme, host and query, as sent (undecoded). */
 function rawPath(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -111,6 +122,13 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
   const m = o.metrics;
   const counters = m.http;
   const requests = counters.requests;
+  const thumbnails = createThumbnailServer({
+    ...o.thumbnails,
+    liveRoot,
+    files: live.files,
+    cors: CORS,
+    counters,
+  });
 
   /** `wholeManifest`: a signed manifest is rewritten, so a Range on it is ignored (ADR 0060). */
   function serveLive(req: Request, rest: string, wholeManifest = false, tree = live): Response {
@@ -184,7 +202,10 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
         const slash = rest.indexOf("/");
         const id = o.playback && slash > 0 ? rest.slice(0, slash) : "";
         const signed = o.playback?.isSigned(id) ?? false;
-        const serve = () => serveLowLatency(req, rest, signed) ?? serveLive(req, rest, signed);
+        const thumb = thumbnailStreamId(rest);
+        const serve = thumb
+          ? () => thumbnails.serve(req, thumb, rawQuery(req.url))
+          : () => serveLowLatency(req, rest, signed) ?? serveLive(req, rest, signed);
         if (o.playback && signed) return serveSigned(o.playback, req, id, CORS, serve);
         return serve();
       }

@@ -122,8 +122,19 @@ const SIGNED_PLAYLIST_CACHE = "private, max-age=1";
 const SIGNED_SEGMENT_CACHE = "private, max-age=31536000, immutable";
 
 /**
+ * The one rule for a signed stream's answers: what the plain answer lets a shared cache keep, only
+ * the viewer's own cache may (`public, max-age=5` → `private, max-age=5`); the lifetime stays.
+ */
+export function privateCacheControl(plain: string | null): string {
+  if (!plain) return SIGNED_SEGMENT_CACHE;
+  if (/^public\b/.test(plain)) return plain.replace(/^public\b/, "private");
+  return /\b(private|no-store)\b/.test(plain) ? plain : `private, ${plain}`;
+}
+
+/**
  * Wraps the plain /live answer for a signed stream: refusal as JSON (401 none, 403 otherwise),
- * else the same answer made private, its manifest rewritten with the viewer's token.
+ * else the same answer made private (media and thumbnails keep their lifetime), its manifest
+ * rewritten with the viewer's token.
  */
 export async function serveSigned(
   guard: PlaybackGuard,
@@ -147,7 +158,10 @@ export async function serveSigned(
   const hls = type.includes("mpegurl");
   const dash = type.includes("dash+xml");
   const headers = new Headers(res.headers);
-  headers.set("Cache-Control", hls || dash ? SIGNED_PLAYLIST_CACHE : SIGNED_SEGMENT_CACHE);
+  headers.set(
+    "Cache-Control",
+    hls || dash ? SIGNED_PLAYLIST_CACHE : privateCacheControl(res.headers.get("cache-control")),
+  );
   // Media: the same bytes (ranges too), made private. Manifests come whole (players such as
   // ffmpeg ask for `Range: bytes=0-`; a part of a rewritten manifest would mean nothing).
   if (!(hls || dash) || res.status !== 200) return new Response(res.body, { status: res.status, headers });

@@ -11,6 +11,11 @@ export interface HttpCounters {
   bytes: { manifest: number; segment: number };
   /** Requests by `"${method} ${status}"`. */
   requests: Map<string, number>;
+  /**
+   * Live thumbnails (ADR 0093): JPEGs answered (as written or resized), resizes run (an ffmpeg
+   * each; cache hits are not counted), and resizes refused because all slots were busy (503).
+   */
+  thumbnails: { served: number; resized: number; busy: number };
 }
 
 export interface OriginMetrics {
@@ -22,6 +27,7 @@ export interface OriginMetrics {
   transcoderRestarts: Counter<"stream" | "reason">;
   bytesServed: Counter<"kind">;
   httpRequests: Counter<"method" | "status">;
+  thumbnails: Counter<"kind">;
   /** Publishes refused by the access policy, by reason (wrong_key, no_capacity, already_live...). */
   publishRejected: Counter<"reason">;
   /** Written by the HTTP server; `bytesServed`/`httpRequests` read them on scrape. */
@@ -33,7 +39,11 @@ export interface OriginMetrics {
 export function createOriginMetrics(): OriginMetrics {
   const registry = new Registry();
   const registers = [registry];
-  const http: HttpCounters = { bytes: { manifest: 0, segment: 0 }, requests: new Map() };
+  const http: HttpCounters = {
+    bytes: { manifest: 0, segment: 0 },
+    requests: new Map(),
+    thumbnails: { served: 0, resized: 0, busy: 0 },
+  };
   return {
     http,
     egressBytes: () => http.bytes.manifest + http.bytes.segment,
@@ -77,6 +87,16 @@ export function createOriginMetrics(): OriginMetrics {
         this.reset();
         this.inc({ kind: "manifest" }, http.bytes.manifest);
         this.inc({ kind: "segment" }, http.bytes.segment);
+      },
+    }),
+    thumbnails: new Counter({
+      name: "dionysia_origin_thumbnails_total",
+      help: "Live thumbnails: served (JPEGs answered), resized (ffmpeg resizes run), busy (503, no slot)",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [kind, n] of Object.entries(http.thumbnails)) this.inc({ kind }, n);
       },
     }),
     httpRequests: new Counter({

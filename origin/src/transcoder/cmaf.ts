@@ -4,13 +4,14 @@
  * folders plain HLS uses, so the master playlist is the same.
  */
 import { audioDirName, type OutputPlan } from "./plan.ts";
+import type { Thumbnail } from "./thumbnail.ts";
 import type { OutputLayout } from "./types.ts";
 
 /** First descriptor after stdin, stdout (progress) and stderr: the chunk streams go there. */
 export const FIRST_CMAF_FD = 3;
 
 /** The layout of a low-latency job (no files of the back end's own: the packager writes). */
-export function cmafLayout(plan: OutputPlan): OutputLayout {
+export function cmafLayout(plan: OutputPlan, thumbnail?: Thumbnail): OutputLayout {
   const adir = audioDirName(plan.video);
   const cmaf: NonNullable<OutputLayout["cmaf"]> = plan.video.map((rendition, i) => ({
     kind: "video",
@@ -33,5 +34,6 @@ export function cmafLayout(plan: OutputPlan): OutputLayout {
     audio: plan.audio ? { playlist: `${adir}/index.m3u8` } : undefined,
     dirs: [],
     cmaf,
+    ...(thumbnail ? { thumbnail } : {}),
   };
 }

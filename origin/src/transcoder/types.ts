@@ -4,6 +4,7 @@
  * Back ends: ffmpeg (everywhere) and gpac (when installed and chosen).
  */
 import type { ProfileSpec, Rendition } from "@dionysia/shared";
+import type { Thumbnail } from "./thumbnail.ts";
 
 export interface TranscodeJob {
   streamId: string;
@@ -71,6 +72,8 @@ export interface OutputLayout {
   dirs: string[];
   /** Low-latency jobs: the chunk streams the packager reads (the playlists are its, not files). */
   cmaf?: CmafOutput[];
+  /** The latest-frame JPEG the process overwrites (ADR 0093); absent when the job has none. */
+  thumbnail?: Thumbnail;
 }
 
 /** What running the binary told us: its version, or why it is not usable. */

@@ -5,6 +5,7 @@
  * Packaging: the hls muxer (fMP4 or TS, one folder per rendition) for HLS alone, the dash muxer
  * with `hls_playlist` when DASH is asked for too, so both manifests point at the same fMP4
  * segments (ADR 0021).
+ * Thumbnail (ADR 0093): one more output of the same split, a frame every few seconds as a JPEG.
  */
 import type { AudioSettings, Rendition } from "@dionysia/shared";
 import { cmafMuxerArgs } from "../../packager/reader.ts";
@@ -12,17 +13,34 @@ import { cmafLayout, FIRST_CMAF_FD } from "../cmaf.ts";
 import { DEFAULT_FPS, h264Level, x264Profile } from "../codecs.ts";
 import { MAXRATE_FACTOR } from "../master.ts";
 import { audioDirName, gopFrames, type OutputPlan, planOutputs } from "../plan.ts";
+import {
+  planThumbnail,
+  type Thumbnail,
+  type ThumbnailOptions,
+  thumbnailFilter,
+  thumbnailOutputArgs,
+} from "../thumbnail.ts";
 import type { OutputLayout, ProcessCommand, TranscodeJob } from "../types.ts";
 
 export interface FfmpegCommandOptions {
   bin?: string;
   /** ffmpeg log level for stderr (warnings and errors are what the supervisor keeps). */
   logLevel?: string;
+  /** Live thumbnails: on by default (every 5 s); `false` turns them off (the bench compares). */
+  thumbnail?: ThumbnailOptions;
 }
 
-export function ffmpegLayout(job: TranscodeJob): OutputLayout {
+/** The job's thumbnail when it has one (not for audio-only or copy-only video: thumbnail.ts). */
+function thumbnailOf(plan: OutputPlan, o: FfmpegCommandOptions): Thumbnail | undefined {
+  const t = planThumbnail(plan, o.thumbnail);
+  return t.ok ? { file: t.file, intervalSec: t.intervalSec, width: t.width } : undefined;
+}
+
+export function ffmpegLayout(job: TranscodeJob, o: FfmpegCommandOptions = {}): OutputLayout {
   const plan = planOutputs(job);
-  if (plan.lowLatency) return cmafLayout(plan);
+  const thumbnail = thumbnailOf(plan, o);
+  if (plan.lowLatency) return cmafLayout(plan, thumbnail);
+  const extra = thumbnail ? { thumbnail } : {};
   if (plan.dash) {
     // dash muxer: representation ids are stream indexes; it writes media_{i}.m3u8 at the top.
     const variants = plan.video.map((rendition, i) => ({ rendition, playlist: `media_${i}.m3u8` }));
@@ -35,6 +53,7 @@ export function ffmpegLayout(job: TranscodeJob): OutputLayout {
       variants,
       audio: plan.audio ? { playlist: `media_${n}.m3u8` } : undefined,
       dirs,
+      ...extra,
     };
   }
   const variants = plan.video.map((rendition) => ({ rendition, playlist: `${rendition.name}/index.m3u8` }));
@@ -46,13 +65,23 @@ export function ffmpegLayout(job: TranscodeJob): OutputLayout {
     variants,
     audio: plan.audio ? { playlist: `${adir}/index.m3u8` } : undefined,
     dirs,
+    ...extra,
   };
 }
 
 const fmtLevel = (idc: number) => (idc / 10).toFixed(1);
 
-/** The filter graph: one decode, optional common fps, split, per-branch fps/scale/format. */
-export function buildFilterGraph(video: Rendition[]): { graph: string; labels: Map<string, string> } {
+/** Graph output label of the thumbnail branch. */
+export const THUMBNAIL_LABEL = "thumb";
+
+/**
+ * The filter graph: one decode, optional common fps, split, per-branch fps/scale/format; with a
+ * thumbnail, one more split output (after the common fps: the frames are already there).
+ */
+export function buildFilterGraph(
+  video: Rendition[],
+  thumbnail?: Thumbnail,
+): { graph: string; labels: Map<string, string> } {
   const encoded = video.filter((r) => r.codec !== "copy");
   const labels = new Map<string, string>();
   if (encoded.length === 0) return { graph: "", labels };
@@ -62,17 +91,19 @@ export function buildFilterGraph(video: Rendition[]): { graph: string; labels: M
   const pre = common !== undefined ? `fps=${common},` : "";
   const branch = (r: Rendition) =>
     `${common === undefined ? `fps=${r.fps ?? DEFAULT_FPS},` : ""}scale=${r.width}:${r.height},format=yuv420p`;
-  encoded.forEach((r, i) => {
+  const branches = encoded.map((r, i) => {
     labels.set(r.name, `v${i}`);
+    return { filter: branch(r), label: `v${i}` };
   });
-  if (encoded.length === 1) {
-    const r = encoded[0]!;
-    return { graph: `[0:v:0]${pre}${branch(r)}[v0]`, labels };
+  if (thumbnail) branches.push({ filter: thumbnailFilter(thumbnail), label: THUMBNAIL_LABEL });
+  if (branches.length === 1) {
+    const b = branches[0]!;
+    return { graph: `[0:v:0]${pre}${b.filter}[${b.label}]`, labels };
   }
-  const splits = encoded.map((_, i) => `[s${i}]`).join("");
-  const parts = [`[0:v:0]${pre}split=${encoded.length}${splits}`];
-  encoded.forEach((r, i) => {
-    parts.push(`[s${i}]${branch(r)}[v${i}]`);
+  const splits = branches.map((_, i) => `[s${i}]`).join("");
+  const parts = [`[0:v:0]${pre}split=${branches.length}${splits}`];
+  branches.forEach((b, i) => {
+    parts.push(`[s${i}]${b.filter}[${b.label}]`);
   });
   return { graph: parts.join(";"), labels };
 }
@@ -254,10 +285,13 @@ export function buildFfmpegCommand(job: TranscodeJob, o: FfmpegCommandOptions = 
     "-i",
     job.inputUrl,
   ];
-  const { graph, labels } = buildFilterGraph(plan.video);
+  const thumbnail = thumbnailOf(plan, o);
+  const { graph, labels } = buildFilterGraph(plan.video, thumbnail);
   if (graph) args.push("-filter_complex", graph);
+  // A separate output file after the media ones (its options must not precede theirs).
+  const thumb = thumbnail ? thumbnailOutputArgs(thumbnail, job.outDir, THUMBNAIL_LABEL) : [];
   if (plan.lowLatency) {
-    args.push(...cmafOutputArgs(plan, labels));
+    args.push(...cmafOutputArgs(plan, labels), ...thumb);
     return { cmd: o.bin ?? "ffmpeg", args };
   }
   plan.video.forEach((r) => {
@@ -269,6 +303,6 @@ export function buildFfmpegCommand(job: TranscodeJob, o: FfmpegCommandOptions = 
   });
   if (plan.audio) args.push(...audioEncodeArgs(plan.audio));
   args.push("-max_muxing_queue_size", "1024");
-  args.push(...(plan.dash ? dashMuxerArgs(plan, job) : hlsMuxerArgs(plan, job)));
+  args.push(...(plan.dash ? dashMuxerArgs(plan, job) : hlsMuxerArgs(plan, job)), ...thumb);
   return { cmd: o.bin ?? "ffmpeg", args };
 }

@@ -34,6 +34,6 @@ export class FfmpegBackend implements TranscoderBackend {
   }
 
   layout(job: TranscodeJob): OutputLayout {
-    return ffmpegLayout(job);
+    return ffmpegLayout(job, this.opts);
   }
 }

@@ -44,6 +44,7 @@ const GPAC_CODEC = { h264: "avc", hevc: "hevc" } as const;
 /** Variant playlist of a representation, at the top of outDir (see the header for why). */
 export const gpacPlaylist = (rep: string) => `media-${rep}.m3u8`;
 
+/** No `thumbnail`: the gpac back end writes none yet (ADR 0093), so the origin answers 404. */
 export function gpacLayout(job: TranscodeJob): OutputLayout {
   const plan = planOutputs(job);
   const adir = audioDirName(plan.video);
