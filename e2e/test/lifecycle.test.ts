@@ -238,6 +238,18 @@ describe.skipIf(missing.length > 0 || !hasMosquitto)(
       expect(out.log.filter((l) => l.startsWith("FATAL"))).toEqual([]);
       expect(Math.abs(out.t - seconds)).toBeLessThan(1);
 
+      // Its thumbnail at a time through the router: a JPEG of the asked size.
+      const thumb = await fetch(`${platform.routerUrl}/vod/${a.id}/thumbnail.jpg?time=5&width=320`);
+      expect(thumb.status).toBe(200);
+      expect(thumb.headers.get("content-type")).toBe("image/jpeg");
+      const jpg = join(dataDir, "asset-thumb.jpg");
+      await Bun.write(jpg, await thumb.arrayBuffer());
+      const dims = Bun.spawn(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", jpg],
+        { stdout: "pipe" },
+      );
+      expect((await new Response(dims.stdout).text()).trim()).toBe("mjpeg,320,180");
+
       // Deleted: the router forgets it.
       expect((await platform.api(`/v1/assets/${a.id}`, { method: "DELETE" })).status).toBe(204);
       await waitFor("the router answers 404", async () => (await fetch(url)).status === 404, 10_000, 200);

@@ -181,6 +181,23 @@ describe("a recording stream", () => {
     // Within one segment of what the playlist lists (the time pushed, less the gap).
     expect(Math.abs(Number(dur.stdout) - a.durationSeconds)).toBeLessThan(profile.segmentDuration + 0.1);
 
+    // Its thumbnail at a time: a JPEG of the asked size, from the first run and from the second.
+    for (const [time, width, height] of [
+      ["1.5", 160, 90],
+      [String(Math.floor(a.durationSeconds - 1)), 96, 54],
+    ] as const) {
+      const t = await fetch(`${http.url}/vod/${a.id}/thumbnail.jpg?time=${time}&width=${width}`);
+      expect(t.status).toBe(200);
+      expect(t.headers.get("content-type")).toBe("image/jpeg");
+      expect(t.headers.get("cache-control")).toBe("public, max-age=3600");
+      const jpg = join(dataDir, `thumb-${time}.jpg`);
+      await Bun.write(jpg, await t.arrayBuffer());
+      expect((await ffprobeStreams(jpg))[0]).toMatchObject({ codec_name: "mjpeg", width, height });
+    }
+    for (const bad of ["time=abc", "time=99999", "time=1&time=2", "width=5"])
+      expect((await fetch(`${http.url}/vod/${a.id}/thumbnail.jpg?${bad}`)).status).toBe(400);
+    expect((await fetch(`${http.url}/vod/nosuchasset/thumbnail.jpg`)).status).toBe(404);
+
     expect(await sup.removeAsset(a.id)).toBe(true);
     expect(existsSync(dir)).toBe(false);
     expect(await sup.removeAsset("../live")).toBe(false);

@@ -125,6 +125,7 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
   const thumbnails = createThumbnailServer({
     ...o.thumbnails,
     liveRoot,
+    vodRoot,
     files: live.files,
     cors: CORS,
     counters,
@@ -188,7 +189,10 @@ export function createOriginHttp(o: OriginHttpOptions): OriginHttp {
         const rest = raw.slice("/vod/".length);
         const slash = rest.indexOf("/");
         const id = o.playback && slash > 0 ? rest.slice(0, slash) : "";
-        const serve = () => serveLive(req, rest, o.playback?.isSigned(id) ?? false, vod);
+        const thumb = thumbnailStreamId(rest);
+        const serve = thumb
+          ? () => thumbnails.serveVod(req, thumb, rawQuery(req.url))
+          : () => serveLive(req, rest, o.playback?.isSigned(id) ?? false, vod);
         if (o.playback?.isSigned(id)) return serveSigned(o.playback, req, id, CORS, serve);
         return serve();
       }

@@ -5,11 +5,13 @@
  * (stream, size, source file version), so a CDN miss storm costs one ffmpeg per size per frame.
  */
 import { type Dirent, readdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { sep } from "node:path";
 import { execa } from "execa";
 import type { HttpCounters } from "../metrics/index.ts";
 import { DEFAULT_THUMBNAIL_INTERVAL_SEC, THUMBNAIL_FILE } from "../transcoder/thumbnail.ts";
 import type { LiveBytes, LiveFiles } from "./live-file.ts";
+import { frameAt, parseTime } from "./vod-frame.ts";
 
 export const THUMBNAIL_MIN_SIDE = 16;
 export const THUMBNAIL_MAX_SIDE = 1920;
@@ -62,6 +64,8 @@ export interface ThumbnailServerOptions {
   /** Resized JPEGs kept (oldest dropped first). */
   cacheEntries?: number;
   ffmpegBin?: string;
+  /** `{dataDir}/vod`, resolved: VOD assets' frames (absent: none). */
+  vodRoot?: string;
   /** A resize that takes longer is killed (500). */
   resizeTimeoutMs?: number;
 }
@@ -69,7 +73,12 @@ export interface ThumbnailServerOptions {
 export interface ThumbnailServer {
   /** `id` was checked by the caller's path rule; `search` is the raw query (with its `?`, or ""). */
   serve(req: Request, id: string, search: string): Response | Promise<Response>;
+  /** A VOD asset's frame at `?time=` (ADR 0095). */
+  serveVod(req: Request, assetId: string, search: string): Promise<Response>;
 }
+
+/** A VOD asset's frame never changes; an hour, so that a deleted asset's frames go too. */
+export const VOD_THUMBNAIL_CACHE = "public, max-age=3600";
 
 /** Whether `rest` (the path after /live/) names a stream's thumbnail; its stream id, if so. */
 export function thumbnailStreamId(rest: string): string | undefined {
@@ -132,7 +141,13 @@ export function createThumbnailServer(o: ThumbnailServerOptions): ThumbnailServe
     return best ? o.files.read(best.path, MAX_SOURCE_BYTES) : undefined;
   }
 
-  async function resize(src: Uint8Array, size: ThumbnailSize): Promise<Uint8Array<ArrayBuffer>> {
+  /** One JPEG from `src` (a JPEG to resize, or a VOD segment to decode from `seek` s on). */
+  async function resize(
+    src: Uint8Array,
+    size: ThumbnailSize,
+    input: { format: string; codec?: string; seek?: number } = { format: "image2pipe", codec: "mjpeg" },
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const scale = size.width !== undefined || size.height !== undefined ? `${scaleFilter(size)},` : "";
     const r = await execa(
       o.ffmpegBin ?? "ffmpeg",
       [
@@ -141,13 +156,14 @@ export function createThumbnailServer(o: ThumbnailServerOptions): ThumbnailServe
         "-loglevel",
         "error",
         "-f",
-        "image2pipe",
-        "-c:v",
-        "mjpeg",
+        input.format,
+        ...(input.codec ? ["-c:v", input.codec] : []),
         "-i",
         "pipe:0",
+        // After the input: decoded up to the frame at that time (one segment at most).
+        ...(input.seek ? ["-ss", input.seek.toFixed(3)] : []),
         "-vf",
-        `${scaleFilter(size)},format=yuvj420p`,
+        `${scale}format=yuvj420p`,
         "-frames:v",
         "1",
         "-c:v",
@@ -172,9 +188,16 @@ export function createThumbnailServer(o: ThumbnailServerOptions): ThumbnailServe
     return new Uint8Array(r.stdout);
   }
 
-  function answer(req: Request, body: Uint8Array<ArrayBuffer>, etag: string, mtimeMs: number): Response {
+  function answer(
+    req: Request,
+    body: Uint8Array<ArrayBuffer>,
+    etag: string,
+    mtimeMs: number,
+    cacheControl = base["Cache-Control"],
+  ): Response {
     const headers: Record<string, string> = {
       ...base,
+      "Cache-Control": cacheControl,
       ETag: etag,
       "Last-Modified": new Date(mtimeMs).toUTCString(),
     };
@@ -187,7 +210,64 @@ export function createThumbnailServer(o: ThumbnailServerOptions): ThumbnailServe
     return new Response(body, { status: 200, headers });
   }
 
+  /** Runs `make` unless as many are running as allowed (then 503); one run per `job` at a time. */
+  function limited(
+    job: string,
+    make: () => Promise<Uint8Array<ArrayBuffer>>,
+  ): Promise<Uint8Array<ArrayBuffer>> | Response {
+    let pending = inFlight.get(job);
+    if (!pending) {
+      if (running >= maxResizes) {
+        counters.busy++;
+        return json(503, "busy", "thumbnail resizes are all busy: retry in a second", { "Retry-After": "1" });
+      }
+      running++;
+      pending = make().finally(() => {
+        running--;
+        inFlight.delete(job);
+      });
+      inFlight.set(job, pending);
+    }
+    return pending;
+  }
+
+  const remember = (key: string, version: string, body: Uint8Array<ArrayBuffer>) => {
+    // Re-inserted at the end: the least recently made entry is the one dropped.
+    cache.delete(key);
+    if (cache.size >= cacheEntries) cache.delete(cache.keys().next().value as string);
+    cache.set(key, { version, body });
+  };
+
   return {
+    /**
+     * `/vod/{assetId}/thumbnail.jpg?time=&width=&height=` (ADR 0095): the frame at `time` (s,
+     * default 0) of the asset's top rendition, decoded from the one segment that holds it. An
+     * asset never changes, so neither does its frame: cached, and cacheable for an hour.
+     */
+    async serveVod(req, id, search) {
+      const q = parseThumbnailQuery(search);
+      if (!q.ok) return json(400, "bad_query", q.reason);
+      const t = parseTime(search);
+      if (!t.ok) return json(400, "bad_query", t.reason);
+      if (!o.vodRoot || !/^[A-Za-z0-9_-]{1,128}$/.test(id))
+        return json(404, "not_found", `asset ${id} is not on this node`);
+      const dims = `${q.size.width ?? "a"}x${q.size.height ?? "a"}`;
+      const key = `vod ${id} ${t.time} ${dims}`;
+      const etag = `"${id}-${t.time}-${dims}"`;
+      const hit = cache.get(key);
+      if (hit) return answer(req, hit.body, etag, 0, VOD_THUMBNAIL_CACHE);
+      const at = await frameAt(`${o.vodRoot}${sep}${id}`, t.time);
+      if (!at.ok) return json(at.status, at.status === 404 ? "not_found" : "bad_query", at.reason);
+      const pending = limited(key, async () => {
+        const bytes = Buffer.concat(await Promise.all(at.files.map((f) => readFile(f))));
+        return resize(bytes, q.size, { format: at.container, seek: at.offset });
+      });
+      if (pending instanceof Response) return pending;
+      const body = await pending;
+      remember(key, "vod", body);
+      return answer(req, body, etag, 0, VOD_THUMBNAIL_CACHE);
+    },
+
     serve(req, id, search) {
       const q = parseThumbnailQuery(search);
       if (!q.ok) return json(400, "bad_query", q.reason);
@@ -209,27 +289,10 @@ export function createThumbnailServer(o: ThumbnailServerOptions): ThumbnailServe
       const key = `${id} ${dims}`;
       const hit = cache.get(key);
       if (hit?.version === version) return answer(req, hit.body, etag, src.mtimeMs);
-      const job = `${key} ${version}`;
-      let pending = inFlight.get(job);
-      if (!pending) {
-        if (running >= maxResizes) {
-          counters.busy++;
-          return json(503, "busy", "thumbnail resizes are all busy: retry in a second", {
-            "Retry-After": "1",
-          });
-        }
-        running++;
-        pending = resize(src.body, q.size).finally(() => {
-          running--;
-          inFlight.delete(job);
-        });
-        inFlight.set(job, pending);
-      }
+      const pending = limited(`${key} ${version}`, () => resize(src.body, q.size));
+      if (pending instanceof Response) return pending;
       return pending.then((body) => {
-        // Re-inserted at the end: the least recently resized entry is the one dropped.
-        cache.delete(key);
-        if (cache.size >= cacheEntries) cache.delete(cache.keys().next().value as string);
-        cache.set(key, { version, body });
+        remember(key, version, body);
         return answer(req, body, etag, src.mtimeMs);
       });
     },

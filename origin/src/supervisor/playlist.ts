@@ -12,6 +12,8 @@ export interface MediaPlaylistInfo {
   discontinuities: number[];
   /** The first EXT-X-MAP (ffmpeg writes one per playlist). */
   mapUri?: string;
+  /** The EXT-X-MAP in force at each segment (a VOD asset has one per encoder run). */
+  maps: (string | undefined)[];
   ended: boolean;
 }
 
@@ -23,8 +25,10 @@ export function parseMediaPlaylist(text: string): MediaPlaylistInfo {
     durations: [],
     dates: [],
     discontinuities: [],
+    maps: [],
     ended: false,
   };
+  let map: string | undefined;
   let pendingDuration: number | undefined;
   let pendingDate: string | undefined;
   let pendingDiscontinuity = false;
@@ -37,13 +41,16 @@ export function parseMediaPlaylist(text: string): MediaPlaylistInfo {
     else if (line === "#EXT-X-DISCONTINUITY") pendingDiscontinuity = true;
     else if (line.startsWith("#EXTINF:")) pendingDuration = Number.parseFloat(line.slice(8));
     else if (line.startsWith("#EXT-X-PROGRAM-DATE-TIME:")) pendingDate = line.slice(25);
-    else if (line.startsWith("#EXT-X-MAP:")) info.mapUri ??= /URI="([^"]+)"/.exec(line)?.[1];
-    else if (line === "#EXT-X-ENDLIST") info.ended = true;
+    else if (line.startsWith("#EXT-X-MAP:")) {
+      map = /URI="([^"]+)"/.exec(line)?.[1];
+      info.mapUri ??= map;
+    } else if (line === "#EXT-X-ENDLIST") info.ended = true;
     else if (!line.startsWith("#")) {
       if (pendingDiscontinuity) info.discontinuities.push(info.segments.length);
       info.segments.push(line);
       info.durations.push(pendingDuration ?? 0);
       info.dates.push(pendingDate);
+      info.maps.push(map);
       pendingDuration = undefined;
       pendingDate = undefined;
       pendingDiscontinuity = false;
