@@ -11,7 +11,7 @@
  * playlist. Every mode uses the built-in 3-rung ladder (builtin-720p: 720p, 480p, 360p at 30 fps)
  * with the segment duration and formats of the mode.
  *
- *   bun bench/glass.ts [--seconds 60] [--join 10] [--modes hls2,nginx2,hls1,nginx1,ll-hls,ll-hls-0.2,ll-dash]
+ *   bun bench/glass.ts [--seconds 60] [--join 10] [--modes hls2,nginx2,hls1,nginx1,ll-hls,ll-hls-0.25,ll-hls-0.2,ll-dash]
  *                      [--router-mode proxy|redirect] [--echo]
  *
  * The peer is skipped with a message when nginx or its RTMP module is absent.
@@ -83,6 +83,14 @@ const CASES: Case[] = [
     key: "ll-hls",
     label: "ours, LL-HLS (1 s segments, 0.5 s parts)",
     seg: 1,
+    formats: ["ll-hls"],
+    viewers: [hlsViewer("hls.js low latency, recommended", hlsjsSettings(["ll-hls"]))],
+  },
+  {
+    key: "ll-hls-0.25",
+    label: "ours, LL-HLS (1 s segments, 0.25 s parts)",
+    seg: 1,
+    part: 0.25,
     formats: ["ll-hls"],
     viewers: [hlsViewer("hls.js low latency, recommended", hlsjsSettings(["ll-hls"]))],
   },

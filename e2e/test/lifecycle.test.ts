@@ -238,6 +238,29 @@ describe.skipIf(missing.length > 0 || !hasMosquitto)(
       expect(out.log.filter((l) => l.startsWith("FATAL"))).toEqual([]);
       expect(Math.abs(out.t - seconds)).toBeLessThan(1);
 
+      // And its DASH manifest in dash.js, to its end (one Period per publish).
+      const dash = Bun.spawn(
+        [
+          NODE!,
+          join(ROOT, "e2e/lib/play-dash.mjs"),
+          `${platform.routerUrl}/vod/${a.id}/manifest.mpd`,
+          LIBS,
+          CHROMIUM,
+          String(Math.ceil(seconds) + 8),
+          JSON.stringify({}),
+        ],
+        { stdout: "pipe", stderr: "pipe", timeout: 90_000 },
+      );
+      const [dout, derr] = [await new Response(dash.stdout).text(), await new Response(dash.stderr).text()];
+      await dash.exited;
+      expect(derr).toBe("");
+      const d = JSON.parse(dout.trim().split("\n").pop()!) as { t: number; errors: string[] };
+      console.log(
+        `dash.js on the asset: played to ${d.t.toFixed(2)} s; ${d.errors.join(" | ") || "no errors"}`,
+      );
+      expect(d.errors).toEqual([]);
+      expect(Math.abs(d.t - seconds)).toBeLessThan(1.5);
+
       // Its thumbnail at a time through the router: a JPEG of the asked size.
       const thumb = await fetch(`${platform.routerUrl}/vod/${a.id}/thumbnail.jpg?time=5&width=320`);
       expect(thumb.status).toBe(200);

@@ -181,6 +181,34 @@ describe("a recording stream", () => {
     // Within one segment of what the playlist lists (the time pushed, less the gap).
     expect(Math.abs(Number(dur.stdout) - a.durationSeconds)).toBeLessThan(profile.segmentDuration + 0.1);
 
+    // DASH from the same segments: a static MPD, one Period per publish, ffprobe reads it whole.
+    const mpd = await fetch(`${http.url}/vod/${a.id}/manifest.mpd`);
+    expect(mpd.status).toBe(200);
+    const mpdText = await mpd.text();
+    expect(mpdText).toContain('type="static"');
+    expect(mpdText.match(/<Period /g)?.length).toBe(2);
+    const mpdStreams = await ffprobeStreams(`${http.url}/vod/${a.id}/manifest.mpd`);
+    expect(
+      mpdStreams
+        .filter((s) => s.codec_type === "video")
+        .map((s) => s.height)
+        .sort(),
+    ).toEqual([180, 90]);
+    const mpdDur = await execa(
+      "ffprobe",
+      [
+        "-v",
+        "error",
+        "-show_entries",
+        "format=duration",
+        "-of",
+        "csv=p=0",
+        `${http.url}/vod/${a.id}/manifest.mpd`,
+      ],
+      { timeout: 30_000 },
+    );
+    expect(Math.abs(Number(mpdDur.stdout) - a.durationSeconds)).toBeLessThan(profile.segmentDuration + 0.1);
+
     // Its thumbnail at a time: a JPEG of the asked size, from the first run and from the second.
     for (const [time, width, height] of [
       ["1.5", 160, 90],

@@ -11,6 +11,7 @@ import { copyFile, link, mkdir, rename, rm, stat, writeFile } from "node:fs/prom
 import { dirname, join, posix } from "node:path";
 import { type AssetReport, newStreamId } from "@dionysia/shared";
 import { playlistVersion, type ServedSegment, segmentLines } from "../supervisor/served.ts";
+import { buildVodMpd } from "./vod-mpd.ts";
 
 export const ASSET_FILE = "asset.json";
 
@@ -127,6 +128,9 @@ export class Recording {
       await writeFile(join(this.dir, path), renderVodPlaylist(segs));
     }
     if (o.master) await writeFile(join(this.dir, "master.m3u8"), o.master);
+    // DASH too, from the same segments (fMP4 only; undefined when it cannot be described).
+    const mpd = await buildVodMpd(this.dir, this.playlists).catch(() => undefined);
+    if (mpd) await writeFile(join(this.dir, "manifest.mpd"), mpd);
     const top = [...this.playlists.entries()].find(
       ([p]) => o.renditions[0] && p.startsWith(`${o.renditions[0]}/`),
     );
