@@ -40,7 +40,7 @@ describe("ffmpeg command", () => {
     const { args } = buildFfmpegCommand(job(ladder));
     expect(args.filter((a) => a === "-i")).toHaveLength(1);
     expect(argAfter(args, "-filter_complex")).toBe(
-      "[0:v:0]fps=30,split=4[s0][s1][s2][s3];[s0]scale=1280:720,format=yuv420p[v0];[s1]scale=854:480,format=yuv420p[v1];[s2]scale=640:360,format=yuv420p[v2];[s3]fps=1/5,scale=1280:-2:out_range=full,format=yuvj420p[thumb]",
+      "[0:v:0]fps=30,split=4[s0][s1][s2][s3];[s0]scale=1280:720,format=yuv420p[v0];[s1]scale=854:480,format=yuv420p[v1];[s2]scale=640:360,format=yuv420p[v2];[s3]select='isnan(prev_selected_t)+gte(t-prev_selected_t,5)',scale=1280:-2:out_range=full,format=yuvj420p[thumb]",
     );
     // Without the thumbnail the graph is what it always was (the bench compares the two).
     expect(argAfter(buildFfmpegCommand(job(ladder), { thumbnail: false }).args, "-filter_complex")).toBe(
@@ -230,13 +230,16 @@ describe("ffmpeg thumbnail branch (ADR 0093)", () => {
       expect(args.filter((a) => a === "-i")).toHaveLength(1);
       expect(args.filter((a) => a === "-filter_complex")).toHaveLength(1);
       expect(graphOf(args).match(/\[thumb\]/g)).toHaveLength(1);
-      expect(graphOf(args).match(/fps=1\/5/g)).toHaveLength(1);
+      // The first frame at once, then one every 5 s (not fps=1/5, which holds the first back).
+      expect(graphOf(args).match(/gte\(t-prev_selected_t,5\)/g)).toHaveLength(1);
       expect(graphOf(args).match(/\[0:v:0\]/g)).toHaveLength(1);
       expect(args.filter((a) => a === "mjpeg")).toHaveLength(1);
       const out = thumbOutput(args);
       expect(out).toEqual([
         "-map",
         "[thumb]",
+        "-fps_mode",
+        "vfr",
         "-c:v",
         "mjpeg",
         "-q:v",
@@ -262,7 +265,7 @@ describe("ffmpeg thumbnail branch (ADR 0093)", () => {
   test("width: the widest encoded rung, capped at 1280; a single rung gets a split of two", () => {
     const one: ProfileSpec = { ...ladder, renditions: [ladder.renditions[2]!] };
     expect(buildFilterGraph(one.renditions, ffmpegLayout(job(one)).thumbnail).graph).toBe(
-      "[0:v:0]fps=30,split=2[s0][s1];[s0]scale=640:360,format=yuv420p[v0];[s1]fps=1/5,scale=640:-2:out_range=full,format=yuvj420p[thumb]",
+      "[0:v:0]fps=30,split=2[s0][s1];[s0]scale=640:360,format=yuv420p[v0];[s1]select='isnan(prev_selected_t)+gte(t-prev_selected_t,5)',scale=640:-2:out_range=full,format=yuvj420p[thumb]",
     );
     const big: ProfileSpec = {
       ...ladder,
@@ -277,7 +280,7 @@ describe("ffmpeg thumbnail branch (ADR 0093)", () => {
     expect(ffmpegLayout(job(mixed)).thumbnail?.width).toBe(640);
     expect(ffmpegLayout(job(ladder), { thumbnail: { intervalSec: 2 } }).thumbnail?.intervalSec).toBe(2);
     expect(graphOf(buildFfmpegCommand(job(ladder), { thumbnail: { intervalSec: 2 } }).args)).toContain(
-      "fps=1/2,",
+      "gte(t-prev_selected_t,2)",
     );
   });
 

@@ -47,11 +47,14 @@ export function planThumbnail(plan: OutputPlan, o: ThumbnailOptions = {}): Thumb
 }
 
 /**
- * The graph branch: one frame per interval, scaled to the width (aspect kept from the source),
- * converted to full-range 4:2:0 as JPEG wants (without `out_range` swscale warns on every frame).
+ * The graph branch: the first frame at once, then one per interval (`select`, not `fps=1/N`: the
+ * fps filter holds its first frame until half an interval has passed, and ffmpeg reports no
+ * progress at all until every output has a frame, so the stream went live with no encoder
+ * figures), scaled to the width (aspect kept from the source), converted to full-range 4:2:0 as
+ * JPEG wants (without `out_range` swscale warns on every frame).
  */
 export function thumbnailFilter(t: Thumbnail): string {
-  return `fps=1/${t.intervalSec},scale=${t.width}:-2:out_range=full,format=yuvj420p`;
+  return `select='isnan(prev_selected_t)+gte(t-prev_selected_t,${t.intervalSec})',scale=${t.width}:-2:out_range=full,format=yuvj420p`;
 }
 
 /**
@@ -62,6 +65,9 @@ export function thumbnailOutputArgs(t: Thumbnail, outDir: string, label: string)
   return [
     "-map",
     `[${label}]`,
+    // The selected frames as they are: the default (cfr) would repeat each to the stream's rate.
+    "-fps_mode",
+    "vfr",
     "-c:v",
     "mjpeg",
     "-q:v",
