@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { nodePassword, randomBase62 } from "../shared/src/index.ts";
-import { httpOk, waitFor } from "../shared/src/testkit/index.ts";
+import { freePorts, httpOk, waitFor } from "../shared/src/testkit/index.ts";
 import { exitDescription, ProcessGroup, type RunningService } from "./lib/processes.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
@@ -253,6 +253,51 @@ export async function startPlatform(o: PlatformOptions): Promise<Platform> {
     stop: () => group.stopAll(),
   };
 }
+
+/**
+ * The one-origin platform most e2e suites use: control, a Paris origin and the router on free
+ * ports, the given broker, the e2e keys; resolves once the origin is online in GET /v1/nodes.
+ */
+export async function startParisPlatform(o: {
+  dataDir: string;
+  mqttUrl: string;
+  srtPortRange: string;
+  env?: Record<string, string>;
+}): Promise<Platform> {
+  const [controlPort, routerPort, httpPort, rtmpPort] = await freePorts(4);
+  const platform = await startPlatform({
+    dataDir: o.dataDir,
+    controlPort: controlPort as number,
+    routerPort: routerPort as number,
+    mqttPort: 0,
+    mqttUrl: o.mqttUrl,
+    adminKey: "dk_e2e_admin_key_0123456789abcdef",
+    nodeKey: "nk_e2e_node_key_0123456789abcdef",
+    routerKey: "rk_e2e_router_key_0123456789abcdef",
+    origins: [
+      {
+        id: "paris",
+        region: "eu-west",
+        ...PARIS,
+        httpPort: httpPort as number,
+        rtmpPort: rtmpPort as number,
+        srtPortRange: o.srtPortRange,
+      },
+    ],
+    ...(o.env ? { env: o.env } : {}),
+  });
+  await waitFor(
+    "the origin online",
+    async () =>
+      ((await (await platform.api("/v1/nodes")).json()) as { items: { state: string }[] }).items.some(
+        (n) => n.state === "online",
+      ),
+    20_000,
+  );
+  return platform;
+}
+
+export const PARIS = { lat: 48.8566, lon: 2.3522 };
 
 export function hasDeno(): boolean {
   return which("deno") || existsSync(join(ROOT, ".tools/node_modules/.bin/deno"));

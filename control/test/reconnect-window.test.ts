@@ -18,6 +18,7 @@ import { continueFromFor } from "../src/scheduler/continuation.ts";
 import { desiredFor, type StreamSnapshot } from "../src/scheduler/reconcile.ts";
 import { claimStream, recordStreamStatus } from "../src/streams/assignment.ts";
 import { announce, ROUTER_KEY, startControl, type TestControl } from "./helpers/control.ts";
+import { streamSnapshot } from "./helpers/nodes.ts";
 
 let c: TestControl;
 beforeAll(async () => {
@@ -65,25 +66,11 @@ describe("the setting", () => {
   });
 
   test("desired state carries the resolved window to the node", () => {
-    const base: StreamSnapshot = {
-      id: "a",
-      playbackPolicy: "public",
-      status: "live",
+    const base = streamSnapshot("a", {
       profile: { ...P360, reconnectWindowSeconds: 30 },
-      reconnectWindowSeconds: null,
-      record: false,
-      keyHash: "a".repeat(64),
-      srtPassphrase: "p".repeat(32),
-      source: null,
-      location: null,
-      region: null,
       nodeId: "n1",
-      transcodeNodeId: null,
-      admitted: null,
-      srtPort: null,
       liveNodeId: "n1",
-      reservedUntil: null,
-    };
+    });
     const one = (s: StreamSnapshot) => desiredFor("n1", [s], new Map())[0]?.reconnectWindowSeconds;
     expect(one(base)).toBe(30);
     expect(one({ ...base, reconnectWindowSeconds: 0 })).toBe(0);
@@ -117,26 +104,12 @@ describe("a session moved to another node goes on from the old node's numbers", 
     expect(continueFromFor(s({}), undefined)).toBeUndefined();
   });
   test("desired state carries it to the serving node only", () => {
-    const base: StreamSnapshot = {
-      id: "a",
-      playbackPolicy: "public",
+    const base = streamSnapshot("a", {
       status: "starting",
-      profile: P360,
-      reconnectWindowSeconds: null,
-      record: false,
-      keyHash: "a".repeat(64),
-      srtPassphrase: "p".repeat(32),
-      source: null,
-      location: null,
-      region: null,
       nodeId: "ing",
       transcodeNodeId: "tx",
-      admitted: null,
-      srtPort: null,
-      liveNodeId: null,
-      reservedUntil: null,
       continueFrom: { mediaSequence: 41, discontinuitySequence: 2 },
-    };
+    });
     const relays = new Map([["ing", { relayUrl: "rtmp://ing.test:1935/relay" }]]);
     expect(desiredFor("tx", [base], relays)[0]?.continueFrom).toEqual({
       mediaSequence: 41,

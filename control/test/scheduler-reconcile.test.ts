@@ -8,7 +8,7 @@ import {
   planReconcile,
   type StreamSnapshot,
 } from "../src/scheduler/reconcile.ts";
-import { nodeView } from "./helpers/nodes.ts";
+import { nodeView, streamSnapshot } from "./helpers/nodes.ts";
 
 const P360 = BUILTIN_PROFILES["builtin-360p"] as ProfileSpec; // ≈ 7.2 units
 
@@ -17,26 +17,7 @@ function node(id: string, lat: number, lon: number, o: Partial<NodeSnapshot> = {
 }
 
 function stream(id: string, o: Partial<StreamSnapshot> = {}): StreamSnapshot {
-  return {
-    id,
-    playbackPolicy: "public",
-    status: "live",
-    profile: P360,
-    reconnectWindowSeconds: null,
-    record: false,
-    keyHash: "a".repeat(64),
-    srtPassphrase: "p".repeat(32),
-    source: null,
-    location: null,
-    region: null,
-    nodeId: null,
-    transcodeNodeId: null,
-    admitted: null,
-    srtPort: null,
-    liveNodeId: null,
-    reservedUntil: null,
-    ...o,
-  };
+  return streamSnapshot(id, { profile: P360, ...o });
 }
 
 const PARIS = node("paris", 48.85, 2.35);

@@ -4,20 +4,14 @@
  * key list, and `playbackPolicy` in desired entries.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  BUILTIN_PROFILES,
-  type PlaybackKeys,
-  PlaybackVerifier,
-  type ProfileSpec,
-  signPlaybackToken,
-  topics,
-} from "@dionysia/shared";
+import { type PlaybackKeys, PlaybackVerifier, signPlaybackToken, topics } from "@dionysia/shared";
 import { waitFor } from "@dionysia/shared/testkit";
 import mqtt from "mqtt";
 import { startRouter } from "../../router/src/app.ts";
 import { loadRouterConfig } from "../../router/src/config.ts";
-import { desiredFor, type StreamSnapshot } from "../src/scheduler/reconcile.ts";
+import { desiredFor } from "../src/scheduler/reconcile.ts";
 import { ROUTER_KEY, startControl, type TestControl } from "./helpers/control.ts";
+import { streamSnapshot } from "./helpers/nodes.ts";
 
 const ROUTER_MQTT_PASSWORD = "router-mqtt-password-0123456789";
 let c: TestControl;
@@ -176,25 +170,7 @@ describe("playback tokens from the API", () => {
 
 describe("desired entries", () => {
   test("signed streams carry playbackPolicy; public entries are unchanged", () => {
-    const base: StreamSnapshot = {
-      id: "a",
-      playbackPolicy: "public",
-      status: "live",
-      profile: BUILTIN_PROFILES["builtin-360p"] as ProfileSpec,
-      reconnectWindowSeconds: null,
-      record: false,
-      keyHash: "a".repeat(64),
-      srtPassphrase: "p".repeat(32),
-      source: null,
-      location: null,
-      region: null,
-      nodeId: "n1",
-      transcodeNodeId: null,
-      admitted: null,
-      srtPort: null,
-      liveNodeId: "n1",
-      reservedUntil: null,
-    };
+    const base = streamSnapshot("a", { nodeId: "n1", liveNodeId: "n1" });
     const out = desiredFor("n1", [base, { ...base, id: "b", playbackPolicy: "signed" }], new Map());
     expect("playbackPolicy" in (out[0] as object)).toBe(false);
     expect(out[1]?.playbackPolicy).toBe("signed");

@@ -12,7 +12,6 @@ import { join } from "node:path";
 import { hlsjsSettings } from "../../shared/src/player-settings.ts";
 import {
   FFMPEG,
-  freePorts,
   type Mosquitto,
   type Publisher,
   playwrightNode,
@@ -26,7 +25,7 @@ import {
   waitFor,
 } from "../../shared/src/testkit/index.ts";
 import { verifyWebhook } from "../../shared/src/webhook-signature.ts";
-import { killOrphans, type Platform, ROOT, startPlatform } from "../platform.ts";
+import { killOrphans, PARIS, type Platform, ROOT, startParisPlatform } from "../platform.ts";
 
 const LIBS = process.env.PLAYER_LIBS_DIR ?? join(ROOT, "node_modules");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
@@ -43,7 +42,6 @@ if (missing.length)
   reportSkip("e2e/test/lifecycle.test.ts (stream lifecycle and recordings)", `missing ${missing.join(", ")}`);
 const hasMosquitto = requireMosquitto("e2e/test/lifecycle.test.ts (stream lifecycle and recordings)");
 
-const PARIS = { lat: 48.8566, lon: 2.3522 };
 const WINDOW_S = 10;
 
 describe.skipIf(missing.length > 0 || !hasMosquitto)(
@@ -58,36 +56,12 @@ describe.skipIf(missing.length > 0 || !hasMosquitto)(
     beforeAll(async () => {
       dataDir = mkdtempSync(join(tmpdir(), "dionysia-e2e-life-"));
       broker = await startMosquitto();
-      const [controlPort, routerPort, p1, r1] = await freePorts(4);
-      platform = await startPlatform({
+      platform = await startParisPlatform({
         dataDir,
-        controlPort: controlPort as number,
-        routerPort: routerPort as number,
-        mqttPort: 0,
         mqttUrl: broker.url,
-        adminKey: "dk_e2e_admin_key_0123456789abcdef",
-        nodeKey: "nk_e2e_node_key_0123456789abcdef",
-        routerKey: "rk_e2e_router_key_0123456789abcdef",
-        origins: [
-          {
-            id: "paris",
-            region: "eu-west",
-            ...PARIS,
-            httpPort: p1 as number,
-            rtmpPort: r1 as number,
-            srtPortRange: "21200-21210",
-          },
-        ],
+        srtPortRange: "21200-21210",
         env: { TELEMETRY_INTERVAL_MS: "500", RECONCILE_INTERVAL_MS: "500", ORIGIN_CAPACITY_UNITS: "200" },
       });
-      await waitFor(
-        "the origin online",
-        async () =>
-          ((await (await platform.api("/v1/nodes")).json()) as { items: { state: string }[] }).items.some(
-            (n) => n.state === "online",
-          ),
-        20_000,
-      );
       receiver = await startWebhookReceiver();
     }, 120_000);
 

@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { dashjsSettings, hlsjsSettings } from "../../shared/src/player-settings.ts";
 import {
   FFMPEG,
-  freePorts,
   type Mosquitto,
   type Publisher,
   playwrightNode,
@@ -21,7 +20,7 @@ import {
   startMosquitto,
   waitFor,
 } from "../../shared/src/testkit/index.ts";
-import { killOrphans, type Platform, ROOT, startPlatform } from "../platform.ts";
+import { killOrphans, PARIS, type Platform, ROOT, startParisPlatform } from "../platform.ts";
 
 const LIBS = process.env.PLAYER_LIBS_DIR ?? join(ROOT, "node_modules");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
@@ -40,8 +39,6 @@ if (missing.length)
     `missing ${missing.join(", ")} (apt-get install chromium ffmpeg)`,
   );
 const hasMosquitto = requireMosquitto("e2e/test/low-latency.test.ts (LL-HLS through the router)");
-
-const PARIS = { lat: 48.8566, lon: 2.3522 };
 
 /** Three rungs whose rates sit above hls.js's default estimate (500 kbit/s): it must climb. */
 const LL_PROFILE = {
@@ -86,26 +83,10 @@ describe.skipIf(missing.length > 0 || !hasMosquitto)("e2e: LL-HLS through the ro
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "dionysia-e2e-ll-"));
     broker = await startMosquitto();
-    const [controlPort, routerPort, p1, r1] = await freePorts(4);
-    platform = await startPlatform({
+    platform = await startParisPlatform({
       dataDir,
-      controlPort: controlPort as number,
-      routerPort: routerPort as number,
-      mqttPort: 0,
       mqttUrl: broker.url,
-      adminKey: "dk_e2e_admin_key_0123456789abcdef",
-      nodeKey: "nk_e2e_node_key_0123456789abcdef",
-      routerKey: "rk_e2e_router_key_0123456789abcdef",
-      origins: [
-        {
-          id: "paris",
-          region: "eu-west",
-          ...PARIS,
-          httpPort: p1 as number,
-          rtmpPort: r1 as number,
-          srtPortRange: "21100-21110",
-        },
-      ],
+      srtPortRange: "21100-21110",
       env: {
         TELEMETRY_INTERVAL_MS: "500",
         RECONCILE_INTERVAL_MS: "500",
@@ -113,14 +94,6 @@ describe.skipIf(missing.length > 0 || !hasMosquitto)("e2e: LL-HLS through the ro
         ROUTER_MODE: "proxy",
       },
     });
-    await waitFor(
-      "the origin online",
-      async () => {
-        const body = (await (await platform.api("/v1/nodes")).json()) as { items: { state: string }[] };
-        return body.items.some((n) => n.state === "online");
-      },
-      20_000,
-    );
     const prof = await platform.api("/v1/profiles", { method: "POST", json: LL_PROFILE });
     expect(prof.status).toBe(201);
     const profileId = ((await prof.json()) as { id: string }).id;

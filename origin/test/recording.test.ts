@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type DesiredStream, type ProfileSpec } from "@dionysia/shared";
-import { freePort, type Publisher, publish, waitFor } from "@dionysia/shared/testkit";
+import { freePort, type Publisher, publish, smallLadder, waitFor } from "@dionysia/shared/testkit";
 import { execa } from "execa";
 import HLS from "hls-parser";
 import { createOriginHttp } from "../src/http/index.ts";
@@ -21,18 +21,8 @@ import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
 import { ffprobeStreams } from "./helpers/ffprobe.ts";
 import { TestMediaServer } from "./helpers/test-media-server.ts";
 
-const profile: ProfileSpec = {
-  name: "rec",
-  renditions: [
-    { name: "180p", codec: "h264", width: 320, height: 180, fps: 15, bitrateKbps: 300, preset: "ultrafast" },
-    { name: "90p", codec: "h264", width: 160, height: 90, fps: 15, bitrateKbps: 100, preset: "ultrafast" },
-  ],
-  audio: { codec: "aac", bitrateKbps: 64, channels: 2, sampleRate: 48000 },
-  segmentDuration: 1,
-  windowSize: 3,
-  formats: ["hls"],
-  container: "fmp4",
-};
+/** The test kit's two-rung ladder, HLS only, a window of three 1 s segments. */
+const profile: ProfileSpec = { ...(smallLadder("rec") as ProfileSpec), formats: ["hls"], windowSize: 3 };
 const logger = createLogger({ service: "test", level: process.env.TEST_LOG ?? "silent" });
 let dataDir: string;
 const cleanups: (() => Promise<void>)[] = [];

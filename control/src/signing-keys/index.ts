@@ -29,6 +29,21 @@ import {
 
 const authErrors = { 401: ErrorBody, 403: ErrorBody };
 
+/** What both playback-token routes (a stream's, an asset's) take and answer. */
+const tokenRoute = {
+  auth: "user" as const,
+  params: SigningKeyParams,
+  body: CreatePlaybackToken,
+  response: {
+    201: PlaybackToken,
+    400: ErrorBody,
+    404: ErrorBody,
+    413: ErrorBody,
+    422: ErrorBody,
+    ...authErrors,
+  },
+};
+
 export function signingKeyRoutes(deps: Deps) {
   const urls = {
     playbackBaseUrl: deps.config.playbackBaseUrl,
@@ -102,17 +117,7 @@ export function signingKeyRoutes(deps: Deps) {
         return issued;
       },
       {
-        auth: "user",
-        params: SigningKeyParams,
-        body: CreatePlaybackToken,
-        response: {
-          201: PlaybackToken,
-          400: ErrorBody,
-          404: ErrorBody,
-          413: ErrorBody,
-          422: ErrorBody,
-          ...authErrors,
-        },
+        ...tokenRoute,
         detail: {
           tags: ["streams"],
           summary: "A playback token for a signed stream (signed by control's own key) and tokenised URLs",
@@ -130,17 +135,7 @@ export function signingKeyRoutes(deps: Deps) {
         return issued;
       },
       {
-        auth: "user",
-        params: SigningKeyParams,
-        body: CreatePlaybackToken,
-        response: {
-          201: PlaybackToken,
-          400: ErrorBody,
-          404: ErrorBody,
-          413: ErrorBody,
-          422: ErrorBody,
-          ...authErrors,
-        },
+        ...tokenRoute,
         detail: { tags: ["assets"], summary: "A playback token for an asset of a signed stream" },
       },
     );
