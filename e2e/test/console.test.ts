@@ -8,39 +8,17 @@
  * docs), else a temp dir. Skips with a message when node, Chromium or ffmpeg is missing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import {
-  FFMPEG,
-  freePorts,
-  playwrightNode,
-  reportSkip,
-  smallLadder,
-  testPatternArgs,
-  waitFor,
-} from "../../shared/src/testkit/index.ts";
-import { killOrphans, type Platform, ROOT, startPlatform } from "../platform.ts";
+import { FFMPEG, freePorts, smallLadder, testPatternArgs, waitFor } from "../../shared/src/testkit/index.ts";
+import { browserSuiteReady, CHROMIUM, LIBS } from "../lib/browser.ts";
+import { killOrphans, PARIS, type Platform, startPlatform } from "../platform.ts";
 
-const LIBS = process.env.PLAYER_LIBS_DIR ?? join(ROOT, "node_modules");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const NAME = "e2e/test/console.test.ts (the console in Chromium)";
-const missing = [
-  ["node 20+", playwrightNode()],
-  ["ffmpeg", FFMPEG],
-  ["chromium", existsSync(CHROMIUM) ? CHROMIUM : null],
-  ["playwright-core", existsSync(join(LIBS, "playwright-core")) ? LIBS : null],
-]
-  .filter(([, v]) => !v)
-  .map(([k]) => k);
-if (missing.length)
-  reportSkip(
-    NAME,
-    `missing ${missing.join(", ")} (apt-get install chromium ffmpeg; CHROMIUM / PLAYER_LIBS_DIR override)`,
-  );
+const ready = browserSuiteReady(NAME, ["playwright-core"]);
 
 const ADMIN_KEY = "dk_e2e_console_key_0123456789abcdef";
-const PARIS = { lat: 48.8566, lon: 2.3522 };
 
 interface Step {
   name: string;
@@ -55,7 +33,7 @@ interface Seen {
   websockets: string[];
 }
 
-describe.skipIf(missing.length > 0)("console in Chromium", () => {
+describe.skipIf(!ready)("console in Chromium", () => {
   let platform: Platform;
   let dataDir: string;
   let shots: string;

@@ -5,39 +5,25 @@
  * from parts, climb to the top rung within 10 s, and stay near the live edge.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dashjsSettings, hlsjsSettings } from "../../shared/src/player-settings.ts";
 import {
-  FFMPEG,
   type Mosquitto,
   type Publisher,
-  playwrightNode,
   publish,
-  reportSkip,
   requireMosquitto,
   startMosquitto,
   waitFor,
 } from "../../shared/src/testkit/index.ts";
+import { browserSuiteReady, CHROMIUM, LIBS, NODE } from "../lib/browser.ts";
 import { killOrphans, PARIS, type Platform, ROOT, startParisPlatform } from "../platform.ts";
 
-const LIBS = process.env.PLAYER_LIBS_DIR ?? join(ROOT, "node_modules");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const NODE = playwrightNode();
-const missing = [
-  ["node 20+", NODE],
-  ["ffmpeg", FFMPEG],
-  ["chromium", existsSync(CHROMIUM) ? CHROMIUM : null],
-  ["hls.js", existsSync(join(LIBS, "hls.js")) ? LIBS : null],
-]
-  .filter(([, v]) => !v)
-  .map(([k]) => k);
-if (missing.length)
-  reportSkip(
-    "e2e/test/low-latency.test.ts (LL-HLS through the router in hls.js)",
-    `missing ${missing.join(", ")} (apt-get install chromium ffmpeg)`,
-  );
+const ready = browserSuiteReady("e2e/test/low-latency.test.ts (LL-HLS through the router in hls.js)", [
+  "hls.js",
+  "dashjs",
+]);
 const hasMosquitto = requireMosquitto("e2e/test/low-latency.test.ts (LL-HLS through the router)");
 
 /** Three rungs whose rates sit above hls.js's default estimate (500 kbit/s): it must climb. */
@@ -72,7 +58,7 @@ interface PlayReport {
   partTarget?: number;
 }
 
-describe.skipIf(missing.length > 0 || !hasMosquitto)("e2e: LL-HLS through the router", () => {
+describe.skipIf(!ready || !hasMosquitto)("e2e: LL-HLS through the router", () => {
   let broker: Mosquitto;
   let platform: Platform;
   let dataDir: string;
