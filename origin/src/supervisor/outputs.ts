@@ -106,6 +106,34 @@ function cpuOver(samples: CpuSample[], minMs: number): { own: number; idle: numb
   return { own: (b.own - a.own) / wall, idle: idleFraction * n };
 }
 
+/**
+ * A stopped run's last segments: its encoder wrote them as it exited (the segment in progress,
+ * closed), after the output watch last looked. They go into the served playlists (and the
+ * recording) before the stream waits for its streamer or ends.
+ */
+export async function flushRun(ctx: RunContext, e: Entry, run: Run): Promise<void> {
+  if (run.ll) return; // the packagers saw every byte themselves
+  const { job, layout } = run;
+  const outDir = streamDir(ctx.o, e.id);
+  const servedLayout = ctx.o.backend.layout({
+    ...job,
+    profile: ctx.desiredProfile(e.id) ?? job.profile,
+    outDir,
+  });
+  const infos = new Map<string, PlaylistInfo>();
+  for (const p of [
+    ...layout.variants.map((v) => v.playlist),
+    ...(layout.audio ? [layout.audio.playlist] : []),
+  ])
+    infos.set(p, parseMediaPlaylist(await readFile(join(job.outDir, p), "utf8").catch(() => "")));
+  await publishServed(ctx, e, run, servedLayout, infos).catch((err) =>
+    ctx.o.logger.warn(
+      { streamId: e.id, err: (err as Error).message },
+      "last segments of a stopped run not served",
+    ),
+  );
+}
+
 export async function watchRun(ctx: RunContext, e: Entry, run: Run): Promise<void> {
   const { o } = ctx;
   const { layout, job } = run;

@@ -20,7 +20,7 @@ import { processCpuSeconds } from "../proc-cpu.ts";
 import type { AssetMeta } from "../recording/recording.ts";
 import { freeBytes, listAssets, removeAsset, removeUnfinished } from "../recording/store.ts";
 import type { LowLatencyRun } from "./low-latency.ts";
-import { endServed, watchRun } from "./outputs.ts";
+import { endServed, flushRun, watchRun } from "./outputs.ts";
 import { profileKey, startRun, stopRun, streamDir } from "./run.ts";
 import { newEntry, StatusEvents } from "./status.ts";
 import type { Entry, ResolvedOptions, RunContext, StreamStatusEvent, SupervisorOptions } from "./types.ts";
@@ -351,6 +351,7 @@ export class Supervisor {
     const profile = run?.job.profile ?? spec?.profile;
     const gen = e.gen;
     void stopRun(this.ctx, e).then(async () => {
+      if (run) await flushRun(this.ctx, e, run);
       if (wasUp && (e.served.size > 0 || e.ll) && !e.run && !e.starting) {
         e.ended = true;
         await endServed(this.ctx, e);
@@ -378,9 +379,12 @@ export class Supervisor {
     // A publish that comes back while this run is still stopping finds it there and waits: it
     // is looked at again once the run is gone.
     const gen = e.gen;
-    void stopRun(this.ctx, e).then(() => {
-      if (e.gen === gen) this.reconcile(e.id);
-    });
+    const run = e.run;
+    void stopRun(this.ctx, e)
+      .then(() => (run ? flushRun(this.ctx, e, run) : undefined))
+      .then(() => {
+        if (e.gen === gen) this.reconcile(e.id);
+      });
     e.reconnect = {
       until: now + ms,
       timer: setTimeout(() => {
