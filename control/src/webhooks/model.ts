@@ -1,7 +1,6 @@
 /** Webhooks, deliveries and events (ADR 0090): one set of schemas for validation and OpenAPI. */
 
 import { EVENT_TYPES, EventTypeSchema, PlatformEvent } from "@dionysia/shared";
-import type { Static } from "@sinclair/typebox";
 import { t } from "elysia";
 
 export type { EventType } from "@dionysia/shared";
