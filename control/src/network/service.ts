@@ -169,6 +169,7 @@ export class Network implements ControlBusHandler {
     this.offs.push(
       this.d.events.on("stream.deleted", (e) => {
         this.deletedStreams.add(e.streamId);
+        this.positions.delete(e.streamId);
         this.kick();
       }),
     );

@@ -5,7 +5,7 @@
  * master, stuck/slow judgement) in outputs.ts with its rules in overload.ts and served.ts, status
  * events in status.ts. It removes a stream's files after a grace period when its publisher leaves.
  */
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type DesiredStream,
@@ -18,10 +18,11 @@ import type { StreamUsage } from "../agent/capacity-correction.ts";
 import type { MediaStreamSpec, PublishEvent } from "../media/types.ts";
 import { processCpuSeconds } from "../proc-cpu.ts";
 import type { AssetMeta } from "../recording/recording.ts";
-import { freeBytes, listAssets, removeAsset, removeUnfinished } from "../recording/store.ts";
+import { listAssets, removeAsset, removeUnfinished } from "../recording/store.ts";
 import type { LowLatencyRun } from "./low-latency.ts";
 import { endServed, flushRun, watchRun } from "./outputs.ts";
-import { profileKey, startRun, stopRun, streamDir } from "./run.ts";
+import { diskRoomCheck, finishRecording } from "./recording.ts";
+import { profileKey, startRun, stopRun } from "./run.ts";
 import { newEntry, StatusEvents } from "./status.ts";
 import type { Entry, ResolvedOptions, RunContext, StreamStatusEvent, SupervisorOptions } from "./types.ts";
 
@@ -63,7 +64,7 @@ export class Supervisor {
       setStatus: (e, status, lastError) => this.events.set(e, status, lastError),
       desiredProfile: (id) => this.specOf(id)?.profile,
       desiredSpec: (id) => this.specOf(id),
-      diskRoom: () => this.diskRoom(),
+      diskRoom: diskRoomCheck(opts.dataDir, opts.recordingMinFreeBytes),
       reconcile: (id) => this.reconcile(id),
       updateActive: () => this.updateActive(),
     };
@@ -216,44 +217,9 @@ export class Supervisor {
     return join(this.o.dataDir, "vod");
   }
 
-  private diskChecked = { at: 0, ok: true };
-  private async diskRoom(): Promise<boolean> {
-    const min = this.o.recordingMinFreeBytes ?? 0;
-    if (min <= 0) return true;
-    const now = Date.now();
-    if (now - this.diskChecked.at < 5000) return this.diskChecked.ok;
-    const free = await freeBytes(this.o.dataDir);
-    this.diskChecked = { at: now, ok: free === undefined || free >= min };
-    return this.diskChecked.ok;
-  }
-
-  /** The session is over: its recording becomes an asset (or goes, if it kept nothing). */
   private async finishRecording(e: Entry, spec: DesiredStream | undefined): Promise<void> {
-    const r = e.recording;
-    if (!r) return;
-    e.recording = undefined;
-    const log = this.o.logger.child({ streamId: e.id, assetId: r.id });
-    try {
-      const master = await readFile(join(streamDir(this.o, e.id), "master.m3u8"), "utf8").catch(
-        () => undefined,
-      );
-      const meta = await r.finish({
-        master,
-        nodeId: this.o.nodeId ?? "local",
-        renditions:
-          (spec?.profile ?? e.run?.job.profile)?.renditions.map((x) => x.name) ?? e.renditions ?? [],
-        playbackPolicy: spec?.playbackPolicy ?? "public",
-      });
-      if (!meta) return;
-      log.info(
-        { durationSeconds: meta.durationSeconds, sessions: meta.sessions, bytes: meta.bytes },
-        "recording ready",
-      );
-      for (const l of this.assetListeners) l(meta);
-    } catch (err) {
-      log.error({ err: (err as Error).message }, "recording could not be finished");
-      await r.discard().catch(() => undefined);
-    }
+    const meta = await finishRecording(this.o, e, spec);
+    if (meta) for (const l of this.assetListeners) l(meta);
   }
 
   private specOf(id: string): DesiredStream | undefined {
