@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type DesiredStream, type ProfileSpec } from "@dionysia/shared";
 import { freePort, type Publisher, publish, smallLadder, waitFor } from "@dionysia/shared/testkit";
-import { execa } from "execa";
 import HLS from "hls-parser";
 import { createOriginHttp } from "../src/http/index.ts";
 import { createOriginMetrics } from "../src/metrics/index.ts";
@@ -18,7 +17,7 @@ import { renderVodPlaylist } from "../src/recording/recording.ts";
 import { listAssets } from "../src/recording/store.ts";
 import { Supervisor } from "../src/supervisor/service.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
-import { ffprobeStreams } from "./helpers/ffprobe.ts";
+import { ffprobeDuration, ffprobeStreams } from "./helpers/ffprobe.ts";
 import { TestMediaServer } from "./helpers/test-media-server.ts";
 
 /** The test kit's two-rung ladder, HLS only, a window of three 1 s segments. */
@@ -155,21 +154,9 @@ describe("a recording stream", () => {
     const heights = streams.filter((s) => s.codec_type === "video").map((s) => s.height);
     expect(heights.sort()).toEqual([180, 90]);
     expect(streams.find((s) => s.codec_type === "audio")).toMatchObject({ codec_name: "aac", channels: 2 });
-    const dur = await execa(
-      "ffprobe",
-      [
-        "-v",
-        "error",
-        "-show_entries",
-        "format=duration",
-        "-of",
-        "csv=p=0",
-        `${http.url}/vod/${a.id}/180p/index.m3u8`,
-      ],
-      { timeout: 30_000 },
-    );
+    const dur = await ffprobeDuration(`${http.url}/vod/${a.id}/180p/index.m3u8`);
     // Within one segment of what the playlist lists (the time pushed, less the gap).
-    expect(Math.abs(Number(dur.stdout) - a.durationSeconds)).toBeLessThan(profile.segmentDuration + 0.1);
+    expect(Math.abs(dur - a.durationSeconds)).toBeLessThan(profile.segmentDuration + 0.1);
 
     // DASH from the same segments: a static MPD, one Period per publish, ffprobe reads it whole.
     const mpd = await fetch(`${http.url}/vod/${a.id}/manifest.mpd`);
@@ -184,20 +171,8 @@ describe("a recording stream", () => {
         .map((s) => s.height)
         .sort(),
     ).toEqual([180, 90]);
-    const mpdDur = await execa(
-      "ffprobe",
-      [
-        "-v",
-        "error",
-        "-show_entries",
-        "format=duration",
-        "-of",
-        "csv=p=0",
-        `${http.url}/vod/${a.id}/manifest.mpd`,
-      ],
-      { timeout: 30_000 },
-    );
-    expect(Math.abs(Number(mpdDur.stdout) - a.durationSeconds)).toBeLessThan(profile.segmentDuration + 0.1);
+    const mpdDur = await ffprobeDuration(`${http.url}/vod/${a.id}/manifest.mpd`);
+    expect(Math.abs(mpdDur - a.durationSeconds)).toBeLessThan(profile.segmentDuration + 0.1);
 
     // Its thumbnail at a time: a JPEG of the asked size, from the first run and from the second.
     for (const [time, width, height] of [

@@ -53,3 +53,17 @@ export async function ffprobeKeyframes(
       return { pts: Number(pts), key: (flags ?? "").includes("K") };
     });
 }
+
+/** The container's duration in seconds (a playlist or manifest: what a player would play). */
+export async function ffprobeDuration(target: string): Promise<number> {
+  const r = await execa(
+    "ffprobe",
+    ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", target],
+    {
+      reject: false,
+      timeout: 30_000,
+    },
+  );
+  if (r.exitCode !== 0) throw new Error(`ffprobe ${target}: ${r.stderr}`);
+  return Number(String(r.stdout).trim());
+}
