@@ -40,7 +40,7 @@ export const originConfigSpec = {
   ),
   transcoder: v.enumOf("TRANSCODER", ["ffmpeg", "gpac", "auto"] as const, {
     default: "auto",
-    doc: "Transcoder back end; auto = gpac when installed, else ffmpeg",
+    doc: "Transcoder back end; auto = ffmpeg when it answers, else gpac",
   }),
   controlUrl: v.url("CONTROL_URL", {
     default: "http://127.0.0.1:8080",

@@ -68,7 +68,8 @@ describe("embedded media server: RTMP", () => {
     expect(ev.inputUrl).not.toContain(a.key);
     expect(ev.profile).toBeUndefined(); // known locally: the desired state has the profile
     // Tracks read from the FLV stream: the supervisor starts the transcoder without a probe.
-    expect(ev.tracks).toEqual({ video: true, audio: true });
+    // With the rate ffmpeg declares in onMetaData (gpac's low latency needs it, ADR 0099).
+    expect(ev.tracks).toEqual({ video: true, audio: true, frameRate: 15 });
     expect(server.active().map((e) => e.streamId)).toContain(a.spec.id);
     const p = await probe(ev.inputUrl);
     const video = p.streams.find((s) => s.codec_type === "video");
@@ -106,7 +107,8 @@ describe("embedded media server: RTMP", () => {
         () => published.filter((e) => e.streamId === a.spec.id)[before],
         15000,
       );
-      expect(ev.tracks).toEqual({ video: c.video, audio: c.audio });
+      const declared = c.video && c.metadata !== false ? { frameRate: 15 } : {};
+      expect(ev.tracks).toEqual({ video: c.video, audio: c.audio, ...declared });
       expect(await pub.done).toBe(0);
       await waitFor("idle", () => server.active().length === 0, 10000);
     }, 30000);

@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { waitFor } from "@dionysia/shared/testkit";
 import {
+  declaredTracks,
   initialTrackState,
   observePacket,
   TrackWatch,
@@ -24,6 +25,19 @@ describe("embedded RTMP: track detection", () => {
     s = observePacket(s, audio);
     expect(tracksComplete(s)).toBe(true);
     expect(tracksComplete(initialTrackState())).toBe(false);
+  });
+
+  test("the declared frame rate comes with the tracks (gpac's low latency needs it, ADR 0099)", () => {
+    expect(declaredTracks({ videocodecid: 7, audiocodecid: 10, framerate: 30 })).toEqual({
+      video: true,
+      audio: true,
+      frameRate: 30,
+    });
+    // Older encoders' name; nonsense and audio-only declarations carry no rate.
+    expect(declaredTracks({ videocodecid: 7, videoframerate: 25 })?.frameRate).toBe(25);
+    expect(declaredTracks({ videocodecid: 7, framerate: "fast" })?.frameRate).toBeUndefined();
+    expect(declaredTracks({ videocodecid: 7, framerate: 1e6 })?.frameRate).toBeUndefined();
+    expect(declaredTracks({ audiocodecid: 10, framerate: 30 })?.frameRate).toBeUndefined();
   });
 
   test("unreadable metadata is ignored, not thrown", () => {

@@ -140,6 +140,11 @@ describe("ffmpeg command", () => {
     expect(out3[last + 1]).toBe("[v0]");
     expect(out3.slice(last)).toContain("libx264");
     expect(argAfter(out3.slice(last), "-force_key_frames:v:0")).toBe("expr:gte(t,n_forced*2)");
+    // Every rung's encoder without frame delay (ADR 0098); ordinary HLS keeps B-frames.
+    expect(args.filter((a, i) => a === "-tune:v:0" && args[i + 1] === "zerolatency")).toHaveLength(3);
+    expect(buildFfmpegCommand(job({ ...ladder, formats: ["hls"] })).args.join(" ")).not.toContain(
+      "zerolatency",
+    );
     const audio = args.slice(args.indexOf("pipe:5") + 1, args.indexOf("pipe:6"));
     expect(audio.slice(0, 2)).toEqual(["-map", "0:a:0"]);
     expect(audio).toContain("aac");

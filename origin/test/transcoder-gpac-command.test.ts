@@ -5,8 +5,10 @@
 import { describe, expect, test } from "bun:test";
 import { BUILTIN_PROFILES, type ProfileSpec } from "@dionysia/shared";
 import { parseFfmpegVersion, parseGpacVersion } from "../src/transcoder/detect.ts";
-import { buildGpacCommand, gpacLayout, gpacSar } from "../src/transcoder/gpac/command.ts";
+import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
+import { buildGpacCommand, gpacChunkDuration, gpacLayout, gpacSar } from "../src/transcoder/gpac/command.ts";
 import { GpacBackend } from "../src/transcoder/gpac/index.ts";
+import { selectBackend } from "../src/transcoder/select.ts";
 import type { TranscodeJob } from "../src/transcoder/types.ts";
 
 const ladder = BUILTIN_PROFILES["builtin-720p"]!;
@@ -21,10 +23,60 @@ const job = (profile: ProfileSpec, extra: Partial<TranscodeJob> = {}): Transcode
 const outOf = (args: string[]) => args[args.indexOf("-o") + 1]!;
 
 describe("gpac command", () => {
-  test("ll-hls: refused with the reason (the packager reads ffmpeg's chunks only, for now)", () => {
-    expect(() => new GpacBackend().buildCommand(job({ ...ladder, formats: ["ll-hls"] }))).toThrow(
-      /gpac back end does not serve ll-hls yet: use TRANSCODER=ffmpeg/,
+  test("ll-hls: one fragmented-MP4 stream per rendition to its socket, no frame-rate stage (ADR 0099)", () => {
+    const ll = { ...ladder, formats: ["ll-hls" as const], partDuration: 0.5 };
+    const j = job(ll, { input: { hasVideo: true, hasAudio: true, frameRate: 30 } });
+    expect(new GpacBackend().refusal(j)).toBeUndefined();
+    const { args } = buildGpacCommand(j);
+    // The source is at the rungs' rate already: no ffavf, the scalers read the decoder.
+    expect(args.some((a) => a.startsWith("ffavf"))).toBe(false);
+    expect(
+      args.filter((a) => a.startsWith("ffsws")).every((a) => a.includes("SID=src#StreamType=Visual")),
+    ).toBe(true);
+    // Encoders without frame delay (ADR 0098).
+    expect(
+      args.filter((a) => a.startsWith("ffenc:c=avc")).every((a) => a.includes(":tune=zerolatency")),
+    ).toBe(true);
+    // No dasher: one muxer per rendition, fragments of 15 frames (half a frame under 0.5 s).
+    const mux = args.filter((a) => a.startsWith("mp4mx"));
+    expect(mux).toEqual(
+      ["v0", "v1", "v2", "a0"].map(
+        (sid, i) => `mp4mx:SID=${sid}:FID=m${i}:store=sfrag:cdur=0.483333:cmaf=cmfc`,
+      ),
     );
+    const outs = args.flatMap((a, i) => (a === "-o" ? [args[i + 1]!] : []));
+    expect(outs).toEqual(
+      [3, 4, 5, 6].map((fd, i) => `tcpu:///data/live/s1/.cmaf-${fd}:gpac:SID=m${i}:ext=mp4`),
+    );
+    // The layout the packagers read: the same playlists as ffmpeg's, each stream from its socket.
+    const layout = gpacLayout(j);
+    expect(layout.cmaf?.map((c) => [c.fd, c.playlist, c.socket])).toEqual([
+      [3, "720p/index.m3u8", "/data/live/s1/.cmaf-3"],
+      [4, "480p/index.m3u8", "/data/live/s1/.cmaf-4"],
+      [5, "360p/index.m3u8", "/data/live/s1/.cmaf-5"],
+      [6, "audio/index.m3u8", "/data/live/s1/.cmaf-6"],
+    ]);
+    expect(gpacChunkDuration(0.25, 30)).toBe("0.216667");
+    expect(gpacChunkDuration(0.5, undefined)).toBe("0.475000");
+  });
+
+  test("ll-hls: refused, with the reason, where a frame-rate stage would be needed", () => {
+    const ll = { ...ladder, formats: ["ll-hls" as const] };
+    const b = new GpacBackend();
+    expect(b.refusal(job(ll))).toMatch(
+      /rung 720p is 30 fps, the source did not declare its rate; use TRANSCODER=ffmpeg/,
+    );
+    const at60 = job(ll, { input: { hasVideo: true, hasAudio: true, frameRate: 60 } });
+    expect(() => b.buildCommand(at60)).toThrow(
+      /without frame-rate conversion: rung 720p is 30 fps, the source is 60 fps/,
+    );
+    const deep = job(ll, {
+      input: { hasVideo: true, hasAudio: true, frameRate: 30 },
+      outDir: `/${"d".repeat(100)}`,
+    });
+    expect(b.refusal(deep)).toMatch(/too long for a Unix socket/);
+    // Plain HLS is never refused.
+    expect(b.refusal(job(ladder))).toBeUndefined();
   });
 
   test("input: gpac's options after `:gpac:`, so libavformat never sees them in the URL", () => {
@@ -134,6 +186,22 @@ describe("detection", () => {
     expect(parseGpacVersion("Nothing to do, check usage")).toBeUndefined();
     expect(parseFfmpegVersion("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026")).toBe(
       "5.1.9-0+deb12u1",
+    );
+  });
+
+  test("TRANSCODER=auto: ffmpeg when it answers, gpac only without it; gpac by name must be there", async () => {
+    // A stand-in binary that answers like gpac (the choice, not gpac itself, is under test here).
+    const fakeGpac = new GpacBackend({ bin: "/bin/echo" });
+    fakeGpac.detect = async () => ({ ok: true, version: "26.07" });
+    const noFfmpeg = new FfmpegBackend({ bin: "/nonexistent/ffmpeg" });
+    const ffmpeg = new FfmpegBackend();
+    ffmpeg.detect = async () => ({ ok: true, version: "5.1" });
+    expect((await selectBackend("auto", { ffmpeg, gpac: fakeGpac })).name).toBe("ffmpeg");
+    expect((await selectBackend("auto", { ffmpeg: noFfmpeg, gpac: fakeGpac })).name).toBe("gpac");
+    expect((await selectBackend("gpac", { ffmpeg, gpac: fakeGpac })).name).toBe("gpac");
+    const noGpac = new GpacBackend({ bin: "/nonexistent/gpac" });
+    await expect(selectBackend("gpac", { ffmpeg, gpac: noGpac })).rejects.toThrow(
+      /TRANSCODER=gpac but gpac is not usable/,
     );
   });
 

@@ -50,6 +50,8 @@ export interface PublishEvent {
 export interface InputTracks {
   video: boolean;
   audio: boolean;
+  /** Video frames per second as the publisher declared them (onMetaData), when it did. */
+  frameRate?: number;
 }
 
 export interface UnpublishEvent {

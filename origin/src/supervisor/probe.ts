@@ -33,7 +33,7 @@ async function ffprobeStreams(
 export async function probeInput(
   url: string,
   timeoutMs = 8000,
-): Promise<{ hasVideo: boolean; hasAudio: boolean } | undefined> {
+): Promise<{ hasVideo: boolean; hasAudio: boolean; frameRate?: number } | undefined> {
   try {
     // A live input's tracks show up in its first packets: half a second of analysis is plenty,
     // and every millisecond here delays the first segment (bench/latency.ts).
@@ -44,9 +44,12 @@ export async function probeInput(
       "1000000",
     ]);
     if (streams.length === 0) return undefined;
+    const v = streams.find((s) => s.codec_type === "video");
+    const frameRate = v ? (rate(v.avg_frame_rate) ?? rate(v.r_frame_rate)) : undefined;
     return {
-      hasVideo: streams.some((s) => s.codec_type === "video"),
+      hasVideo: v !== undefined,
       hasAudio: streams.some((s) => s.codec_type === "audio"),
+      ...(frameRate ? { frameRate } : {}),
     };
   } catch {
     return undefined;

@@ -27,7 +27,10 @@ export const stripAnsi = (s: string) => s.replace(ANSI, "");
 /** What the input carries: as the media server reported it, else probed (unless disabled). */
 async function inputTracks(o: ResolvedOptions, input: PublishEvent): Promise<TranscodeJob["input"]> {
   // The embedded RTMP server already parsed the tracks: no ffprobe, the transcoder starts now.
-  if (input.tracks) return { hasVideo: input.tracks.video, hasAudio: input.tracks.audio };
+  if (input.tracks) {
+    const { video, audio, frameRate } = input.tracks;
+    return { hasVideo: video, hasAudio: audio, ...(frameRate ? { frameRate } : {}) };
+  }
   if (o.probeInput === false) return undefined;
   if (typeof o.probeInput === "function") return o.probeInput(input.inputUrl);
   return probeInput(input.inputUrl);

@@ -11,6 +11,7 @@ import { dieWithParent } from "../process/die-with-parent.ts";
 import { ProgressParser } from "./progress.ts";
 import { redactLine } from "./redact.ts";
 import type { CmafOutput, ProcessCommand, TranscoderStats } from "./types.ts";
+import { listenUnixChunks } from "./unix-stream.ts";
 
 export interface TranscoderExit {
   code: number | null;
@@ -41,8 +42,23 @@ export interface RunOptions {
 const TAIL_LINES = 15;
 
 export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTranscoder {
+  // Outputs the back end connects to by name (a Unix socket each) are bound before it starts;
+  // the others are inherited descriptors 3, 4, ….
+  const cmaf = o.cmaf ?? [];
+  const sockets = new Map(
+    cmaf.flatMap((c) =>
+      c.socket
+        ? [
+            [
+              c.fd,
+              listenUnixChunks(c.socket, (reason) => o.logger.warn({ fd: c.fd, reason }, "chunk socket")),
+            ],
+          ]
+        : [],
+    ),
+  );
   const sub = execa(...dieWithParent(cmd.cmd, cmd.args), {
-    stdio: ["ignore", "pipe", "pipe", ...Array<"pipe">(o.cmaf?.length ?? 0).fill("pipe")],
+    stdio: ["ignore", "pipe", "pipe", ...cmaf.map((c) => (c.socket ? "ignore" : "pipe"))],
     buffer: false,
     reject: false,
     cleanup: true,
@@ -67,6 +83,9 @@ export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTransc
       o.logger.debug({ line }, "transcoder stderr");
     }
   });
+  const closeSockets = () => {
+    for (const s of sockets.values()) s.close();
+  };
   const exited: Promise<TranscoderExit> = sub.then(
     (r) => ({
       code: r.exitCode ?? null,
@@ -79,10 +98,9 @@ export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTransc
       stderrTail: redactLine(String((err as Error).message ?? err), o.secret),
     }),
   );
-  const pipes = Array.from(
-    { length: o.cmaf?.length ?? 0 },
-    (_, i) => sub.stdio[3 + i] as unknown as Readable,
-  );
+  // A socket nobody connected to (the process died first) ends its stream with the process.
+  void exited.then(closeSockets);
+  const pipes = cmaf.map((c, i) => sockets.get(c.fd)?.chunks ?? (sub.stdio[3 + i] as unknown as Readable));
   return {
     pid: sub.pid,
     pipes,

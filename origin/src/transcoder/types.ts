@@ -19,7 +19,7 @@ export interface TranscodeJob {
    */
   runId?: string;
   /** What the input carries, when probed. Unknown: trust the profile. */
-  input?: { hasVideo: boolean; hasAudio: boolean };
+  input?: { hasVideo: boolean; hasAudio: boolean; frameRate?: number };
   /** The time source every DASH manifest names in `<UTCTiming>` (the node's or router's /time). */
   utcTimingUrl?: string;
 }
@@ -58,6 +58,11 @@ export interface CmafOutput {
   fd: number;
   dir: string;
   playlist: string;
+  /**
+   * A Unix socket the back end connects to instead of writing to descriptor `fd` (gpac, ADR
+   * 0099); the origin listens on it for the run.
+   */
+  socket?: string;
 }
 
 /** Where a back end writes what, relative to `outDir`. The master playlist is ours to write. */
@@ -85,7 +90,9 @@ export interface TranscoderBackend {
   available(): Promise<boolean>;
   /** Runs the binary's version command (exit 0 expected) and parses the version it prints. */
   detect?(): Promise<BackendDetection>;
-  /** Pure: the command line for a job. Unit-tested without running anything. */
+  /** Pure: why this back end cannot make the job (undefined: it can). */
+  refusal?(job: TranscodeJob): string | undefined;
+  /** Pure: the command line for a job (throws the refusal's reason). Unit-tested without running. */
   buildCommand(job: TranscodeJob): ProcessCommand;
   /** Pure: the files the command writes, so the supervisor can watch them and write the master. */
   layout(job: TranscodeJob): OutputLayout;

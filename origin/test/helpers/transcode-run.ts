@@ -97,7 +97,7 @@ export class LiveSource {
   async push(
     profile: ProfileSpec,
     o: SourceOptions,
-  ): Promise<{ inputUrl: string; done: Promise<unknown>; stop(): void }> {
+  ): Promise<{ inputUrl: string; input?: TranscodeJob["input"]; done: Promise<unknown>; stop(): void }> {
     const server = this.server!;
     const id = newStreamId();
     const key = newStreamKey();
@@ -120,7 +120,14 @@ export class LiveSource {
       { reject: false, stdin: "ignore", stdout: "ignore", stderr: "pipe", cleanup: true },
     );
     const ev = await waitFor("publish", () => this.events.find((e) => e.streamId === id), 20_000);
-    return { inputUrl: ev.inputUrl, done: pub, stop: () => pub.kill("SIGKILL") };
+    // What the server read of the tracks (as the supervisor hands it to the back end).
+    const t = ev.tracks;
+    const input = t && {
+      hasVideo: t.video,
+      hasAudio: t.audio,
+      ...(t.frameRate ? { frameRate: t.frameRate } : {}),
+    };
+    return { inputUrl: ev.inputUrl, ...(input ? { input } : {}), done: pub, stop: () => pub.kill("SIGKILL") };
   }
 }
 
@@ -177,10 +184,17 @@ export async function transcodeLowLatency(
   backend: TranscoderBackend,
   profile: ProfileSpec,
   inputUrl: string,
-  o: { timeoutMs: number; root?: string },
+  o: { timeoutMs: number; root?: string; input?: TranscodeJob["input"] },
 ): Promise<TranscodedLowLatency> {
   const outDir = join(o.root ?? mkdtempSync(join(tmpdir(), `suite-ll-${backend.name}-`)), "out");
-  const job: TranscodeJob = { streamId: "suite", profile, inputUrl, outDir, runId: "r1" };
+  const job: TranscodeJob = {
+    streamId: "suite",
+    profile,
+    inputUrl,
+    outDir,
+    runId: "r1",
+    ...(o.input ? { input: o.input } : {}),
+  };
   const layout = backend.layout(job);
   // The back end's own folder (gpac's named pipes go there); the packagers write beside it.
   mkdirSync(outDir, { recursive: true });

@@ -23,7 +23,12 @@ export const initialTrackState = (): TrackState => ({ seen: { video: false, audi
 /** The tracks an onMetaData object declares; undefined when it is not a metadata object. */
 export function declaredTracks(meta: unknown): InputTracks | undefined {
   if (!meta || typeof meta !== "object") return undefined;
-  return { video: "videocodecid" in meta, audio: "audiocodecid" in meta };
+  const declared: InputTracks = { video: "videocodecid" in meta, audio: "audiocodecid" in meta };
+  // ffmpeg writes `framerate`, OBS `framerate` too (older encoders `videoframerate`).
+  const m = meta as Record<string, unknown>;
+  const rate = Number(m.framerate ?? m.videoframerate);
+  if (declared.video && Number.isFinite(rate) && rate > 0 && rate <= 240) declared.frameRate = rate;
+  return declared;
 }
 
 /** Folds one parsed FLV packet into the state (pure). */
@@ -107,8 +112,9 @@ export class TrackWatch {
     if (this.done) return;
     this.done = true;
     this.clear();
-    const { seen } = this.state;
-    this.onSettled(seen.video || seen.audio ? { ...seen } : undefined);
+    const { seen, declared } = this.state;
+    const frameRate = seen.video ? declared?.frameRate : undefined;
+    this.onSettled(seen.video || seen.audio ? { ...seen, ...(frameRate ? { frameRate } : {}) } : undefined);
   }
 
   private clear(): void {

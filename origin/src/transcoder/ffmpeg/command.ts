@@ -108,8 +108,18 @@ export function buildFilterGraph(
   return { graph: parts.join(";"), labels };
 }
 
-export function videoEncodeArgs(r: Rendition, i: number, segmentDuration: number): string[] {
+/**
+ * `lowLatency`: x264/x265 `zerolatency` (no B-frames, no lookahead, sliced instead of frame
+ * threads), which takes the encoder's own ~0.5 s of frame delay out of glass-to-glass (ADR 0098).
+ */
+export function videoEncodeArgs(
+  r: Rendition,
+  i: number,
+  segmentDuration: number,
+  o: { lowLatency?: boolean } = {},
+): string[] {
   if (r.codec === "copy") return [`-c:v:${i}`, "copy"];
+  const tune = o.lowLatency ? [`-tune:v:${i}`, "zerolatency"] : [];
   const fps = r.fps ?? DEFAULT_FPS;
   const gop = gopFrames(segmentDuration, fps);
   const kbps = r.bitrateKbps ?? 1000;
@@ -130,6 +140,7 @@ export function videoEncodeArgs(r: Rendition, i: number, segmentDuration: number
       "libx265",
       `-preset:v:${i}`,
       preset,
+      ...tune,
       ...rate,
       `-g:v:${i}`,
       String(gop),
@@ -147,6 +158,7 @@ export function videoEncodeArgs(r: Rendition, i: number, segmentDuration: number
     "libx264",
     `-preset:v:${i}`,
     preset,
+    ...tune,
     `-profile:v:${i}`,
     x264Profile(r.preset),
     `-level:v:${i}`,
@@ -255,7 +267,11 @@ function cmafOutputArgs(plan: OutputPlan, labels: Map<string, string>): string[]
   const args: string[] = [];
   plan.video.forEach((r, i) => {
     args.push("-map", r.codec === "copy" ? "0:v:0" : `[${labels.get(r.name)}]`);
-    args.push(...videoEncodeArgs(r, 0, plan.segmentDuration), ...mux, `pipe:${FIRST_CMAF_FD + i}`);
+    args.push(
+      ...videoEncodeArgs(r, 0, plan.segmentDuration, { lowLatency: true }),
+      ...mux,
+      `pipe:${FIRST_CMAF_FD + i}`,
+    );
   });
   if (plan.audio) {
     args.push("-map", "0:a:0", ...audioEncodeArgs(plan.audio), ...mux);

@@ -29,7 +29,9 @@
  * rendition folders break either HLS (`720p/720p/…`) or DASH (every rendition pointing at one
  * folder).
  */
+import { join } from "node:path";
 import type { Rendition } from "@dionysia/shared";
+import { cmafLayout } from "../cmaf.ts";
 import { DEFAULT_FPS, h264Level } from "../codecs.ts";
 import { MAXRATE_FACTOR } from "../master.ts";
 import { audioDirName, gopFrames, type OutputPlan, planOutputs } from "../plan.ts";
@@ -44,9 +46,47 @@ const GPAC_CODEC = { h264: "avc", hevc: "hevc" } as const;
 /** Variant playlist of a representation, at the top of outDir (see the header for why). */
 export const gpacPlaylist = (rep: string) => `media-${rep}.m3u8`;
 
+/**
+ * The Unix socket a low-latency output's CMAF stream comes over (ADR 0099): in the run's folder,
+ * named with a leading "." so no URL reaches it.
+ */
+export const gpacChunkSocket = (outDir: string, fd: number) => join(outDir, `.cmaf-${fd}`);
+
+/** Longest socket path the kernel takes (sun_path is 108 bytes with its NUL), with margin. */
+const MAX_SOCKET_PATH = 100;
+
+/**
+ * Why this back end cannot make a job, or undefined when it can. gpac 26.07's fragmented-MP4
+ * output behind its frame-rate stage (ffavf `fps`) ends every fragment with a sample whose
+ * duration is in the wrong timescale: a hole every part (ADR 0083). Low latency is made without
+ * that stage, so the source must already be at every encoded rung's frame rate.
+ */
+export function gpacRefusal(job: TranscodeJob): string | undefined {
+  const plan = planOutputs(job);
+  if (!plan.lowLatency) return undefined;
+  const use = "use TRANSCODER=ffmpeg (or auto) for this stream";
+  const source = job.input?.frameRate;
+  const other = plan.video.find(
+    (r) => r.codec !== "copy" && (source === undefined || Math.abs((r.fps ?? DEFAULT_FPS) - source) > 0.01),
+  );
+  if (other)
+    return (
+      `the gpac back end makes ll-hls only without frame-rate conversion: rung ${other.name} is ` +
+      `${other.fps ?? DEFAULT_FPS} fps, the source ${source === undefined ? "did not declare its rate" : `is ${source} fps`}; ${use}`
+    );
+  if (gpacChunkSocket(job.outDir, 99).length > MAX_SOCKET_PATH)
+    return `the run folder's path is too long for a Unix socket (${job.outDir}); ${use}`;
+  return undefined;
+}
+
 /** No `thumbnail`: the gpac back end writes none yet (ADR 0093), so the origin answers 404. */
 export function gpacLayout(job: TranscodeJob): OutputLayout {
   const plan = planOutputs(job);
+  if (plan.lowLatency) {
+    // The packagers read each stream (as with ffmpeg) from a socket gpac connects to.
+    const ll = cmafLayout(plan);
+    return { ...ll, cmaf: ll.cmaf?.map((c) => ({ ...c, socket: gpacChunkSocket(job.outDir, c.fd) })) };
+  }
   const adir = audioDirName(plan.video);
   return {
     master: "master.m3u8",
@@ -77,6 +117,17 @@ export function gpacSar(r: Rendition, ref: Rendition | undefined): string | unde
   return `${num / g}/${den / g}`;
 }
 
+/**
+ * The mp4 muxer's fragment duration for parts of `part` seconds: it closes a fragment at the first
+ * sample that reaches `cdur`, so half a frame under a whole number of frames gives fragments of
+ * that many frames (never longer than the part, whatever the source's millisecond rounding).
+ */
+export function gpacChunkDuration(part: number, fps: number | undefined): string {
+  if (!fps) return (part * 0.95).toFixed(6);
+  const frames = Math.max(1, Math.floor(part * fps + 1e-6));
+  return ((frames - 0.5) / fps).toFixed(6);
+}
+
 /** The libavcodec options for one encoded rendition (ffenc hands unknown options on). */
 function videoEncoder(r: Rendition, plan: OutputPlan): string[] {
   const fps = r.fps ?? DEFAULT_FPS;
@@ -91,6 +142,8 @@ function videoEncoder(r: Rendition, plan: OutputPlan): string[] {
     `g=${gop}`,
     `keyint_min=${gop}`,
     `preset=${r.preset ?? "veryfast"}`,
+    // No B-frames, lookahead or frame threads: the encoder's own delay out of the latency (ADR 0098).
+    ...(plan.lowLatency ? ["tune=zerolatency"] : []),
   ];
   if (r.codec === "hevc") return common;
   // Profile and level as the master playlist's CODECS says (codecs.ts), not x264's own pick.
@@ -99,6 +152,8 @@ function videoEncoder(r: Rendition, plan: OutputPlan): string[] {
 }
 
 export function buildGpacCommand(job: TranscodeJob, o: GpacCommandOptions = {}): ProcessCommand {
+  const refusal = gpacRefusal(job);
+  if (refusal) throw new Error(refusal);
   const plan = planOutputs(job);
   // -noprog: no progress lines on stderr; ncl: no ANSI colours in what we keep as the error.
   const args = ["-noprog", "-logs=all@warning:ncl", "-i", `${job.inputUrl}:gpac:FID=src`];
@@ -112,7 +167,8 @@ export function buildGpacCommand(job: TranscodeJob, o: GpacCommandOptions = {}):
       return;
     }
     const fps = r.fps ?? DEFAULT_FPS;
-    let rated = rates.get(fps);
+    // Low latency: the source is at this rate already (gpacRefusal), so no frame-rate stage.
+    let rated = plan.lowLatency ? "src#StreamType=Visual" : rates.get(fps);
     if (!rated) {
       rated = `r${rates.size}`;
       rates.set(fps, rated);
@@ -160,6 +216,20 @@ export function buildGpacCommand(job: TranscodeJob, o: GpacCommandOptions = {}):
       );
     }
     sids.push("a0");
+  }
+  if (plan.lowLatency) {
+    // One fragmented-MP4 stream per rendition (the audio last; sfrag: a fragment also starts at each
+    // keyframe, so segments cut on them), each to the socket the packager
+    // listens on: gpac's dasher is not used, the packager writes the segments, parts and manifests.
+    const fps =
+      plan.video.find((r) => r.codec !== "copy")?.fps ?? (plan.video.length ? DEFAULT_FPS : undefined);
+    const cdur = gpacChunkDuration(plan.partDuration, fps);
+    const layout = gpacLayout(job);
+    sids.forEach((sid, i) => {
+      args.push(`mp4mx:SID=${sid}:FID=m${i}:store=sfrag:cdur=${cdur}:cmaf=cmfc`);
+      args.push("-o", `tcpu://${layout.cmaf![i]!.socket}:gpac:SID=m${i}:ext=mp4`);
+    });
+    return { cmd: o.bin ?? "gpac", args };
   }
   const out = [
     `${job.outDir}/${plan.dash ? "manifest.mpd" : "manifest.m3u8"}`,

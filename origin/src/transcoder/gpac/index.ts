@@ -1,6 +1,5 @@
 /** The gpac transcoder back end: used when gpac is installed and chosen (TRANSCODER=gpac|auto). */
 import { detectBinary, parseGpacVersion } from "../detect.ts";
-import { planOutputs } from "../plan.ts";
 import type {
   BackendDetection,
   OutputLayout,
@@ -8,7 +7,7 @@ import type {
   TranscodeJob,
   TranscoderBackend,
 } from "../types.ts";
-import { buildGpacCommand, type GpacCommandOptions, gpacLayout } from "./command.ts";
+import { buildGpacCommand, type GpacCommandOptions, gpacLayout, gpacRefusal } from "./command.ts";
 
 export { buildGpacCommand, gpacLayout, gpacPlaylist } from "./command.ts";
 
@@ -27,12 +26,13 @@ export class GpacBackend implements TranscoderBackend {
     return (await this.detect()).ok;
   }
 
+  /** Low latency needs the source at the rungs' frame rate (gpacRefusal, ADR 0099). */
+  refusal(job: TranscodeJob): string | undefined {
+    return gpacRefusal(job);
+  }
+
+  /** Throws the refusal's reason for a job it cannot make. */
   buildCommand(job: TranscodeJob): ProcessCommand {
-    // gpac 26.07's fragmented-MP4 muxer, fed through its ffavf frame-rate stage, writes each
-    // fragment's first and last sample with the source's duration in the wrong timescale: holes
-    // every part, and hls.js stalls on them (tried, ADR 0083). Refused rather than served so.
-    if (planOutputs(job).lowLatency)
-      throw new Error("the gpac back end does not serve ll-hls yet: use TRANSCODER=ffmpeg for this profile");
     return buildGpacCommand(job, this.opts);
   }
 
