@@ -74,6 +74,11 @@ export function gpacRefusal(job: TranscodeJob): string | undefined {
       `the gpac back end makes ll-hls only without frame-rate conversion: rung ${other.name} is ` +
       `${other.fps ?? DEFAULT_FPS} fps, the source ${source === undefined ? "did not declare its rate" : `is ${source} fps`}; ${use}`
     );
+  // Measured on gpac 26.07 from a live RTMP source: behind a socket (or pipe) sink the audio
+  // muxer's output falls behind real time (13.4 s of audio in 18.5 s of video, the same command
+  // to files keeps pace), so the audio playlist lags further every second and players stall.
+  if (plan.audio)
+    return `the gpac back end makes ll-hls only without audio: its streamed audio output falls behind real time (ADR 0099); ${use}`;
   if (gpacChunkSocket(job.outDir, 99).length > MAX_SOCKET_PATH)
     return `the run folder's path is too long for a Unix socket (${job.outDir}); ${use}`;
   return undefined;
@@ -118,14 +123,16 @@ export function gpacSar(r: Rendition, ref: Rendition | undefined): string | unde
 }
 
 /**
- * The mp4 muxer's fragment duration for parts of `part` seconds: it closes a fragment at the first
- * sample that reaches `cdur`, so half a frame under a whole number of frames gives fragments of
- * that many frames (never longer than the part, whatever the source's millisecond rounding).
+ * The mp4 muxer's fragment duration for parts of at most `part` seconds in segments of `segment`:
+ * with `store=frag` gpac starts a fragment at the first sample at or past each multiple of `cdur`
+ * on the stream's own timeline (`sfrag` waits for a keyframe instead: one fragment per GOP, no
+ * parts). A whole number of parts per segment puts a boundary on every segment start, where the
+ * encoder places its keyframes (`fintra`), so segments cut on fragment starts. As a fraction: a
+ * decimal `1/3` would drift off the keyframes over hours.
  */
-export function gpacChunkDuration(part: number, fps: number | undefined): string {
-  if (!fps) return (part * 0.95).toFixed(6);
-  const frames = Math.max(1, Math.floor(part * fps + 1e-6));
-  return ((frames - 0.5) / fps).toFixed(6);
+export function gpacChunkDuration(part: number, segment: number): string {
+  const perSegment = Math.max(1, Math.ceil(segment / part - 1e-6));
+  return `${Math.round(segment * 1000)}/${perSegment * 1000}`;
 }
 
 /** The libavcodec options for one encoded rendition (ffenc hands unknown options on). */
@@ -218,15 +225,12 @@ export function buildGpacCommand(job: TranscodeJob, o: GpacCommandOptions = {}):
     sids.push("a0");
   }
   if (plan.lowLatency) {
-    // One fragmented-MP4 stream per rendition (the audio last; sfrag: a fragment also starts at each
-    // keyframe, so segments cut on them), each to the socket the packager
+    // One fragmented-MP4 stream per rendition (the audio last), each to the socket the packager
     // listens on: gpac's dasher is not used, the packager writes the segments, parts and manifests.
-    const fps =
-      plan.video.find((r) => r.codec !== "copy")?.fps ?? (plan.video.length ? DEFAULT_FPS : undefined);
-    const cdur = gpacChunkDuration(plan.partDuration, fps);
+    const cdur = gpacChunkDuration(plan.partDuration, plan.segmentDuration);
     const layout = gpacLayout(job);
     sids.forEach((sid, i) => {
-      args.push(`mp4mx:SID=${sid}:FID=m${i}:store=sfrag:cdur=${cdur}:cmaf=cmfc`);
+      args.push(`mp4mx:SID=${sid}:FID=m${i}:store=frag:cdur=${cdur}:cmaf=cmfc`);
       args.push("-o", `tcpu://${layout.cmaf![i]!.socket}:gpac:SID=m${i}:ext=mp4`);
     });
     return { cmd: o.bin ?? "gpac", args };
