@@ -8,10 +8,10 @@ import type { Readable } from "node:stream";
 import type { Logger } from "@dionysia/shared";
 import { execa } from "execa";
 import { dieWithParent } from "../process/die-with-parent.ts";
+import { openFifoChunks } from "./fifo-stream.ts";
 import { ProgressParser } from "./progress.ts";
 import { redactLine } from "./redact.ts";
 import type { CmafOutput, ProcessCommand, TranscoderStats } from "./types.ts";
-import { listenUnixChunks } from "./unix-stream.ts";
 
 export interface TranscoderExit {
   code: number | null;
@@ -42,23 +42,12 @@ export interface RunOptions {
 const TAIL_LINES = 15;
 
 export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTranscoder {
-  // Outputs the back end connects to by name (a Unix socket each) are bound before it starts;
-  // the others are inherited descriptors 3, 4, ….
+  // Outputs the back end opens by name (a FIFO each) are made before it starts; the others are
+  // inherited descriptors 3, 4, ….
   const cmaf = o.cmaf ?? [];
-  const sockets = new Map(
-    cmaf.flatMap((c) =>
-      c.socket
-        ? [
-            [
-              c.fd,
-              listenUnixChunks(c.socket, (reason) => o.logger.warn({ fd: c.fd, reason }, "chunk socket")),
-            ],
-          ]
-        : [],
-    ),
-  );
+  const fifos = new Map(cmaf.flatMap((c) => (c.fifo ? [[c.fd, openFifoChunks(c.fifo)] as const] : [])));
   const sub = execa(...dieWithParent(cmd.cmd, cmd.args), {
-    stdio: ["ignore", "pipe", "pipe", ...cmaf.map((c) => (c.socket ? "ignore" : "pipe"))],
+    stdio: ["ignore", "pipe", "pipe", ...cmaf.map((c) => (c.fifo ? "ignore" : "pipe"))],
     buffer: false,
     reject: false,
     cleanup: true,
@@ -83,8 +72,8 @@ export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTransc
       o.logger.debug({ line }, "transcoder stderr");
     }
   });
-  const closeSockets = () => {
-    for (const s of sockets.values()) s.close();
+  const closeFifos = () => {
+    for (const f of fifos.values()) f.close();
   };
   const exited: Promise<TranscoderExit> = sub.then(
     (r) => ({
@@ -98,9 +87,9 @@ export function runTranscoder(cmd: ProcessCommand, o: RunOptions): RunningTransc
       stderrTail: redactLine(String((err as Error).message ?? err), o.secret),
     }),
   );
-  // A socket nobody connected to (the process died first) ends its stream with the process.
-  void exited.then(closeSockets);
-  const pipes = cmaf.map((c, i) => sockets.get(c.fd)?.chunks ?? (sub.stdio[3 + i] as unknown as Readable));
+  // A FIFO nobody opened (the process died first) ends its stream with the process.
+  void exited.then(closeFifos);
+  const pipes = cmaf.map((c, i) => fifos.get(c.fd)?.chunks ?? (sub.stdio[3 + i] as unknown as Readable));
   return {
     pid: sub.pid,
     pipes,

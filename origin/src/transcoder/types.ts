@@ -59,10 +59,10 @@ export interface CmafOutput {
   dir: string;
   playlist: string;
   /**
-   * A Unix socket the back end connects to instead of writing to descriptor `fd` (gpac, ADR
-   * 0099); the origin listens on it for the run.
+   * A named pipe the back end opens instead of writing to descriptor `fd` (gpac, ADR 0099); the
+   * origin makes it and reads it for the run.
    */
-  socket?: string;
+  fifo?: string;
 }
 
 /** Where a back end writes what, relative to `outDir`. The master playlist is ours to write. */

@@ -47,13 +47,10 @@ const GPAC_CODEC = { h264: "avc", hevc: "hevc" } as const;
 export const gpacPlaylist = (rep: string) => `media-${rep}.m3u8`;
 
 /**
- * The Unix socket a low-latency output's CMAF stream comes over (ADR 0099): in the run's folder,
- * named with a leading "." so no URL reaches it.
+ * The named pipe a low-latency output's CMAF stream comes over (ADR 0099): in the run's folder,
+ * named with a leading "." so no URL reaches it; `.mp4` so gpac's file sink takes the muxer's output.
  */
-export const gpacChunkSocket = (outDir: string, fd: number) => join(outDir, `.cmaf-${fd}`);
-
-/** Longest socket path the kernel takes (sun_path is 108 bytes with its NUL), with margin. */
-const MAX_SOCKET_PATH = 100;
+export const gpacChunkFifo = (outDir: string, fd: number) => join(outDir, `.cmaf-${fd}.mp4`);
 
 /**
  * Why this back end cannot make a job, or undefined when it can. gpac 26.07's fragmented-MP4
@@ -74,13 +71,6 @@ export function gpacRefusal(job: TranscodeJob): string | undefined {
       `the gpac back end makes ll-hls only without frame-rate conversion: rung ${other.name} is ` +
       `${other.fps ?? DEFAULT_FPS} fps, the source ${source === undefined ? "did not declare its rate" : `is ${source} fps`}; ${use}`
     );
-  // Measured on gpac 26.07 from a live RTMP source: behind a socket (or pipe) sink the audio
-  // muxer's output falls behind real time (13.4 s of audio in 18.5 s of video, the same command
-  // to files keeps pace), so the audio playlist lags further every second and players stall.
-  if (plan.audio)
-    return `the gpac back end makes ll-hls only without audio: its streamed audio output falls behind real time (ADR 0099); ${use}`;
-  if (gpacChunkSocket(job.outDir, 99).length > MAX_SOCKET_PATH)
-    return `the run folder's path is too long for a Unix socket (${job.outDir}); ${use}`;
   return undefined;
 }
 
@@ -88,9 +78,9 @@ export function gpacRefusal(job: TranscodeJob): string | undefined {
 export function gpacLayout(job: TranscodeJob): OutputLayout {
   const plan = planOutputs(job);
   if (plan.lowLatency) {
-    // The packagers read each stream (as with ffmpeg) from a socket gpac connects to.
+    // The packagers read each stream (as with ffmpeg) from a FIFO gpac writes as a file.
     const ll = cmafLayout(plan);
-    return { ...ll, cmaf: ll.cmaf?.map((c) => ({ ...c, socket: gpacChunkSocket(job.outDir, c.fd) })) };
+    return { ...ll, cmaf: ll.cmaf?.map((c) => ({ ...c, fifo: gpacChunkFifo(job.outDir, c.fd) })) };
   }
   const adir = audioDirName(plan.video);
   return {
@@ -225,13 +215,13 @@ export function buildGpacCommand(job: TranscodeJob, o: GpacCommandOptions = {}):
     sids.push("a0");
   }
   if (plan.lowLatency) {
-    // One fragmented-MP4 stream per rendition (the audio last), each to the socket the packager
-    // listens on: gpac's dasher is not used, the packager writes the segments, parts and manifests.
+    // One fragmented-MP4 stream per rendition (the audio last), each to the FIFO the packager
+    // reads: gpac's dasher is not used, the packager writes the segments, parts and manifests.
     const cdur = gpacChunkDuration(plan.partDuration, plan.segmentDuration);
     const layout = gpacLayout(job);
     sids.forEach((sid, i) => {
       args.push(`mp4mx:SID=${sid}:FID=m${i}:store=frag:cdur=${cdur}:cmaf=cmfc`);
-      args.push("-o", `tcpu://${layout.cmaf![i]!.socket}:gpac:SID=m${i}:ext=mp4`);
+      args.push("-o", `${layout.cmaf![i]!.fifo}:gpac:SID=m${i}`);
     });
     return { cmd: o.bin ?? "gpac", args };
   }
