@@ -6,7 +6,13 @@ import { describe, expect, test } from "bun:test";
 import { BUILTIN_PROFILES, type ProfileSpec } from "@dionysia/shared";
 import { parseFfmpegVersion, parseGpacVersion } from "../src/transcoder/detect.ts";
 import { FfmpegBackend } from "../src/transcoder/ffmpeg/index.ts";
-import { buildGpacCommand, gpacChunkDuration, gpacLayout, gpacSar } from "../src/transcoder/gpac/command.ts";
+import {
+  buildGpacCommand,
+  gpacChunkDuration,
+  gpacLayout,
+  gpacRefusal,
+  gpacSar,
+} from "../src/transcoder/gpac/command.ts";
 import { GpacBackend } from "../src/transcoder/gpac/index.ts";
 import { selectBackend } from "../src/transcoder/select.ts";
 import type { TranscodeJob } from "../src/transcoder/types.ts";
@@ -26,7 +32,7 @@ describe("gpac command", () => {
   test("ll-hls: one fragmented-MP4 stream per rendition to its FIFO, no frame-rate stage (ADR 0099)", () => {
     const ll = { ...ladder, formats: ["ll-hls" as const], partDuration: 0.5 };
     const j = job(ll, { input: { hasVideo: true, hasAudio: true, frameRate: 30 } });
-    expect(new GpacBackend().refusal(j)).toBeUndefined();
+    expect(gpacRefusal(j)).toBeUndefined();
     const { args } = buildGpacCommand(j);
     // The source is at the rungs' rate already: no ffavf, the scalers read the decoder.
     expect(args.some((a) => a.startsWith("ffavf"))).toBe(false);
@@ -66,7 +72,7 @@ describe("gpac command", () => {
   test("ll-hls: refused, with the reason, where a frame-rate stage would be needed", () => {
     const ll = { ...ladder, formats: ["ll-hls" as const] };
     const b = new GpacBackend();
-    expect(b.refusal(job(ll))).toMatch(
+    expect(gpacRefusal(job(ll))).toMatch(
       /rung 720p is 30 fps, the source did not declare its rate; use TRANSCODER=ffmpeg/,
     );
     const at60 = job(ll, { input: { hasVideo: true, hasAudio: true, frameRate: 60 } });
@@ -74,9 +80,11 @@ describe("gpac command", () => {
       /without frame-rate conversion: rung 720p is 30 fps, the source is 60 fps/,
     );
     // Source at the rungs' rate, audio included: made.
-    expect(b.refusal(job(ll, { input: { hasVideo: true, hasAudio: true, frameRate: 30 } }))).toBeUndefined();
+    expect(
+      gpacRefusal(job(ll, { input: { hasVideo: true, hasAudio: true, frameRate: 30 } })),
+    ).toBeUndefined();
     // Plain HLS is never refused.
-    expect(b.refusal(job(ladder))).toBeUndefined();
+    expect(gpacRefusal(job(ladder))).toBeUndefined();
   });
 
   test("input: gpac's options after `:gpac:`, so libavformat never sees them in the URL", () => {

@@ -38,10 +38,5 @@ export function openFifoChunks(path: string): FifoChunkStream {
     } catch {}
     rmSync(path, { force: true });
   };
-  const chunks: AsyncIterable<Uint8Array> = {
-    async *[Symbol.asyncIterator]() {
-      for await (const c of stream) yield c;
-    },
-  };
-  return { path, chunks, close };
+  return { path, chunks: stream, close };
 }

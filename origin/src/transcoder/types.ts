@@ -90,9 +90,7 @@ export interface TranscoderBackend {
   available(): Promise<boolean>;
   /** Runs the binary's version command (exit 0 expected) and parses the version it prints. */
   detect?(): Promise<BackendDetection>;
-  /** Pure: why this back end cannot make the job (undefined: it can). */
-  refusal?(job: TranscodeJob): string | undefined;
-  /** Pure: the command line for a job (throws the refusal's reason). Unit-tested without running. */
+  /** Pure: the command line for a job (throws why it cannot make it). Unit-tested without running. */
   buildCommand(job: TranscodeJob): ProcessCommand;
   /** Pure: the files the command writes, so the supervisor can watch them and write the master. */
   layout(job: TranscodeJob): OutputLayout;

@@ -146,6 +146,19 @@ export function suiteTimeUrl(): string {
   return `http://127.0.0.1:${timeServer.port}${TIME_PATH}`;
 }
 
+const suiteOutDir = (root: string | undefined, prefix: string) =>
+  join(root ?? mkdtempSync(join(tmpdir(), prefix)), "out");
+
+/** The suite's job for `profile` (stream "suite", run "r1"). */
+function suiteJob(
+  profile: ProfileSpec,
+  inputUrl: string,
+  outDir: string,
+  input?: TranscodeJob["input"],
+): TranscodeJob {
+  return { streamId: "suite", profile, inputUrl, outDir, runId: "r1", ...(input ? { input } : {}) };
+}
+
 /** Runs the back end's command for a job until it exits on its own (end of input). */
 export async function transcode(
   backend: TranscoderBackend,
@@ -153,16 +166,8 @@ export async function transcode(
   inputUrl: string,
   o: { timeoutMs: number; input?: TranscodeJob["input"]; root?: string },
 ): Promise<Transcoded> {
-  const outDir = join(o.root ?? mkdtempSync(join(tmpdir(), `suite-${backend.name}-`)), "out");
-  const job: TranscodeJob = {
-    streamId: "suite",
-    profile,
-    inputUrl,
-    outDir,
-    runId: "r1",
-    utcTimingUrl: suiteTimeUrl(),
-    ...(o.input ? { input: o.input } : {}),
-  };
+  const outDir = suiteOutDir(o.root, `suite-${backend.name}-`);
+  const job = { ...suiteJob(profile, inputUrl, outDir, o.input), utcTimingUrl: suiteTimeUrl() };
   const layout = backend.layout(job);
   for (const d of layout.dirs) mkdirSync(join(outDir, d), { recursive: true });
   const proc = runTranscoder(backend.buildCommand(job), { secret: inputUrl, logger });
@@ -186,15 +191,8 @@ export async function transcodeLowLatency(
   inputUrl: string,
   o: { timeoutMs: number; root?: string; input?: TranscodeJob["input"] },
 ): Promise<TranscodedLowLatency> {
-  const outDir = join(o.root ?? mkdtempSync(join(tmpdir(), `suite-ll-${backend.name}-`)), "out");
-  const job: TranscodeJob = {
-    streamId: "suite",
-    profile,
-    inputUrl,
-    outDir,
-    runId: "r1",
-    ...(o.input ? { input: o.input } : {}),
-  };
+  const outDir = suiteOutDir(o.root, `suite-ll-${backend.name}-`);
+  const job = suiteJob(profile, inputUrl, outDir, o.input);
   const layout = backend.layout(job);
   // The back end's own folder (gpac's named pipes go there); the packagers write beside it.
   mkdirSync(outDir, { recursive: true });

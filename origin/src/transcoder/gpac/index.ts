@@ -7,7 +7,7 @@ import type {
   TranscodeJob,
   TranscoderBackend,
 } from "../types.ts";
-import { buildGpacCommand, type GpacCommandOptions, gpacLayout, gpacRefusal } from "./command.ts";
+import { buildGpacCommand, type GpacCommandOptions, gpacLayout } from "./command.ts";
 
 export { buildGpacCommand, gpacLayout, gpacPlaylist } from "./command.ts";
 
@@ -26,12 +26,7 @@ export class GpacBackend implements TranscoderBackend {
     return (await this.detect()).ok;
   }
 
-  /** Low latency needs the source at the rungs' frame rate (gpacRefusal, ADR 0099). */
-  refusal(job: TranscodeJob): string | undefined {
-    return gpacRefusal(job);
-  }
-
-  /** Throws the refusal's reason for a job it cannot make. */
+  /** Throws the reason for a job it cannot make (gpacRefusal, ADR 0099). */
   buildCommand(job: TranscodeJob): ProcessCommand {
     return buildGpacCommand(job, this.opts);
   }
